@@ -1,0 +1,15 @@
+"""nnfast: the code of Michael Nielsen's "Neural Networks and Deep Learning", made fast.
+
+Drop-in replacements for the book's programs::
+
+    from nnfast import mnist_loader, network     # chapter 1
+    from nnfast import network2                  # chapter 3
+    from nnfast import network3                  # chapter 6, no Theano needed
+
+The training loops run in C with OpenMP; ``nnfast.reference`` keeps the book's
+algorithms in plain numpy as the oracle the fast paths are tested against.
+"""
+from ._version import __version__
+from ._config import get_num_threads, num_threads, set_num_threads, show_config
+
+__all__ = ["__version__", "show_config", "get_num_threads", "set_num_threads", "num_threads"]

@@ -1,0 +1,59 @@
+"""Shared fixtures: where the real data lives, and small real data sets.
+
+Tests that need data find it through NNFAST_DATA (CI sets it to ../shared/data)
+and skip with the reason when it is absent.
+"""
+import os
+
+import numpy as np
+import pytest
+
+
+def data_root():
+    root = os.environ.get("NNFAST_DATA")
+    return root if root and os.path.isdir(root) else None
+
+
+def _need(sub, files):
+    root = data_root()
+    if root is None:
+        pytest.skip("real data not found: set NNFAST_DATA to the folder holding mnist/ and fashion-mnist/")
+    folder = os.path.join(root, sub)
+    missing = [f for f in files if not os.path.exists(os.path.join(folder, f))]
+    if missing:
+        pytest.skip("real data not found: %s missing under %s" % (", ".join(missing), folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+    """Folder with MNIST's 10,000 test images (IDX, gzip)."""
+    return _need("mnist", ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"])
+
+
+@pytest.fixture(scope="session")
+def fashion_dir():
+    """Folder with the full Fashion-MNIST (IDX, gzip)."""
+    return _need("fashion-mnist", ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                   "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"])
+
+
+@pytest.fixture(scope="session")
+def mnist_test_arrays(mnist_dir):
+    """MNIST's test set as (X float32 (10000, 784) in [0, 1], y int64 (10000,))."""
+    from nnfast import mnist_loader
+    X, y = mnist_loader.load_idx(mnist_dir, "test")
+    X.setflags(write=False)
+    y.setflags(write=False)
+    return X, y
+
+
+def as_training_list(X, y):
+    """The book's training format: list of ((784, 1) column, (10, 1) one-hot)."""
+    eye = np.eye(10)
+    return [(X[i].reshape(-1, 1), eye[int(y[i])].reshape(-1, 1)) for i in range(len(y))]
+
+
+def as_test_list(X, y):
+    """The book's validation/test format: list of ((784, 1) column, int label)."""
+    return [(X[i].reshape(-1, 1), int(y[i])) for i in range(len(y))]
