@@ -168,8 +168,8 @@ def _read_split_uint8(folder, split):
 # the IDX files (gunzipping the 60,000 training images is most of a load's time).
 # A cache is used only when it is at least as new as both IDX files and matches
 # their sizes; it is written to a temporary file and renamed into place, and a
-# folder we cannot write to (such as a shared read-only data folder) just goes
-# without one.
+# folder we cannot write to, or whose permission bits say nobody may write to it
+# (a shared read-only data folder, even when we run as root), goes without one.
 
 def _cache_path(folder, split):
     return os.path.join(folder, "nnfast-cache-%s.npz" % split)
@@ -196,8 +196,23 @@ def _cache_read(folder, split, sources):
         return None
 
 
+def _folder_writable(folder):
+    """Whether we may add files to ``folder``.
+
+    The folder's permission bits are honoured even for root (who could write
+    anyway): a folder nobody may write to is a read-only data folder, left alone.
+    """
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return False
+    return bool(st.st_mode & 0o222) and os.access(folder, os.W_OK)
+
+
 def _cache_write(folder, split, sources, images, labels):
     import tempfile
+    if not _folder_writable(folder):
+        return False
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".nnfast-cache-", suffix=".tmp")
     except OSError:
