@@ -86,7 +86,17 @@ def _safe_encode(text, encoding="utf-8", errors="strict"):
     return text.encode("latin1")
 
 
+def _safe_frombuffer(buf, dtype, shape, order):
+    # protocol 5 pickles of arrays (numpy >= 1.16)
+    if not isinstance(buf, (bytes, bytearray, pickle.PickleBuffer)) or order not in ("C", "F"):
+        raise UnsafePickleError("numpy _frombuffer called with unexpected arguments")
+    _check_dtype(dtype)
+    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order).copy(order=order)
+
+
 _ALLOWED = {("_codecs", "encode"): _safe_encode}
+for _mod in ("numpy.core.numeric", "numpy._core.numeric"):
+    _ALLOWED[(_mod, "_frombuffer")] = _safe_frombuffer
 for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
     _ALLOWED[(_mod, "_reconstruct")] = _safe_reconstruct
     _ALLOWED[(_mod, "scalar")] = _safe_scalar
