@@ -441,9 +441,13 @@ def load_data(path=None, dataset="mnist", *, expanded=False, download=False):
     _check_dataset(dataset)
     if path is None:
         path = _locate(dataset, expanded, download)
-    elif download and not expanded and os.path.isdir(os.fspath(path)) and _missing_idx(path):
-        from . import _download
-        _download.download(dataset, os.fspath(path))
+    elif download and not expanded:
+        p = os.fspath(path)
+        as_folder = os.path.isdir(p) or (
+            not os.path.exists(p) and not p.endswith((".gz", ".pkl", ".npz")))
+        if as_folder and _missing_idx(p):
+            from . import _download
+            _download.download(dataset, p)
     return _load_path(path, dataset, expanded)
 
 
