@@ -242,3 +242,18 @@ def test_unknown_names():
         _download.download("cifar10")
     with pytest.raises(ValueError, match="unknown mnist file"):
         _download.download("mnist", "/tmp/nowhere", files=["x.gz"])
+
+
+def test_main(env, server, fashion_bytes, capsys):
+    for n, b in fashion_bytes.items():
+        if n.startswith("t10k"):
+            server.routes["/mirror/" + n] = b
+    assert _download.main(["--dataset", "fashion-mnist", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "train-images-idx3-ubyte.gz" in err and "HTTP 404" in err
+    assert sorted(os.listdir(env / "fashion-mnist")) == ["t10k-images-idx3-ubyte.gz",
+                                                         "t10k-labels-idx1-ubyte.gz"]
+    for n, b in fashion_bytes.items():
+        server.routes["/mirror/" + n] = b
+    assert _download.main(["--dataset", "fashion-mnist", "--dir", str(env / "x")]) == 0
+    assert "all four IDX files in %s" % (env / "x") in capsys.readouterr().out

@@ -234,3 +234,25 @@ def download(dataset="mnist", folder=None, *, files=None, quiet=False, timeout=_
         lines += ["    %s  %s" % (table[n][1], n) for n in failures]
         raise DownloadError("\n".join(lines))
     return folder
+
+
+def main(argv=None):
+    """``python -m nnfast download``: fetch a dataset's missing IDX files; returns an exit code."""
+    import argparse
+    from . import mnist_loader
+    p = argparse.ArgumentParser(prog="nnfast download",
+                                description="Fetch MNIST or Fashion-MNIST's four IDX files "
+                                            "(SHA-256 checked) into the data folder.")
+    p.add_argument("--dataset", default="mnist", choices=mnist_loader.DATASETS)
+    p.add_argument("--dir", help="destination (default: $NNFAST_DATA/<dataset>, else "
+                                 "~/.cache/nnfast/<dataset>)")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        folder = download(args.dataset, args.dir, quiet=args.quiet)
+    except (OSError, ValueError) as e:
+        print("nnfast download: %s" % e, file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print("%s: all four IDX files in %s" % (args.dataset, folder))
+    return 0
