@@ -152,6 +152,7 @@ def test_main_from_book_pickle(tmp_path, capsys):
     assert expand_mnist.main(["--data", str(tmp_path / "mnist.pkl.gz"), "--out", str(out),
                               "--pickle", "--seed", "4"]) == 0
     assert "300 training images" in capsys.readouterr().out
+    assert os.stat(out).st_mode & 0o044 == 0o044 or os.umask(os.umask(0)) & 0o044
     assert sorted(os.listdir(tmp_path)) == ["mnist.pkl.gz", "mnist_expanded.npz",
                                             "mnist_expanded.pkl.gz"]
     tr, va, te = mnist_loader.load_data(out)

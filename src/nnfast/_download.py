@@ -143,6 +143,8 @@ def _fetch_one(url, name, size, sha, folder, quiet, timeout):
         digest = h.hexdigest()
         if digest != sha:
             raise _BadFile("SHA-256 mismatch: got %s, expected %s" % (digest, sha))
+        from .mnist_loader import _umask_mode
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, os.path.join(folder, name))
     except BaseException:
         try:

@@ -209,6 +209,14 @@ def _folder_writable(folder):
     return bool(st.st_mode & 0o222) and os.access(folder, os.W_OK)
 
 
+def _umask_mode():
+    """0o666 less the process umask: the mode a plain open() would give a new file
+    (tempfile.mkstemp makes files 0o600, too strict for shared data folders)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _cache_write(folder, split, sources, images, labels):
     import tempfile
     if not _folder_writable(folder):
@@ -220,6 +228,7 @@ def _cache_write(folder, split, sources, images, labels):
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, images=images, labels=labels, sources=_source_sig(sources))
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, _cache_path(folder, split))
         return True
     except Exception:
