@@ -346,6 +346,19 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
             const nn_size B = (n - start) < mbs ? (n - start) : mbs;
             const int64_t *ord = o->order + start;
 
+            /* ask for the next mini-batch's input rows now: in a shuffled order they come from
+             * memory, not cache, and the prefetch overlaps that with this mini-batch's work */
+            if (mb + 1 < nmb) {
+                const nn_size nB = (n - start - B) < mbs ? (n - start - B) : mbs;
+                const size_t rowbytes = (size_t)S[0] * (same_x ? sizeof(T) : sizeof(float));
+                FN(split)(nB, nth, t, &lo, &hi);
+                for (nn_size r = lo; r < hi; r++) {
+                    const char *row = (const char *)o->X + (size_t)ord[B + r] * (size_t)o->ldx *
+                                      (same_x ? sizeof(T) : sizeof(float));
+                    for (size_t off = 0; off < rowbytes; off += 64) __builtin_prefetch(row + off, 0, 2);
+                }
+            }
+
             /* inputs: rows of X in this epoch's order (converted when X is float32 under a float64 net) */
             if (same_x) {
                 for (nn_size r = 0; r < B; r++) r0[r] = X + ord[r] * o->ldx;
