@@ -97,6 +97,23 @@ def test_results_do_not_depend_on_thread_count(threads):
         assert np.array_equal(p, q)
 
 
+def test_thread_probe_splits_the_epoch_without_changing_results():
+    """With several threads each epoch's first mini-batches are timed on all threads and on one;
+    the epoch is then three native calls, and the weights must be those of one uninterrupted call."""
+    rng = np.random.default_rng(1)
+    X, y = rng.random((2013, 30)), rng.integers(0, 10, 2013)    # 201 mini-batches of 10 and a short one
+    nets = []
+    for t in (1, 2):
+        np.random.seed(5)
+        net = network.Network([30, 12, 10])
+        random.seed(6)
+        with nnfast.num_threads(t):
+            _run(net, (X, y), 2, 10, 3.0)
+        nets.append(net)
+    for p, q in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
+        assert np.array_equal(p, q)
+
+
 def test_baseline_simd_path_agrees_with_the_book():
     """The portable (non-AVX2) build of the kernels, forced in a child process."""
     code = (
