@@ -266,8 +266,8 @@ class Engine(object):
         self.bind()
         nt = _config.effective_threads()
         n, mbs = len(order), self.core.mbs
-        probe = (n // 100) // mbs * mbs
-        if nt == 1 or probe == 0:
+        probe = max(mbs, (n // 100) // mbs * mbs)
+        if nt == 1 or n < 3 * probe:
             self.last_threads = nt
             return self.core.train_epoch(X, Y, order, eta, counter0=counter0, nthreads=nt, **kw)
         times, pos = {}, 0
