@@ -18,9 +18,14 @@ integer labels.
 import numpy as np
 
 from . import _dense
+from .reference import network as _reference
+from .reference.network import sigmoid, sigmoid_prime  # noqa: F401 - the book's module functions
 
 
-class Network(object):
+class Network(_reference.Network):
+    """The book's chapter-1 network; ``feedforward``, ``backprop`` and
+    ``cost_derivative`` are the book's own (from ``nnfast.reference.network``),
+    ``SGD``, ``update_mini_batch`` and ``evaluate`` run natively."""
 
     def __init__(self, sizes, dtype=np.float64):
         """``sizes`` lists the neurons in each layer: [2, 3, 1] is a network with
@@ -31,18 +36,9 @@ class Network(object):
         has no biases."""
         sizes = _dense.check_sizes(sizes)
         self.dtype = _dense.check_dtype(dtype)
-        self.num_layers = len(sizes)
-        self.sizes = sizes
-        self.biases = [np.random.randn(y, 1).astype(self.dtype, copy=False) for y in sizes[1:]]
-        self.weights = [np.random.randn(y, x).astype(self.dtype, copy=False)
-                        for x, y in zip(sizes[:-1], sizes[1:])]
-
-    def feedforward(self, a):
-        """Return the output of the network if ``a`` is input (a column, or
-        several columns side by side)."""
-        for b, w in zip(self.biases, self.weights):
-            a = sigmoid(np.dot(w, a) + b)
-        return a
+        super().__init__(sizes)
+        self.biases = [b.astype(self.dtype, copy=False) for b in self.biases]
+        self.weights = [w.astype(self.dtype, copy=False) for w in self.weights]
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None):
         """Train with mini-batch stochastic gradient descent.  ``training_data`` is a
@@ -86,29 +82,6 @@ class Network(object):
         engine = _dense.Engine(self, _dense.SIGMOID, _dense.SIGMOID, _dense.QUADRATIC, len(X))
         engine.epoch(X, Y, np.arange(len(X), dtype=np.int64), eta)
 
-    def backprop(self, x, y):
-        """Return ``(nabla_b, nabla_w)``, the gradient of the quadratic cost
-        0.5 * ||a - y||^2 for one example, layer by layer like ``biases`` and
-        ``weights``."""
-        nabla_b = [np.zeros(b.shape) for b in self.biases]
-        nabla_w = [np.zeros(w.shape) for w in self.weights]
-        activation = x
-        activations = [x]
-        zs = []
-        for b, w in zip(self.biases, self.weights):
-            z = np.dot(w, activation) + b
-            zs.append(z)
-            activation = sigmoid(z)
-            activations.append(activation)
-        delta = self.cost_derivative(activations[-1], y) * sigmoid_prime(zs[-1])
-        nabla_b[-1] = delta
-        nabla_w[-1] = np.dot(delta, activations[-2].transpose())
-        for l in range(2, self.num_layers):
-            delta = np.dot(self.weights[-l + 1].transpose(), delta) * sigmoid_prime(zs[-l])
-            nabla_b[-l] = delta
-            nabla_w[-l] = np.dot(delta, activations[-l - 1].transpose())
-        return (nabla_b, nabla_w)
-
     def evaluate(self, test_data):
         """Number of test inputs for which the network's output (the index of the
         most active output neuron) equals the label."""
@@ -118,21 +91,3 @@ class Network(object):
     def _count_correct(self, X, labels):
         pred, _, _ = _dense.evaluate_arrays(self, X)
         return int(np.count_nonzero(pred == labels))
-
-    def cost_derivative(self, output_activations, y):
-        """The vector of partial derivatives dC_x/da of the quadratic cost."""
-        return output_activations - y
-
-
-#### Miscellaneous functions
-def sigmoid(z):
-    """The sigmoid function.  Where ``exp(-z)`` overflows the value is 0.0, as
-    in the book, but without numpy's overflow warning."""
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-z))
-
-
-def sigmoid_prime(z):
-    """Derivative of the sigmoid function."""
-    s = sigmoid(z)
-    return s * (1 - s)
