@@ -1,0 +1,199 @@
+# cython: language_level=3
+"""Glue for network3: a Plan holds the C description of a network and every buffer its passes use.
+
+Made once per SGD (or predict) call from arrays that Python has validated; its
+methods turn memoryviews into pointers and call csrc/net3.c without the GIL.
+No logic of its own beyond laying out buffers.
+"""
+from cpython.mem cimport PyMem_Calloc, PyMem_Free
+from libc.stdint cimport int32_t, int64_t, uint64_t
+from cython cimport floating
+from scipy.linalg.cython_blas cimport sgemm, dgemm
+
+import numpy as np
+
+cdef extern from "net3.h":
+    ctypedef Py_ssize_t nn_size
+    ctypedef struct nn3_layer:
+        int kind, act
+        nn_size I, O, C, H, W, F, KH, KW, OH, OW, PH, PW, QH, QW
+        double p
+        void *w
+        void *b
+        void *gw
+        void *gb
+        void *col
+        void *conv
+        int32_t *arg
+        void *mask
+        void *xd
+        void *z
+        void *a
+        void *da
+        void *dcol
+    ctypedef struct nn3_net:
+        int L
+        nn_size B
+        int max_parts
+        nn3_layer *layers
+        void *x
+        int64_t *y
+        void *loss
+        void *gemm
+    void nn3_train_f(nn3_net *net, const float *X, const int64_t *Y, const int64_t *order, nn_size first_batch,
+                     nn_size n_batches, float eta, float decay, uint64_t seed, uint64_t first_example,
+                     int nthreads) nogil
+    void nn3_train_d(nn3_net *net, const double *X, const int64_t *Y, const int64_t *order, nn_size first_batch,
+                     nn_size n_batches, double eta, double decay, uint64_t seed, uint64_t first_example,
+                     int nthreads) nogil
+    void nn3_gradients_f(nn3_net *net, const float *X, const int64_t *Y, nn_size nb, uint64_t seed,
+                         uint64_t first_example) nogil
+    void nn3_gradients_d(nn3_net *net, const double *X, const int64_t *Y, nn_size nb, uint64_t seed,
+                         uint64_t first_example) nogil
+    void nn3_predict_f(nn3_net *net, const float *X, nn_size n, int64_t *pred, float *out, int nthreads) nogil
+    void nn3_predict_d(nn3_net *net, const double *X, nn_size n, int64_t *pred, double *out, int nthreads) nogil
+
+KINDS = {"conv": 0, "fc": 1, "softmax": 2}
+
+
+cdef void *_ptr(a) except? NULL:
+    """Data pointer of a C-contiguous numpy array (None gives NULL)."""
+    if a is None:
+        return NULL
+    return <void *><size_t>a.ctypes.data
+
+
+cdef class Plan:
+    """C description of a network plus its buffers, for mini-batches of B rows.
+
+    specs: list of dicts with kind ('conv', 'fc', 'softmax'), act (code), w, b (C-contiguous arrays of
+    dtype), p, and for conv C, H, W, F, KH, KW, PH, PW; for fc/softmax I, O.
+    """
+    cdef nn3_net net
+    cdef readonly object dtype
+    cdef readonly list keep
+    cdef readonly list grads
+    cdef readonly object loss
+
+    def __cinit__(self):
+        self.net.layers = NULL
+
+    def __init__(self, specs, Py_ssize_t B, dtype, int max_parts=4, bint with_grads=False):
+        cdef nn3_layer *ly
+        cdef Py_ssize_t l, L = len(specs), K, P
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise TypeError("Plan: dtype must be float32 or float64")
+        self.keep = []
+        self.grads = []
+        self.net.layers = <nn3_layer *>PyMem_Calloc(L, sizeof(nn3_layer))
+        if self.net.layers == NULL:
+            raise MemoryError()
+        self.net.L = <int>L
+        self.net.B = B
+        self.net.max_parts = max_parts
+        self.net.gemm = <void *>sgemm if self.dtype == np.float32 else <void *>dgemm
+        dt = self.dtype
+
+        def buf(*shape, dtype=dt):
+            a = np.zeros(shape, dtype=dtype)
+            self.keep.append(a)
+            return a
+
+        for l in range(L):
+            s = specs[l]
+            ly = &self.net.layers[l]
+            ly.kind = KINDS[s["kind"]]
+            ly.act = s.get("act", 0)
+            ly.p = s.get("p", 0.0)
+            w, b = s["w"], s["b"]
+            self.keep += [w, b]
+            ly.w = _ptr(w)
+            ly.b = _ptr(b)
+            if ly.kind == 0:
+                ly.C, ly.H, ly.W, ly.F = s["C"], s["H"], s["W"], s["F"]
+                ly.KH, ly.KW, ly.PH, ly.PW = s["KH"], s["KW"], s["PH"], s["PW"]
+                ly.OH, ly.OW = ly.H - ly.KH + 1, ly.W - ly.KW + 1
+                ly.QH, ly.QW = ly.OH // ly.PH, ly.OW // ly.PW
+                ly.I, ly.O = ly.C * ly.H * ly.W, ly.F * ly.QH * ly.QW
+                K, P = ly.C * ly.KH * ly.KW, ly.OH * ly.OW
+                ly.col = _ptr(buf(K, B * P))
+                ly.conv = _ptr(buf(ly.F, B * P))
+                ly.arg = <int32_t *>_ptr(buf(B, ly.F, ly.QH * ly.QW, dtype=np.int32))
+                if l > 0:
+                    ly.dcol = _ptr(buf(K, B * P))
+            else:
+                ly.I, ly.O = s["I"], s["O"]
+                if ly.p > 0:
+                    ly.mask = _ptr(buf(B, ly.I))
+                    ly.xd = _ptr(buf(B, ly.I))
+            ly.z = _ptr(buf(B, ly.O))
+            ly.a = _ptr(buf(B, ly.O))
+            ly.da = _ptr(buf(B, ly.O))
+            if with_grads:
+                gw, gb = buf(*w.shape), buf(*b.shape)
+                self.grads.append((gw, gb))
+                ly.gw = _ptr(gw)
+                ly.gb = _ptr(gb)
+        self.net.x = _ptr(buf(B, self.net.layers[0].I))
+        self.net.y = <int64_t *>_ptr(buf(B, dtype=np.int64))
+        self.loss = buf(B)
+        self.net.loss = _ptr(self.loss)
+
+    def __dealloc__(self):
+        PyMem_Free(self.net.layers)
+
+    cdef int _check(self, bint is_float) except -1:
+        if is_float != (self.dtype == np.float32):
+            raise TypeError("Plan: data dtype does not match the plan's %s" % self.dtype)
+        return 0
+
+    def train(self, const floating[:, ::1] X, const int64_t[::1] Y, const int64_t[::1] order,
+              Py_ssize_t first_batch, Py_ssize_t n_batches, double eta, double decay, uint64_t seed,
+              uint64_t first_example, int nthreads):
+        """SGD over mini-batches first_batch .. first_batch + n_batches - 1 (rows order[i*B + r])."""
+        self._check(floating is float)
+        if (first_batch + n_batches) * self.net.B > order.shape[0] or X.shape[1] != self.net.layers[0].I:
+            raise ValueError("Plan.train: arrays do not match the plan")
+        if floating is float:
+            with nogil:
+                nn3_train_f(&self.net, &X[0, 0], &Y[0], &order[0], first_batch, n_batches, <float>eta,
+                            <float>decay, seed, first_example, nthreads)
+        else:
+            with nogil:
+                nn3_train_d(&self.net, &X[0, 0], &Y[0], &order[0], first_batch, n_batches, eta, decay, seed,
+                            first_example, nthreads)
+
+    def gradients(self, const floating[:, ::1] X, const int64_t[::1] Y, uint64_t seed, uint64_t first_example):
+        """Data-term gradients of one mini-batch into self.grads (serial)."""
+        cdef Py_ssize_t nb = X.shape[0]
+        self._check(floating is float)
+        if nb < 1 or nb > self.net.B or Y.shape[0] != nb or X.shape[1] != self.net.layers[0].I:
+            raise ValueError("Plan.gradients: arrays do not match the plan")
+        if floating is float:
+            with nogil:
+                nn3_gradients_f(&self.net, &X[0, 0], &Y[0], nb, seed, first_example)
+        else:
+            with nogil:
+                nn3_gradients_d(&self.net, &X[0, 0], &Y[0], nb, seed, first_example)
+        return self.grads
+
+    def predict(self, const floating[:, ::1] X, int nthreads, bint outputs=False):
+        """(labels int64 (n,), softmax outputs (n, O) or None) on the evaluation path."""
+        cdef Py_ssize_t n = X.shape[0], O = self.net.layers[self.net.L - 1].O
+        self._check(floating is float)
+        if X.shape[1] != self.net.layers[0].I:
+            raise ValueError("Plan.predict: X does not match the plan")
+        pred = np.zeros(n, dtype=np.int64)
+        out = np.zeros((n, O), dtype=self.dtype) if outputs else None
+        cdef int64_t[::1] pv = pred
+        cdef void *op = _ptr(out)
+        if n == 0:
+            return pred, out
+        if floating is float:
+            with nogil:
+                nn3_predict_f(&self.net, &X[0, 0], n, &pv[0], <float *>op, nthreads)
+        else:
+            with nogil:
+                nn3_predict_d(&self.net, &X[0, 0], n, &pv[0], <double *>op, nthreads)
+        return pred, out
