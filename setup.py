@@ -79,7 +79,8 @@ class BuildExt(build_ext):
     def build_extensions(self):
         omp = _probe_openmp(self.compiler)
         msvc = self.compiler.compiler_type == "msvc"
-        base = ["/O2"] if msvc else ["-O3", "-std=c99", "-fno-math-errno", "-Wno-unused-function"]
+        base = ["/O2"] if msvc else ["-O3", "-std=c99", "-fno-math-errno", "-ffp-contract=fast",
+                                          "-Wno-unused-function", "-Wno-psabi"]
         if os.environ.get("NNFAST_NATIVE", "") not in ("", "0") and not msvc:
             base.append("-march=native")
         extra = os.environ.get("NNFAST_EXTRA_CFLAGS", "").split()

@@ -25,3 +25,230 @@ def omp_max_threads():
 def simd_name():
     """The instruction set the dense kernels dispatch to on this CPU."""
     return nn_simd_name().decode()
+
+
+# ---------------------------------------------------------------------------
+# fully connected networks (csrc/dense.h)
+# ---------------------------------------------------------------------------
+
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport int64_t, uint64_t
+from libc.stdlib cimport malloc, free
+
+cnp.import_array()
+
+cdef extern from "dense.h":
+    ctypedef Py_ssize_t nn_size
+    enum: NN_F64, NN_F32
+    ctypedef struct nn_dense_net:
+        int dtype
+        int L
+        const nn_size *sizes
+        int act_hidden
+        int act_out
+        int cost
+        void **W
+        void **b
+        void **vW
+        void **vb
+        void **A
+        void **Z
+        void **D
+        void **M
+    ctypedef struct nn_dense_sgd:
+        const void *X
+        int x_dtype
+        nn_size ldx
+        const void *Y
+        nn_size ldy
+        const int64_t *order
+        nn_size n
+        nn_size mbs
+        double eta
+        double lmbda_over_n
+        int reg
+        double mu
+        double p_dropout
+        uint64_t seed
+        uint64_t counter0
+        int nthreads
+        volatile int *stop
+        volatile nn_size *progress
+    nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt) nogil
+    const char *nn_dense_path() nogil
+    nn_size nn_dense_eval_scratch(const nn_dense_net *net) nogil
+    void nn_dense_eval(const nn_dense_net *net, const void *X, int x_dtype, nn_size ldx, nn_size n,
+                       const void *Y, nn_size ldy, double hidden_scale,
+                       int64_t *pred, double *cost, void *out, void *scratch, int nthreads) nogil
+    void nn_dense_forward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K, nn_size J,
+                          const void *b, void *Z, nn_size ldz, int naive, int nthreads) nogil
+    void nn_dense_backward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K,
+                           nn_size J, const void *D, nn_size ldd, void *dA, nn_size ldda, void *dW, void *db,
+                           int naive, int nthreads) nogil
+
+
+def dense_path():
+    """'avx2+fma' or 'baseline': which build of the dense kernels runs here."""
+    return nn_dense_path().decode()
+
+
+cdef int _code(cnp.ndarray a):
+    return NN_F32 if a.dtype == np.float32 else NN_F64
+
+
+cdef void *_ptr(cnp.ndarray a):
+    return cnp.PyArray_DATA(a)
+
+
+cdef class DenseNet:
+    """The kernels' view of a fully connected network for one SGD call or evaluation.
+
+    Holds the pointer tables into the caller's weight and bias arrays and the
+    workspace (made once, sized for ``mbs`` rows).  The caller (network.py /
+    network2.py) has already checked every array: C-contiguous, the right
+    dtype and shape, writeable where written.
+    """
+    cdef nn_dense_net net
+    cdef nn_size *sizes
+    cdef void **tables
+    cdef list keep
+    cdef object dtype
+    cdef readonly Py_ssize_t mbs
+
+    def __cinit__(self, sizes, dtype, int act_hidden, int act_out, int cost, Py_ssize_t mbs=0,
+                  bint momentum=False, bint dropout=False):
+        cdef int L = len(sizes) - 1
+        cdef int l
+        self.dtype = np.dtype(dtype)
+        self.mbs = mbs
+        self.sizes = <nn_size *>malloc(sizeof(nn_size) * (L + 1))
+        self.tables = <void **>malloc(sizeof(void *) * 8 * (L + 1))
+        if self.sizes == NULL or self.tables == NULL:
+            raise MemoryError()
+        for l in range(8 * (L + 1)):
+            self.tables[l] = NULL
+        for l in range(L + 1):
+            self.sizes[l] = sizes[l]
+        self.net.dtype = NN_F32 if self.dtype == np.float32 else NN_F64
+        self.net.L = L
+        self.net.sizes = self.sizes
+        self.net.act_hidden = act_hidden
+        self.net.act_out = act_out
+        self.net.cost = cost
+        self.net.W = self.tables
+        self.net.b = self.tables + (L + 1)
+        self.net.vW = self.tables + 2 * (L + 1) if momentum else NULL
+        self.net.vb = self.tables + 3 * (L + 1) if momentum else NULL
+        self.net.A = self.tables + 4 * (L + 1)
+        self.net.Z = self.tables + 5 * (L + 1)
+        self.net.D = self.tables + 6 * (L + 1)
+        self.net.M = self.tables + 7 * (L + 1) if dropout else NULL
+        self.keep = []
+        if mbs > 0:
+            for l in range(L + 1):
+                # table slots: 4 = A, 5 = Z, 6 = D, 7 = M (see the pointers set above)
+                for slot, need in ((4, True), (5, l > 0), (6, l > 0), (7, dropout and 0 < l < L)):
+                    if need:
+                        buf = np.zeros((mbs, sizes[l]), dtype=self.dtype)
+                        self.keep.append(buf)
+                        self.tables[slot * (L + 1) + l] = _ptr(buf)
+
+    def __dealloc__(self):
+        free(self.sizes)
+        free(self.tables)
+
+    def set_params(self, list weights, list biases, list vw=None, list vb=None):
+        """Point the kernels at these arrays (W_l, b_l, and velocities for momentum)."""
+        cdef int l
+        cdef list params = []
+        for l in range(1, self.net.L + 1):
+            self.net.W[l] = _ptr(weights[l - 1])
+            self.net.b[l] = _ptr(biases[l - 1])
+            params += [weights[l - 1], biases[l - 1]]
+            if self.net.vW != NULL:
+                self.net.vW[l] = _ptr(vw[l - 1])
+                self.net.vb[l] = _ptr(vb[l - 1])
+                params += [vw[l - 1], vb[l - 1]]
+        self.keep = [a for a in self.keep if a.shape[0] == self.mbs and a.base is None] + params
+
+    def train_epoch(self, cnp.ndarray X, cnp.ndarray Y, cnp.ndarray order, double eta,
+                    double lmbda_over_n=0.0, int reg=0, double mu=0.0, double p_dropout=0.0,
+                    uint64_t seed=0, uint64_t counter0=0, int nthreads=1):
+        """One epoch of SGD over ``order`` (int64 rows of X and Y). Returns examples done."""
+        cdef nn_dense_sgd o
+        cdef nn_size done
+        o.X = _ptr(X)
+        o.x_dtype = _code(X)
+        o.ldx = X.shape[1]
+        o.Y = _ptr(Y)
+        o.ldy = Y.shape[1]
+        o.order = <const int64_t *>_ptr(order)
+        o.n = order.shape[0]
+        o.mbs = self.mbs
+        o.eta = eta
+        o.lmbda_over_n = lmbda_over_n
+        o.reg = reg
+        o.mu = mu
+        o.p_dropout = p_dropout
+        o.seed = seed
+        o.counter0 = counter0
+        o.nthreads = nthreads
+        o.stop = NULL
+        o.progress = NULL
+        with nogil:
+            done = nn_dense_train_epoch(&self.net, &o)
+        if done < 0:
+            raise MemoryError("nnfast: out of memory starting an epoch")
+        return done
+
+    def evaluate(self, cnp.ndarray X, cnp.ndarray Y=None, double hidden_scale=1.0, int nthreads=1,
+                 bint want_cost=False, bint want_output=False):
+        """Forward pass over every row of X: (argmax per row, cost per row or None, outputs or None)."""
+        cdef nn_size n = X.shape[0]
+        cdef int L = self.net.L
+        cdef cnp.ndarray pred = np.empty(n, dtype=np.int64)
+        cdef cnp.ndarray cost = np.empty(n, dtype=np.float64) if want_cost else None
+        cdef cnp.ndarray out = np.empty((n, self.sizes[L]), dtype=self.dtype) if want_output else None
+        cdef cnp.ndarray scratch = np.empty(max(1, nthreads) * nn_dense_eval_scratch(&self.net), dtype=self.dtype)
+        cdef const void *yp = _ptr(Y) if want_cost else NULL
+        cdef nn_size ldy = Y.shape[1] if want_cost else 0
+        cdef double *cp = <double *>_ptr(cost) if want_cost else NULL
+        cdef void *op = _ptr(out) if want_output else NULL
+        cdef const void *xp = _ptr(X)
+        cdef int xd = _code(X)
+        cdef nn_size ldx = X.shape[1]
+        cdef int64_t *pp = <int64_t *>_ptr(pred)
+        cdef void *sp = _ptr(scratch)
+        with nogil:
+            nn_dense_eval(&self.net, xp, xd, ldx, n, yp, ldy, hidden_scale, pp, cp, op, sp, nthreads)
+        return pred, cost, out
+
+
+def dense_forward(cnp.ndarray A, cnp.ndarray W, cnp.ndarray b, bint naive=False, int nthreads=1):
+    """Z = A W^T + b for one layer (tests: the fast kernel and the naive C reference)."""
+    cdef nn_size B = A.shape[0], K = A.shape[1], J = W.shape[0]
+    cdef cnp.ndarray Z = np.empty((B, J), dtype=A.dtype)
+    cdef int dt = _code(A)
+    cdef void *pa = _ptr(A)
+    cdef void *pw = _ptr(W)
+    cdef void *pb = _ptr(b)
+    cdef void *pz = _ptr(Z)
+    with nogil:
+        nn_dense_forward(dt, pa, K, B, pw, K, J, pb, pz, J, naive, nthreads)
+    return Z
+
+
+def dense_backward(cnp.ndarray A, cnp.ndarray W, cnp.ndarray D, cnp.ndarray dA, cnp.ndarray dW,
+                   cnp.ndarray db, bint naive=False, int nthreads=1):
+    """dA += D W; dW += D^T A; db += column sums of D (accumulating, as llm.c's backward)."""
+    cdef nn_size B = A.shape[0], K = A.shape[1], J = W.shape[0]
+    cdef int dt = _code(A)
+    cdef void *pa = _ptr(A)
+    cdef void *pw = _ptr(W)
+    cdef void *pd = _ptr(D)
+    cdef void *pda = _ptr(dA)
+    cdef void *pdw = _ptr(dW)
+    cdef void *pdb = _ptr(db)
+    with nogil:
+        nn_dense_backward(dt, pa, K, B, pw, K, J, pd, J, pda, K, pdw, pdb, naive, nthreads)

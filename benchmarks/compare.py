@@ -1,0 +1,720 @@
+"""nnfast against the book's code, batched numpy and PyTorch: one run, one table.
+
+    NNFAST_DATA=<folder holding fashion-mnist/> python benchmarks/compare.py
+    python benchmarks/compare.py --quick                      # CI smoke: a few configs, small data
+    python benchmarks/compare.py --sections chapter1,chapter3 --epochs 3 --markdown out.md --json out.json
+
+Sections (a registry; each skips with a note when what it needs is missing):
+
+chapter1  ``nnfast.network`` on the 60,000 Fashion-MNIST training images, sizes
+          [784,30,10] and [784,100,10], mini-batch 10 and 100, float64 and
+          float32, 1 and 2 threads, eta 3.0, quadratic cost.
+chapter3  ``nnfast.network2``: [784,100,10], cross-entropy, lmbda 5.0, eta 0.5,
+          mini-batch 10, all four monitor flags on, 50,000 training and 10,000
+          evaluation images (the last 10,000 of the training file).
+chapter6  whatever ``benchmarks/bench_network3.py:compare_network3`` reports,
+          when that file exists.
+
+Columns: seconds per training epoch (chapter 3: per monitored epoch) for
+
+* nnfast: ``Network(...).SGD(...)`` on array pairs, timed over ``--epochs``
+  epochs in one call and divided (the one-off conversion to contiguous arrays
+  is inside the timing);
+* reference: ``nnfast.reference`` (the book's per-example code), timed on a
+  subset of ``--ref-subset`` examples for one epoch and scaled linearly to the
+  full set (the reference is float64 whatever the row's dtype; float32 rows
+  repeat the float64 figure);
+* numpy: ``numpy_batched.py``, the same algorithm on whole mini-batches, BLAS
+  held to the row's thread count with threadpoolctl;
+* torch: ``torch_peer.py`` on the CPU with ``torch.set_num_threads``, the faster
+  of an idiomatic autograd loop and a hand-written no-autograd loop (marked
+  a or m);
+
+the speedups nnfast/peer (peer seconds divided by nnfast seconds), and nnfast's
+GFLOP/s: flops per epoch / seconds per epoch, where the flops of an epoch on n
+examples with mini-batch m are
+
+    n * (4 * S + 2 * S') + ceil(n / m) * 2 * P
+
+with S = sum(in*out) over all layers (forward 2S, weight gradients 2S), S' the
+same sum over the layers after the first (back-propagated deltas 2S'), P the
+number of weights and biases (the update, 2 per parameter). Elementwise work is
+not counted. "% GEMM" puts that beside the best large-matrix GEMM rate (2000 x
+2000, numpy's and scipy's BLAS, same dtype and thread count) measured at the
+start of the same run. Accuracy: test accuracy on the 10,000 Fashion-MNIST t10k
+images after the timed epochs.
+"""
+import argparse
+import contextlib
+import datetime
+import importlib
+import inspect
+import io
+import json
+import math
+import os
+import platform
+import random
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+from scipy.special import expit  # noqa: E402
+
+import _bench_common as common  # noqa: E402
+
+NNFAST_WHERE = common.ensure_nnfast_importable()
+
+import numpy_batched  # noqa: E402
+import torch_peer  # noqa: E402
+
+try:
+    from threadpoolctl import threadpool_info, threadpool_limits
+except ImportError:  # pragma: no cover - threadpoolctl is an nnfast dependency
+    threadpool_info = None
+
+    @contextlib.contextmanager
+    def threadpool_limits(limits=None, user_api=None):
+        yield
+
+SEED = 12345
+DT_NAMES = {np.dtype(np.float64): "float64", np.dtype(np.float32): "float32"}
+
+
+# --------------------------------------------------------------------------
+# machine description and GEMM rates
+# --------------------------------------------------------------------------
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas_description():
+    if threadpool_info is None:
+        return []
+    import scipy.linalg.cython_blas  # noqa: F401 - load scipy's BLAS too
+    out = []
+    for d in threadpool_info():
+        if d.get("user_api") != "blas":
+            continue
+        lib = os.path.basename(d.get("filepath") or "")
+        owner = "scipy" if "scipy.libs" in (d.get("filepath") or "") else (
+            "numpy" if "numpy.libs" in (d.get("filepath") or "") else lib)
+        out.append("%s %s (%s, %s)" % (d.get("internal_api"), d.get("version"), d.get("architecture"), owner))
+    return out
+
+
+def header(args):
+    import scipy
+    info = {
+        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "cpu": cpu_model(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "torch": torch_peer.version() if not args.no_torch else None,
+        "blas": blas_description(),
+        "nnfast": None,
+    }
+    if NNFAST_WHERE:
+        import nnfast
+        cfg = {}
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                cfg = nnfast.show_config()
+        except Exception:  # pragma: no cover - informational only
+            pass
+        info["nnfast"] = "%s (%s; OpenMP %s; SIMD %s)" % (
+            nnfast.__version__, NNFAST_WHERE, "yes" if cfg.get("openmp") else "no", cfg.get("simd", "?"))
+    return info
+
+
+def gemm_rate(dtype, threads, n=2000, reps=3):
+    """Best GFLOP/s of an n x n by n x n product through numpy's and scipy's BLAS."""
+    from scipy.linalg import blas
+    rng = np.random.default_rng(0)
+    a = np.asfortranarray(rng.random((n, n)), dtype=dtype)
+    b = np.asfortranarray(rng.random((n, n)), dtype=dtype)
+    gemm, = blas.get_blas_funcs(("gemm",), (a,))
+    best = {}
+    with threadpool_limits(limits=threads, user_api="blas"):
+        for name, fn in (("numpy", lambda: a @ b), ("scipy", lambda: gemm(1.0, a, b))):
+            fn()
+            t = min(_timeit(fn) for _ in range(reps))
+            best[name] = 2.0 * n ** 3 / t / 1e9
+    return best
+
+
+def _timeit(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def seed_all(seed=SEED):
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+@contextlib.contextmanager
+def quiet():
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+def accuracy_of(weights, biases, X, y):
+    """Test accuracy (fraction) of a sigmoid network given the book's weight shapes."""
+    a = np.asarray(X, dtype=np.float64)
+    for w, b in zip(weights, biases):
+        a = expit(a @ np.asarray(w, dtype=np.float64).T + np.asarray(b, dtype=np.float64).reshape(1, -1))
+    return float(np.mean(a.argmax(axis=1) == y))
+
+
+def torch_accuracy(net, X, y):
+    return net.accuracy(X, y) / len(y)
+
+
+def fmt_s(x):
+    if x is None:
+        return "—"
+    if x >= 100:
+        return "%.0f" % x
+    if x >= 10:
+        return "%.1f" % x
+    if x >= 1:
+        return "%.2f" % x
+    return "%.3f" % x
+
+
+def fmt_x(x):
+    return "—" if x is None else ("%.0fx" % x if x >= 100 else "%.1fx" % x)
+
+
+def fmt_pct(x):
+    return "—" if x is None else "%.1f%%" % (100 * x)
+
+
+def ratio(peer, ours):
+    return peer / ours if (peer and ours) else None
+
+
+def try_import(name):
+    try:
+        return importlib.import_module(name), None
+    except ImportError as e:
+        return None, "%s not importable (%s)" % (name, e)
+
+
+class Context(object):
+    """Data and measurements shared by the sections of one run."""
+
+    def __init__(self, args):
+        self.args = args
+        self._data = {}
+        self._gemm = {}
+
+    def data(self, kind):
+        if kind not in self._data:
+            folder = common.fashion_dir()
+            if folder is None:
+                raise RuntimeError("Fashion-MNIST not found: set NNFAST_DATA to the folder holding "
+                                   "fashion-mnist/ with the four IDX .gz files")
+            t0 = time.perf_counter()
+            self._data[kind] = common.load_idx(folder, kind)
+            log("loaded fashion-mnist %s: %d images in %.2f s" % (kind, len(self._data[kind][1]),
+                                                                  time.perf_counter() - t0))
+        return self._data[kind]
+
+    def gemm(self, dtype, threads):
+        key = (np.dtype(dtype), threads)
+        if key not in self._gemm:
+            n = self.args.gemm_n
+            r = gemm_rate(dtype, threads, n=n, reps=2 if self.args.quick else 3)
+            self._gemm[key] = max(r.values())
+            log("GEMM %s %dx%d, %d thread(s): numpy %.1f, scipy %.1f GFLOP/s"
+                % (DT_NAMES[key[0]], n, n, threads, r["numpy"], r["scipy"]))
+        return self._gemm[key]
+
+    def torch_ok(self):
+        return torch_peer.available() and not self.args.no_torch
+
+
+def time_torch(sizes, dt, threads, fn_train, fn_acc, **netkw):
+    """Run both PyTorch variants; return (seconds, variant letter, accuracy, result) of the faster."""
+    import torch
+    best = None
+    torch.set_num_threads(threads)
+    for variant in torch_peer.VARIANTS:
+        with threadpool_limits(limits=threads, user_api="blas"):
+            net = torch_peer.Network(sizes, dtype=dt, seed=SEED, variant=variant, **netkw)
+            t0 = time.perf_counter()
+            res = fn_train(net)
+            sec = time.perf_counter() - t0
+        if best is None or sec < best[0]:
+            best = (sec, variant[0], fn_acc(net), res)
+    return best
+
+
+# --------------------------------------------------------------------------
+# chapter 1
+# --------------------------------------------------------------------------
+def chapter1(ctx):
+    args = ctx.args
+    sec = {"name": "chapter1", "notes": [], "rows": [], "targets": []}
+    net_mod, why = try_import("nnfast.network") if NNFAST_WHERE else (None, "nnfast not importable")
+    ref_mod, why_ref = try_import("nnfast.reference.network") if NNFAST_WHERE else (None, "nnfast not importable")
+    if net_mod is None:
+        sec["notes"].append("nnfast column empty: " + why)
+    if ref_mod is None:
+        sec["notes"].append("reference column empty: " + why_ref)
+    if not ctx.torch_ok():
+        sec["notes"].append("torch column empty: PyTorch not installed" if not args.no_torch else
+                            "torch column empty: --no-torch")
+    X, y = ctx.data("train")
+    Xt, yt = ctx.data("test")
+    n = min(args.n_train or len(y), len(y))
+    X, y = X[:n], y[:n]
+    epochs = args.epochs
+    eta = 3.0
+    if args.quick:
+        grid = [([784, 30, 10], 10, np.float64, t) for t in args.threads]
+    else:
+        grid = [(s, m, d, t) for s in ([784, 30, 10], [784, 100, 10]) for m in (10, 100)
+                for d in (np.float64, np.float32) for t in args.threads]
+    sub = min(args.ref_subset, n)
+    sec["title"] = ("Chapter 1: seconds per epoch on %d Fashion-MNIST training images, quadratic cost, eta %.1f, "
+                    "%d timed epoch(s) (reference: 1 epoch on %d images, scaled x%.0f)"
+                    % (n, eta, epochs, sub, n / sub))
+    ref_cache = {}
+    ref_list = common.as_training_list(X[:sub], y[:sub]) if ref_mod is not None else None
+    for sizes, mbs, dt, threads in grid:
+        row = _chapter1_row(ctx, sizes, mbs, dt, threads, X, y, Xt, yt, epochs, eta,
+                            net_mod, ref_mod, ref_list, ref_cache)
+        if "nnfast_error" in row:
+            sec["notes"].append("nnfast failed on %s mini-batch %d %s: %s"
+                                % (row["sizes"], mbs, row["dtype"], row["nnfast_error"]))
+        sec["rows"].append(row)
+        log("chapter1 %s mbs %d %s %d thr: nnfast %s, ref %s, numpy %s, torch %s s/epoch" % (
+            row["sizes"], mbs, row["dtype"], threads, fmt_s(row.get("nnfast_s")), fmt_s(row.get("reference_s")),
+            fmt_s(row.get("numpy_s")), fmt_s(row.get("torch_s"))))
+    sec["columns"] = CH1_COLUMNS
+    # the issue's targets: float64, [784,30,10], mini-batch 10, 2 threads
+    for row in sec["rows"]:
+        if (row["sizes"], row["mini_batch"], row["dtype"], row["threads"]) == ("[784,30,10]", 10, "float64", 2):
+            for label, key, goal in (("vs reference", "x_reference", 30.0), ("vs PyTorch", "x_torch", 15.0),
+                                     ("of the GEMM rate", "pct_gemm", 0.40)):
+                v = row.get(key)
+                shown = fmt_pct(v) if key == "pct_gemm" else fmt_x(v)
+                goal_s = fmt_pct(goal) if key == "pct_gemm" else fmt_x(goal)
+                state = "n/a" if v is None else ("met" if v >= goal else "NOT met")
+                sec["targets"].append("float64 [784,30,10] mini-batch 10, 2 threads: %s %s (target >= %s): %s"
+                                      % (shown, label, goal_s, state))
+    return sec
+
+
+def _chapter1_row(ctx, sizes, mbs, dt, threads, X, y, Xt, yt, epochs, eta, net_mod, ref_mod, ref_list, ref_cache):
+    row = {"sizes": str(sizes).replace(" ", ""), "mini_batch": mbs, "dtype": DT_NAMES[np.dtype(dt)],
+           "threads": threads}
+    n = len(y)
+    # nnfast
+    if net_mod is not None:
+        import nnfast
+        seed_all()
+        try:
+            net = net_mod.Network(sizes, dtype=dt)
+            with nnfast.num_threads(threads), quiet():
+                t0 = time.perf_counter()
+                net.SGD((X, y), epochs, mbs, eta)
+                row["nnfast_s"] = (time.perf_counter() - t0) / epochs
+            row["nnfast_acc"] = accuracy_of(net.weights, net.biases, Xt, yt)
+        except Exception as e:  # keep the other columns when the fast path is unfinished
+            row["nnfast_error"] = "%s: %s" % (type(e).__name__, e)
+    # reference (float64 only; time once per sizes/mbs/threads)
+    if ref_mod is not None:
+        key = (tuple(sizes), mbs, threads)
+        if key not in ref_cache:
+            seed_all()
+            rnet = ref_mod.Network(sizes)
+            data = list(ref_list)
+            with threadpool_limits(limits=threads, user_api="blas"), quiet():
+                t0 = time.perf_counter()
+                rnet.SGD(data, 1, mbs, eta)
+                ref_cache[key] = (time.perf_counter() - t0) * n / len(data)
+        row["reference_s"] = ref_cache[key]
+    # numpy batched
+    with threadpool_limits(limits=threads, user_api="blas"):
+        bnet = numpy_batched.Network(sizes, dtype=dt, seed=SEED)
+        t0 = time.perf_counter()
+        bnet.SGD(X, y, epochs, mbs, eta, seed=SEED)
+        row["numpy_s"] = (time.perf_counter() - t0) / epochs
+    row["numpy_acc"] = accuracy_of(bnet.weights, bnet.biases, Xt, yt)
+    # torch
+    if ctx.torch_ok():
+        s, v, acc, _ = time_torch(sizes, dt, threads,
+                                  lambda net: net.SGD(X, y, epochs, mbs, eta, seed=SEED),
+                                  lambda net: torch_accuracy(net, Xt, yt))
+        row["torch_s"], row["torch_variant"], row["torch_acc"] = s / epochs, v, acc
+    # derived
+    ours = row.get("nnfast_s")
+    for peer in ("reference", "numpy", "torch"):
+        row["x_" + peer] = ratio(row.get(peer + "_s"), ours)
+    flops = common.chapter1_flops(sizes, n, mbs)
+    row["gflop_per_epoch"] = flops / 1e9
+    row["gemm_gflops"] = ctx.gemm(dt, threads)
+    if ours:
+        row["nnfast_gflops"] = flops / ours / 1e9
+        row["pct_gemm"] = row["nnfast_gflops"] / row["gemm_gflops"]
+    return row
+
+
+def _ch_cols(first, acc_label):
+    return first + [
+        ("x_reference", "x ref", fmt_x),
+        ("x_numpy", "x numpy", fmt_x),
+        ("x_torch", "x torch", fmt_x),
+        ("nnfast_gflops", "nnfast GFLOP/s", lambda v: "—" if v is None else "%.1f" % v),
+        ("gemm_gflops", "GEMM GFLOP/s", lambda v: "—" if v is None else "%.1f" % v),
+        ("pct_gemm", "% GEMM", fmt_pct),
+        ("nnfast_acc", acc_label + " nnfast", fmt_pct),
+        ("numpy_acc", acc_label + " numpy", fmt_pct),
+        ("torch_acc", acc_label + " torch", fmt_pct),
+    ]
+
+
+def _torch_cell(row):
+    s = row.get("torch_s")
+    return "—" if s is None else "%s %s" % (fmt_s(s), row.get("torch_variant", ""))
+
+
+CH1_COLUMNS = _ch_cols([
+    ("sizes", "sizes", str),
+    ("mini_batch", "batch", str),
+    ("dtype", "dtype", str),
+    ("threads", "thr", str),
+    ("nnfast_s", "nnfast s", fmt_s),
+    ("reference_s", "reference s (scaled)", fmt_s),
+    ("numpy_s", "numpy s", fmt_s),
+    ("torch_s", "torch s", _torch_cell),
+], "acc")
+
+
+# --------------------------------------------------------------------------
+# chapter 3
+# --------------------------------------------------------------------------
+CH3_COLUMNS = _ch_cols([
+    ("sizes", "sizes", str),
+    ("dtype", "dtype", str),
+    ("threads", "thr", str),
+    ("nnfast_s", "nnfast s", fmt_s),
+    ("nnfast_train_s", "nnfast unmonitored s", fmt_s),
+    ("reference_s", "reference s (scaled)", fmt_s),
+    ("numpy_s", "numpy s", fmt_s),
+    ("torch_s", "torch s", _torch_cell),
+], "acc")
+# the chapter-3 table has no GFLOP/s columns: monitoring is extra work
+CH3_COLUMNS = [c for c in CH3_COLUMNS if c[0] not in ("nnfast_gflops", "gemm_gflops", "pct_gemm")]
+
+
+def _nnfast_network2_sgd(net, data, epochs, mbs, eta, lmbda, evaluation, monitor):
+    """network2's SGD with all four monitor flags set to ``monitor``; data are array pairs."""
+    flags = dict(monitor_evaluation_cost=monitor, monitor_evaluation_accuracy=monitor,
+                 monitor_training_cost=monitor, monitor_training_accuracy=monitor)
+    return net.SGD(data, epochs, mbs, eta, lmbda=lmbda, evaluation_data=evaluation if monitor else None, **flags)
+
+
+def chapter3(ctx):
+    args = ctx.args
+    sec = {"name": "chapter3", "notes": [], "rows": [], "targets": [], "columns": CH3_COLUMNS}
+    n2, why = try_import("nnfast.network2") if NNFAST_WHERE else (None, "nnfast not importable")
+    ref2, why_ref = try_import("nnfast.reference.network2") if NNFAST_WHERE else (None, "nnfast not importable")
+    if n2 is None:
+        sec["notes"].append("nnfast column empty: " + why)
+    if ref2 is None:
+        sec["notes"].append("reference column empty: " + why_ref)
+    if not ctx.torch_ok():
+        sec["notes"].append("torch column empty: PyTorch not installed" if not args.no_torch else
+                            "torch column empty: --no-torch")
+    Xall, yall = ctx.data("train")
+    Xt, yt = ctx.data("test")
+    n_train, n_eval = (5000, 1000) if args.quick else (50000, 10000)
+    if args.n_train:
+        n_train = min(args.n_train, len(yall) - n_eval)
+    X, y = Xall[:n_train], yall[:n_train]
+    Xe, ye = Xall[len(yall) - n_eval:], yall[len(yall) - n_eval:]
+    sizes, mbs, eta, lmbda, epochs = [784, 100, 10], 10, 0.5, 5.0, args.epochs
+    sub = min(args.ref_subset, n_train)
+    scale = n_train / sub
+    sub_eval = max(1, int(round(n_eval / scale)))
+    sec["title"] = ("Chapter 3: seconds per monitored epoch, %s, cross-entropy, lmbda %.1f, eta %.1f, mini-batch %d, "
+                    "all four monitor flags, %d training + %d evaluation images, %d timed epoch(s) "
+                    "(reference: 1 epoch on %d + %d images, scaled x%.0f)"
+                    % (str(sizes).replace(" ", ""), lmbda, eta, mbs, n_train, n_eval, epochs, sub, sub_eval, scale))
+    dtypes = [np.float64] if args.quick else [np.float64, np.float32]
+    Y = common.one_hot(y, 10)
+    ref_cache = {}
+    for dt in dtypes:
+        for threads in args.threads:
+            row = {"sizes": str(sizes).replace(" ", ""), "dtype": DT_NAMES[np.dtype(dt)], "threads": threads}
+            if n2 is not None:
+                import nnfast
+                kw = {} if np.dtype(dt) == np.float64 else {"dtype": dt}
+                try:
+                    for monitor in (True, False):
+                        seed_all()
+                        net = n2.Network(sizes, cost=n2.CrossEntropyCost, **kw)
+                        with nnfast.num_threads(threads), quiet():
+                            t0 = time.perf_counter()
+                            _nnfast_network2_sgd(net, (X, Y), epochs, mbs, eta, lmbda, (Xe, ye), monitor)
+                            s = (time.perf_counter() - t0) / epochs
+                        if monitor:
+                            row["nnfast_s"] = s
+                            row["nnfast_acc"] = accuracy_of(net.weights, net.biases, Xt, yt)
+                        else:
+                            row["nnfast_train_s"] = s
+                except Exception as e:
+                    row["nnfast_error"] = "%s: %s" % (type(e).__name__, e)
+                    sec["notes"].append("nnfast failed on %s: %s" % (row["dtype"], row["nnfast_error"]))
+            if ref2 is not None:
+                if threads not in ref_cache:
+                    seed_all()
+                    tr = common.as_training_list(X[:sub], y[:sub])
+                    ev = common.as_test_list(Xe[:sub_eval], ye[:sub_eval])
+                    rnet = ref2.Network(sizes, cost=ref2.CrossEntropyCost)
+                    with threadpool_limits(limits=threads, user_api="blas"), quiet():
+                        t0 = time.perf_counter()
+                        rnet.SGD(tr, 1, mbs, eta, lmbda=lmbda, evaluation_data=ev,
+                                 monitor_evaluation_cost=True, monitor_evaluation_accuracy=True,
+                                 monitor_training_cost=True, monitor_training_accuracy=True)
+                        ref_cache[threads] = (time.perf_counter() - t0) * scale
+                row["reference_s"] = ref_cache[threads]
+            mon = dict(evaluation_data=(Xe, ye), monitor_evaluation_cost=True, monitor_evaluation_accuracy=True,
+                       monitor_training_cost=True, monitor_training_accuracy=True, seed=SEED)
+            with threadpool_limits(limits=threads, user_api="blas"):
+                bnet = numpy_batched.Network(sizes, cost="cross-entropy", init="default", dtype=dt, seed=SEED)
+                t0 = time.perf_counter()
+                bnet.SGD(X, y, epochs, mbs, eta, lmbda=lmbda, **mon)
+                row["numpy_s"] = (time.perf_counter() - t0) / epochs
+            row["numpy_acc"] = accuracy_of(bnet.weights, bnet.biases, Xt, yt)
+            if ctx.torch_ok():
+                s, v, acc, _ = time_torch(sizes, dt, threads,
+                                          lambda net: net.SGD(X, y, epochs, mbs, eta, lmbda=lmbda, **mon),
+                                          lambda net: torch_accuracy(net, Xt, yt),
+                                          cost="cross-entropy", init="default")
+                row["torch_s"], row["torch_variant"], row["torch_acc"] = s / epochs, v, acc
+            for peer in ("reference", "numpy", "torch"):
+                row["x_" + peer] = ratio(row.get(peer + "_s"), row.get("nnfast_s"))
+            sec["rows"].append(row)
+            log("chapter3 %s %d thr: nnfast %s (unmonitored %s), ref %s, numpy %s, torch %s s/epoch" % (
+                row["dtype"], threads, fmt_s(row.get("nnfast_s")), fmt_s(row.get("nnfast_train_s")),
+                fmt_s(row.get("reference_s")), fmt_s(row.get("numpy_s")), fmt_s(row.get("torch_s"))))
+    for row in sec["rows"]:
+        if (row["dtype"], row["threads"]) == ("float64", 2):
+            for label, key, goal in (("vs reference", "x_reference", 30.0), ("vs PyTorch", "x_torch", 10.0)):
+                v = row.get(key)
+                state = "n/a" if v is None else ("met" if v >= goal else "NOT met")
+                sec["targets"].append("float64, 2 threads, per monitored epoch: %s %s (target >= %s): %s"
+                                      % (fmt_x(v), label, fmt_x(goal), state))
+            if row.get("nnfast_s") and row.get("nnfast_train_s"):
+                mon_s = row["nnfast_s"] - row["nnfast_train_s"]
+                sec["targets"].append("monitoring %.3f s vs training %.3f s per epoch (target: monitoring < "
+                                      "training): %s" % (mon_s, row["nnfast_train_s"],
+                                                         "met" if mon_s < row["nnfast_train_s"] else "NOT met"))
+    return sec
+
+
+# --------------------------------------------------------------------------
+# chapter 6 (plug-in)
+# --------------------------------------------------------------------------
+def chapter6(ctx):
+    sec = {"name": "chapter6", "title": "Chapter 6 (network3)", "notes": [], "rows": [], "targets": []}
+    path = os.path.join(HERE, "bench_network3.py")
+    if not os.path.exists(path):
+        sec["notes"].append("skipped: benchmarks/bench_network3.py is not there yet")
+        return sec
+    try:
+        mod = importlib.import_module("bench_network3")
+        fn = mod.compare_network3
+    except Exception as e:
+        sec["notes"].append("skipped: bench_network3 does not import (%s: %s)" % (type(e).__name__, e))
+        return sec
+    offer = {"quick": ctx.args.quick, "epochs": ctx.args.epochs, "threads": ctx.args.threads,
+             "data_root": common.data_root(), "seed": SEED, "no_torch": ctx.args.no_torch,
+             "n_train": ctx.args.n_train, "log": log}
+    params = inspect.signature(fn).parameters
+    takes_all = any(p.kind == p.VAR_KEYWORD for p in params.values())
+    kw = {k: v for k, v in offer.items() if takes_all or k in params}
+    res = fn(**kw)
+    if isinstance(res, str):
+        sec["markdown"] = res
+    elif isinstance(res, dict):
+        sec["title"] = res.get("title", sec["title"])
+        sec["notes"] += list(res.get("notes", []))
+        sec["targets"] += list(res.get("targets", []))
+        sec["rows"] = list(res.get("rows", []))
+        if "markdown" in res:
+            sec["markdown"] = res["markdown"]
+    elif isinstance(res, (list, tuple)):
+        sec["rows"] = list(res)
+    return sec
+
+
+SECTIONS = {"chapter1": chapter1, "chapter3": chapter3, "chapter6": chapter6}
+
+
+# --------------------------------------------------------------------------
+# output
+# --------------------------------------------------------------------------
+def _cell(v):
+    if isinstance(v, float):
+        return "%.4g" % v
+    return "—" if v is None else str(v)
+
+
+def section_markdown(sec):
+    lines = ["### " + sec.get("title", sec["name"]), ""]
+    if sec.get("markdown"):
+        lines += [sec["markdown"].rstrip(), ""]
+    elif sec["rows"]:
+        cols = sec.get("columns")
+        if cols is None:  # generic: every key seen, in order
+            keys = []
+            for r in sec["rows"]:
+                keys += [k for k in r if k not in keys]
+            cols = [(k, k, _cell) for k in keys]
+        lines.append("| " + " | ".join(c[1] for c in cols) + " |")
+        lines.append("|" + "|".join("---" for _ in cols) + "|")
+        for r in sec["rows"]:
+            cells = []
+            for key, _, f in cols:
+                if f is _torch_cell:
+                    cells.append(_torch_cell(r))
+                else:
+                    v = r.get(key)
+                    cells.append("—" if v is None else f(v))
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    for t in sec.get("targets", []):
+        lines.append("- target: " + t)
+    for n in sec.get("notes", []):
+        lines.append("- note: " + n)
+    if sec.get("targets") or sec.get("notes"):
+        lines.append("")
+    return "\n".join(lines)
+
+
+def header_markdown(info, args):
+    lines = ["## nnfast benchmark, %s" % info["date"], "",
+             "- machine: %s, %s logical CPUs" % (info["cpu"], info["cpus"]),
+             "- Python %s, numpy %s, scipy %s, PyTorch %s" % (
+                 info["python"], info["numpy"], info["scipy"], info["torch"] or "not used"),
+             "- BLAS: %s" % ("; ".join(info["blas"]) or "unknown"),
+             "- nnfast: %s" % (info["nnfast"] or "not importable"),
+             "- threads: %s; epochs timed per configuration: %d%s" % (
+                 ", ".join(str(t) for t in args.threads), args.epochs, "; --quick" if args.quick else ""),
+             "- s = seconds per epoch (lower is better); x peer = peer's seconds / nnfast's seconds; "
+             "torch a/m = autograd or hand-written loop, whichever was faster; "
+             "GFLOP/s counts n*(4*S + 2*S') + batches*2*P flops per epoch (see compare.py); "
+             "%% GEMM = nnfast GFLOP/s / best %dx%d GEMM GFLOP/s (numpy or scipy BLAS) at the same dtype "
+             "and threads; acc = accuracy on the 10,000 Fashion-MNIST t10k images after the timed epochs; "
+             "reference = the book's per-example code timed on a subset and scaled linearly "
+             "(float64 only: float32 rows repeat it). Timings on a machine shared with other work vary "
+             "from run to run; compare columns within one run." % (args.gemm_n, args.gemm_n), ""]
+    return "\n".join(lines)
+
+
+def _jsonable(o):
+    if isinstance(o, dict):
+        return {k: _jsonable(v) for k, v in o.items() if k != "columns"}
+    if isinstance(o, (list, tuple)):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="few configurations, small data, one epoch (CI smoke)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs timed per configuration (default 3; quick 1)")
+    p.add_argument("--sections", default="chapter1,chapter3,chapter6",
+                   help="comma-separated, from: " + ", ".join(SECTIONS))
+    p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,2)")
+    p.add_argument("--n-train", type=int, default=None,
+                   help="training images (default: chapter 1 all 60,000, chapter 3 50,000; quick 6,000 / 5,000)")
+    p.add_argument("--ref-subset", type=int, default=None,
+                   help="examples the reference is timed on (default 2000; quick 500)")
+    p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when installed")
+    p.add_argument("--markdown", metavar="FILE", help="also write the tables to FILE")
+    p.add_argument("--json", metavar="FILE", help="also write every measurement to FILE")
+    args = p.parse_args(argv)
+    if args.epochs is None:
+        args.epochs = 1 if args.quick else 3
+    if args.epochs < 1:
+        p.error("--epochs must be >= 1")
+    if args.threads is None:
+        args.threads = [min(2, os.cpu_count() or 1)] if args.quick else [1, 2]
+    else:
+        args.threads = [int(t) for t in args.threads.split(",") if t.strip()]
+    args.gemm_n = 1000 if args.quick else 2000
+    if args.ref_subset is None:
+        args.ref_subset = 500 if args.quick else 2000
+    if args.n_train is None and args.quick:
+        args.n_train = 6000
+    args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    bad = [s for s in args.sections if s not in SECTIONS]
+    if bad:
+        p.error("unknown section(s) %s; choose from %s" % (", ".join(bad), ", ".join(SECTIONS)))
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    info = header(args)
+    ctx = Context(args)
+    if common.fashion_dir() is None:
+        print("Fashion-MNIST not found: set NNFAST_DATA to the folder holding fashion-mnist/ "
+              "(train-/t10k- images and labels, IDX .gz)", file=sys.stderr)
+        return 2
+    sections = []
+    for name in args.sections:
+        log("== %s" % name)
+        try:
+            sec = SECTIONS[name](ctx)
+        except Exception as e:
+            sec = {"name": name, "title": name, "rows": [], "targets": [],
+                   "notes": ["section failed: %s: %s" % (type(e).__name__, e)]}
+        sections.append(sec)
+    md = header_markdown(info, args) + "\n" + "\n".join(section_markdown(s) for s in sections)
+    print(md)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(md + "\n")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(_jsonable({"header": info, "args": {k: v for k, v in vars(args).items()},
+                                 "sections": sections}), f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+/* Fully connected networks: instantiation of dense_impl.h per element type and
+ * instruction set, and the run-time dispatch behind the API of dense.h.
+ *
+ * The baseline build (SSE2 on x86-64) runs anywhere; on x86-64 with GCC or Clang
+ * the same source is compiled a second time for AVX2+FMA and chosen when the CPU
+ * has it.  NNFAST_SIMD=baseline in the environment forces the baseline path
+ * (tests use it to hold both paths to the same answers).
+ */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "activations.h"
+#include "dense.h"
+#include "rng.h"
+
+#define T double
+#define SFX _d
+#define VL 4
+#define ACT nn_act_d
+#define ACT_PRIME nn_act_prime_d
+#define EXP exp
+#include "dense_impl.h"
+#undef T
+#undef SFX
+#undef VL
+#undef ACT
+#undef ACT_PRIME
+#undef EXP
+
+#define T float
+#define SFX _f
+#define VL 8
+#define ACT nn_act_f
+#define ACT_PRIME nn_act_prime_f
+#define EXP expf
+#include "dense_impl.h"
+#undef T
+#undef SFX
+#undef VL
+#undef ACT
+#undef ACT_PRIME
+#undef EXP
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define NN_HAVE_AVX2_PATH 1
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+
+#define T double
+#define SFX _d_avx2
+#define VL 4
+#define ACT nn_act_d
+#define ACT_PRIME nn_act_prime_d
+#define EXP exp
+#include "dense_impl.h"
+#undef T
+#undef SFX
+#undef VL
+#undef ACT
+#undef ACT_PRIME
+#undef EXP
+
+#define T float
+#define SFX _f_avx2
+#define VL 8
+#define ACT nn_act_f
+#define ACT_PRIME nn_act_prime_f
+#define EXP expf
+#include "dense_impl.h"
+#undef T
+#undef SFX
+#undef VL
+#undef ACT
+#undef ACT_PRIME
+#undef EXP
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+/* 1: use the AVX2+FMA instantiation. Decided once. */
+static int nn_use_avx2(void) {
+#ifdef NN_HAVE_AVX2_PATH
+    static int use = -1;
+    if (use < 0) {
+        const char *env = getenv("NNFAST_SIMD");
+        use = (env && strcmp(env, "baseline") == 0) ? 0 : nn_cpu_has_avx2_fma();
+    }
+    return use;
+#else
+    return 0;
+#endif
+}
+
+#ifdef NN_HAVE_AVX2_PATH
+#define DISPATCH(dtype, call_d, call_f, call_d2, call_f2) \
+    do { if (nn_use_avx2()) { if ((dtype) == NN_F32) call_f2; else call_d2; } \
+         else { if ((dtype) == NN_F32) call_f; else call_d; } } while (0)
+#else
+#define DISPATCH(dtype, call_d, call_f, call_d2, call_f2) \
+    do { if ((dtype) == NN_F32) call_f; else call_d; } while (0)
+#endif
+
+const char *nn_dense_path(void) { return nn_use_avx2() ? "avx2+fma" : "baseline"; }
+
+nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt) {
+    nn_size r = 0;
+    DISPATCH(net->dtype, r = train_epoch_d(net, opt), r = train_epoch_f(net, opt),
+             r = train_epoch_d_avx2(net, opt), r = train_epoch_f_avx2(net, opt));
+    return r;
+}
+
+nn_size nn_dense_eval_scratch(const nn_dense_net *net) {
+    return net->dtype == NN_F32 ? eval_scratch_f(net) : eval_scratch_d(net);
+}
+
+void nn_dense_eval(const nn_dense_net *net, const void *X, int x_dtype, nn_size ldx, nn_size n,
+                   const void *Y, nn_size ldy, double hidden_scale,
+                   int64_t *pred, double *cost, void *out, void *scratch, int nthreads) {
+    DISPATCH(net->dtype,
+             eval_d(net, X, x_dtype, ldx, n, Y, ldy, hidden_scale, pred, cost, out, scratch, nthreads),
+             eval_f(net, X, x_dtype, ldx, n, Y, ldy, hidden_scale, pred, cost, out, scratch, nthreads),
+             eval_d_avx2(net, X, x_dtype, ldx, n, Y, ldy, hidden_scale, pred, cost, out, scratch, nthreads),
+             eval_f_avx2(net, X, x_dtype, ldx, n, Y, ldy, hidden_scale, pred, cost, out, scratch, nthreads));
+}
+
+void nn_dense_forward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K, nn_size J,
+                      const void *b, void *Z, nn_size ldz, int naive, int nthreads) {
+    DISPATCH(dtype,
+             layer_forward_d(A, lda, B, W, K, J, b, Z, ldz, naive, nthreads),
+             layer_forward_f(A, lda, B, W, K, J, b, Z, ldz, naive, nthreads),
+             layer_forward_d_avx2(A, lda, B, W, K, J, b, Z, ldz, naive, nthreads),
+             layer_forward_f_avx2(A, lda, B, W, K, J, b, Z, ldz, naive, nthreads));
+}
+
+void nn_dense_backward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K, nn_size J,
+                       const void *D, nn_size ldd, void *dA, nn_size ldda, void *dW, void *db, int naive,
+                       int nthreads) {
+    DISPATCH(dtype,
+             layer_backward_d(A, lda, B, W, K, J, D, ldd, dA, ldda, dW, db, naive, nthreads),
+             layer_backward_f(A, lda, B, W, K, J, D, ldd, dA, ldda, dW, db, naive, nthreads),
+             layer_backward_d_avx2(A, lda, B, W, K, J, D, ldd, dA, ldda, dW, db, naive, nthreads),
+             layer_backward_f_avx2(A, lda, B, W, K, J, D, ldd, dA, ldda, dW, db, naive, nthreads));
+}

@@ -1,0 +1,600 @@
+/* Fully connected kernels and the epoch loop, written once for any element type.
+ *
+ * Included by dense.c once per (type, instruction set) with these macros set:
+ *   T          element type (double or float)
+ *   SFX        suffix of every function name (_d, _f, _d_avx2, _f_avx2)
+ *   VL         lanes in a 32-byte vector of T
+ *   ACT, ACT_PRIME, EXP, LOG   the T versions of activations.h / libm
+ * Shape letters as in dense.h (B rows, J units, K inputs, L layers).
+ *
+ * Determinism: every output element is computed by one thread with a fixed order
+ * of operations (vector lanes along K, then a fixed pairwise lane sum, then the
+ * K tail), whatever the thread count or the blocking it falls into; work is split
+ * across threads over units (rows of W) or over examples, never over a sum.
+ */
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define FN(name) CAT(name, SFX)
+#define VEC FN(nn_vec)
+
+typedef T VEC __attribute__((vector_size(32), aligned(sizeof(T)), may_alias));
+
+static inline VEC FN(vload)(const T *p) { return *(const VEC *)p; }
+static inline void FN(vstore)(T *p, VEC v) { *(VEC *)p = v; }
+static inline VEC FN(vzero)(void) { VEC v = {0}; return v; }
+static inline VEC FN(vbcast)(T x) { VEC v = {0}; return v + x; }
+
+/* Fixed pairwise sum of the lanes: ((v0+v1)+(v2+v3))+... */
+static inline T FN(hsum)(VEC v) {
+    T t[VL];
+    memcpy(t, &v, sizeof(t));
+    for (int w = VL / 2; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++) t[i] = t[2 * i] + t[2 * i + 1];
+    return t[0];
+}
+
+/* ------------------------------------------------------------------------ */
+/* forward: Z (B, J) = A (B, K) . W^T + b                                   */
+/* ------------------------------------------------------------------------ */
+
+/* One register block: rows ar[0..RB) x units W[0..RJ) (W points at row j0, row stride K).
+ * Z points at (row 0 of the block, unit j0), row stride ldz. */
+static inline __attribute__((always_inline)) void FN(fwd_block)(
+    const int RB, const int RJ, const T *const *ar, const T *W, nn_size K,
+    const T *bias, T *Z, nn_size ldz)
+{
+    VEC acc[5][2];
+    for (int r = 0; r < RB; r++)
+        for (int j = 0; j < RJ; j++) acc[r][j] = FN(vzero)();
+    nn_size k = 0;
+    for (; k + VL <= K; k += VL) {
+        VEC w0 = FN(vload)(W + k);
+        VEC w1 = RJ > 1 ? FN(vload)(W + K + k) : w0;
+        for (int r = 0; r < RB; r++) {
+            VEC a = FN(vload)(ar[r] + k);
+            acc[r][0] += a * w0;
+            if (RJ > 1) acc[r][1] += a * w1;
+        }
+    }
+    for (int r = 0; r < RB; r++)
+        for (int j = 0; j < RJ; j++) {
+            T s = FN(hsum)(acc[r][j]);
+            for (nn_size kk = k; kk < K; kk++) s += ar[r][kk] * W[j * K + kk];
+            Z[r * ldz + j] = s + bias[j];
+        }
+}
+
+/* Z[r, j] for rows r in [0, B) (pointers arows) and units j in [jlo, jhi). */
+static void FN(forward_units)(const T *const *arows, nn_size B, const T *W, nn_size K,
+                              const T *bias, T *Z, nn_size ldz, nn_size jlo, nn_size jhi)
+{
+    nn_size j = jlo;
+    for (; j + 2 <= jhi; j += 2) {
+        nn_size r = 0;
+        for (; r + 5 <= B; r += 5) FN(fwd_block)(5, 2, arows + r, W + j * K, K, bias + j, Z + r * ldz + j, ldz);
+        for (; r < B; r++) FN(fwd_block)(1, 2, arows + r, W + j * K, K, bias + j, Z + r * ldz + j, ldz);
+    }
+    for (; j < jhi; j++) {
+        nn_size r = 0;
+        for (; r + 5 <= B; r += 5) FN(fwd_block)(5, 1, arows + r, W + j * K, K, bias + j, Z + r * ldz + j, ldz);
+        for (; r < B; r++) FN(fwd_block)(1, 1, arows + r, W + j * K, K, bias + j, Z + r * ldz + j, ldz);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* weight gradient and update: s (J, K) = D^T (J, B) . A (B, K), then       */
+/* W <- update(W, s) row by row; likewise b with s_b (J) = sum_rows D      */
+/* ------------------------------------------------------------------------ */
+
+#ifndef NN_UPD_MODES
+#define NN_UPD_MODES
+enum { UPD_ACCUM = 0, UPD_PLAIN = 1, UPD_L1 = 2, UPD_MOMENTUM = 3 };
+#endif
+
+typedef struct {
+    int mode;
+    T c1;      /* PLAIN: 1 - eta*lambda/n (L2 weight decay) */
+    T c2;      /* PLAIN, L1: eta / m */
+    T l1;      /* L1: eta * lambda / n */
+    T mu;      /* MOMENTUM */
+    T eta;     /* MOMENTUM */
+    T reg;     /* MOMENTUM: lambda / n */
+    int reg_l1;/* MOMENTUM: 1 when the regulariser is L1 */
+    T inv_m;   /* MOMENTUM: 1 / m */
+} FN(nn_upd);
+
+static inline T FN(sgn)(T w) { return (T)((w > 0) - (w < 0)); }
+
+/* One parameter: w (and its velocity v) from the gradient sum s. */
+static inline T FN(apply1)(const FN(nn_upd) *u, T w, T *v, T s) {
+    switch (u->mode) {
+    case UPD_ACCUM: return w + s;
+    case UPD_PLAIN: return u->c1 * w - u->c2 * s;                    /* book: (1-eta*lmbda/n)*w - (eta/m)*nw */
+    case UPD_L1: return w - u->l1 * FN(sgn)(w) - u->c2 * s;           /* w - eta*lmbda/n*sgn(w) - (eta/m)*nw */
+    default: {                                                        /* v = mu*v - eta*(R(w) + nw/m); w += v */
+        T r = u->reg_l1 ? u->reg * FN(sgn)(w) : u->reg * w;
+        *v = u->mu * *v - u->eta * (r + s * u->inv_m);
+        return w + *v;
+    }
+    }
+}
+
+static inline __attribute__((always_inline)) void FN(apply_vec)(const FN(nn_upd) *u, T *w, T *v, VEC s) {
+    if (u->mode == UPD_PLAIN) {
+        FN(vstore)(w, u->c1 * FN(vload)(w) - u->c2 * s);
+    } else if (u->mode == UPD_ACCUM) {
+        FN(vstore)(w, FN(vload)(w) + s);
+    } else {
+        T ss[VL];
+        memcpy(ss, &s, sizeof(ss));
+        for (int i = 0; i < VL; i++) w[i] = FN(apply1)(u, w[i], v ? v + i : NULL, ss[i]);
+    }
+}
+
+/* Rows j0 (and j0+1 when RJ == 2) of W: s[j, k] = sum_r D[r, j] * A_r[k] in row order. */
+static inline __attribute__((always_inline)) void FN(update_rows)(
+    const int RJ, const FN(nn_upd) *u, T *W, T *V, nn_size K,
+    const T *Dj, nn_size ldd, nn_size B, const T *const *arows)
+{
+    nn_size k = 0;
+    for (; k + 4 * VL <= K; k += 4 * VL) {
+        VEC s[2][4];
+        for (int jj = 0; jj < 2; jj++)
+            for (int c = 0; c < 4; c++) s[jj][c] = FN(vzero)();
+        for (nn_size r = 0; r < B; r++) {
+            const T *ar = arows[r] + k;
+            VEC a0 = FN(vload)(ar), a1 = FN(vload)(ar + VL), a2 = FN(vload)(ar + 2 * VL), a3 = FN(vload)(ar + 3 * VL);
+            VEC d0 = FN(vbcast)(Dj[r * ldd]);
+            s[0][0] += d0 * a0; s[0][1] += d0 * a1; s[0][2] += d0 * a2; s[0][3] += d0 * a3;
+            if (RJ > 1) {
+                VEC d1 = FN(vbcast)(Dj[r * ldd + 1]);
+                s[1][0] += d1 * a0; s[1][1] += d1 * a1; s[1][2] += d1 * a2; s[1][3] += d1 * a3;
+            }
+        }
+        for (int jj = 0; jj < RJ; jj++)
+            for (int c = 0; c < 4; c++)
+                FN(apply_vec)(u, W + jj * K + k + c * VL, V ? V + jj * K + k + c * VL : NULL, s[jj][c]);
+    }
+    for (; k + VL <= K; k += VL) {
+        VEC s0 = FN(vzero)(), s1 = FN(vzero)();
+        for (nn_size r = 0; r < B; r++) {
+            VEC a = FN(vload)(arows[r] + k);
+            s0 += FN(vbcast)(Dj[r * ldd]) * a;
+            if (RJ > 1) s1 += FN(vbcast)(Dj[r * ldd + 1]) * a;
+        }
+        FN(apply_vec)(u, W + k, V ? V + k : NULL, s0);
+        if (RJ > 1) FN(apply_vec)(u, W + K + k, V ? V + K + k : NULL, s1);
+    }
+    for (; k < K; k++)
+        for (int jj = 0; jj < RJ; jj++) {
+            T s = 0;
+            for (nn_size r = 0; r < B; r++) s += Dj[r * ldd + jj] * arows[r][k];
+            W[jj * K + k] = FN(apply1)(u, W[jj * K + k], V ? V + jj * K + k : NULL, s);
+        }
+}
+
+/* Update rows [jlo, jhi) of W (J, K) and the same entries of b from D (B, J). */
+static void FN(update_units)(const FN(nn_upd) *uw, const FN(nn_upd) *ub, T *W, T *V, T *b, T *vb, nn_size K,
+                             const T *D, nn_size ldd, nn_size B, const T *const *arows, nn_size jlo, nn_size jhi)
+{
+    nn_size j = jlo;
+    for (; j + 2 <= jhi; j += 2)
+        FN(update_rows)(2, uw, W + j * K, V ? V + j * K : NULL, K, D + j, ldd, B, arows);
+    for (; j < jhi; j++)
+        FN(update_rows)(1, uw, W + j * K, V ? V + j * K : NULL, K, D + j, ldd, B, arows);
+    if (b)
+        for (j = jlo; j < jhi; j++) {
+            T s = 0;
+            for (nn_size r = 0; r < B; r++) s += D[r * ldd + j];
+            b[j] = FN(apply1)(ub, b[j], vb ? vb + j : NULL, s);
+        }
+}
+
+/* ------------------------------------------------------------------------ */
+/* input gradient: G (B, K) = D (B, J) . W (J, K), columns [klo, khi)       */
+/* (the hidden delta multiplies G by act'(z) and the dropout mask)          */
+/* ------------------------------------------------------------------------ */
+
+/* G[r, k] = sum_j D[r, j] * W[j, k] (j ascending), for one row r. */
+static void FN(backprop_row)(const T *Dr, const T *W, nn_size J, nn_size K, T *G, nn_size klo, nn_size khi)
+{
+    nn_size k = klo;
+    for (; k + 2 * VL <= khi; k += 2 * VL) {
+        VEC g0 = FN(vzero)(), g1 = FN(vzero)();
+        for (nn_size j = 0; j < J; j++) {
+            VEC d = FN(vbcast)(Dr[j]);
+            g0 += d * FN(vload)(W + j * K + k);
+            g1 += d * FN(vload)(W + j * K + k + VL);
+        }
+        FN(vstore)(G + k, g0);
+        FN(vstore)(G + k + VL, g1);
+    }
+    for (; k + VL <= khi; k += VL) {
+        VEC g0 = FN(vzero)();
+        for (nn_size j = 0; j < J; j++) g0 += FN(vbcast)(Dr[j]) * FN(vload)(W + j * K + k);
+        FN(vstore)(G + k, g0);
+    }
+    for (; k < khi; k++) {
+        T g = 0;
+        for (nn_size j = 0; j < J; j++) g += Dr[j] * W[j * K + k];
+        G[k] = g;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* output layer and costs                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Output activation of one row in place: z (J) -> a (J). */
+static inline void FN(output_act)(int act, const T *z, T *a, nn_size J) {
+    if (act == NN_SOFTMAX) {
+        T m = z[0];
+        for (nn_size j = 1; j < J; j++) m = z[j] > m ? z[j] : m;
+        T s = 0;
+        for (nn_size j = 0; j < J; j++) { a[j] = EXP(z[j] - m); s += a[j]; }
+        for (nn_size j = 0; j < J; j++) a[j] = a[j] / s;
+    } else {
+        for (nn_size j = 0; j < J; j++) a[j] = ACT(act, z[j]);
+    }
+}
+
+/* Output delta dC/dz of one row. */
+static inline void FN(output_delta)(int cost, int act, const T *z, const T *a, const T *y, T *d, nn_size J) {
+    if (cost == NN_QUADRATIC)
+        for (nn_size j = 0; j < J; j++) d[j] = (a[j] - y[j]) * ACT_PRIME(act, z[j], a[j]);
+    else
+        for (nn_size j = 0; j < J; j++) d[j] = a[j] - y[j];
+}
+
+/* np.nan_to_num of one term: NaN -> 0, +-inf -> +-largest double. */
+static inline double FN(nan_to_num)(double v) {
+    if (v != v) return 0.0;
+    if (v == HUGE_VAL) return DBL_MAX;
+    if (v == -HUGE_VAL) return -DBL_MAX;
+    return v;
+}
+
+/* Cost of one example, summed in unit order (book: QuadraticCost.fn etc.). */
+static inline double FN(cost_row)(int cost, const T *a, const T *y, nn_size J) {
+    double c = 0;
+    if (cost == NN_QUADRATIC) {
+        for (nn_size j = 0; j < J; j++) { double e = (double)a[j] - (double)y[j]; c += e * e; }
+        return 0.5 * c;
+    }
+    for (nn_size j = 0; j < J; j++) {
+        double aj = a[j], yj = y[j], v;
+        if (cost == NN_CROSS_ENTROPY) v = -yj * log(aj) - (1.0 - yj) * log(1.0 - aj);
+        else v = -yj * log(aj);
+        c += FN(nan_to_num)(v);
+    }
+    return c;
+}
+
+static inline int64_t FN(argmax)(const T *a, nn_size J) {
+    nn_size best = 0;
+    for (nn_size j = 1; j < J; j++)
+        if (a[j] > a[best] || (a[j] != a[j] && a[best] == a[best])) best = j;
+    return (int64_t)best;
+}
+
+/* Balanced split of [0, n) over nt parts: part t is [lo, hi). */
+static inline void FN(split)(nn_size n, int nt, int t, nn_size *lo, nn_size *hi) {
+    *lo = n * t / nt;
+    *hi = n * (t + 1) / nt;
+}
+
+/* ------------------------------------------------------------------------ */
+/* the epoch: every mini-batch's forward, backward and update                */
+/* ------------------------------------------------------------------------ */
+
+static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
+{
+    const int L = net->L;
+    const nn_size *S = net->sizes;
+    T *const *W = (T *const *)net->W, *const *bb = (T *const *)net->b;
+    T *const *VW = (T *const *)net->vW, *const *Vb = (T *const *)net->vb;
+    T *const *A = (T *const *)net->A, *const *Z = (T *const *)net->Z, *const *D = (T *const *)net->D;
+    T *const *M = (T *const *)net->M;
+    const int same_x = (o->x_dtype == net->dtype);
+    const T *X = (const T *)o->X;
+    const float *Xf = (const float *)o->X;
+    const T *Y = (const T *)o->Y;
+    const nn_size n = o->n, mbs = o->mbs;
+    const nn_size nmb = (n + mbs - 1) / mbs;
+    const double p = o->p_dropout;
+    const int use_mask = p > 0 && M != NULL;
+    int nt = o->nthreads < 1 ? 1 : o->nthreads;
+
+    /* row pointers: layer l >= 1 fixed for the epoch, layer 0 per thread */
+    const T **rows = (const T **)malloc(sizeof(T *) * (size_t)(L + 1) * (size_t)mbs);
+    const T **rows0 = (const T **)malloc(sizeof(T *) * (size_t)mbs * (size_t)nt);
+    if (!rows || !rows0) { free(rows); free(rows0); return -1; }
+    for (int l = 1; l <= L; l++)
+        for (nn_size r = 0; r < mbs; r++) rows[l * mbs + r] = A[l] + r * S[l];
+
+    volatile int stop_now = 0;
+    nn_size done = 0;
+
+#ifdef NNFAST_OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+#ifdef NNFAST_OPENMP
+        const int t = omp_get_thread_num(), nth = omp_get_num_threads();
+#define NN_BARRIER _Pragma("omp barrier")
+#else
+        const int t = 0, nth = 1;
+#define NN_BARRIER
+#endif
+        const T **r0 = rows0 + (size_t)t * (size_t)mbs;
+        nn_size lo, hi;
+        for (nn_size mb = 0; mb < nmb; mb++) {
+            const nn_size start = mb * mbs;
+            const nn_size B = (n - start) < mbs ? (n - start) : mbs;
+            const int64_t *ord = o->order + start;
+
+            /* inputs: rows of X in this epoch's order (converted when X is float32 under a float64 net) */
+            if (same_x) {
+                for (nn_size r = 0; r < B; r++) r0[r] = X + ord[r] * o->ldx;
+            } else {
+                FN(split)(B, nth, t, &lo, &hi);
+                for (nn_size r = lo; r < hi; r++) {
+                    const float *src = Xf + ord[r] * o->ldx;
+                    T *dst = A[0] + r * S[0];
+                    for (nn_size k = 0; k < S[0]; k++) dst[k] = (T)src[k];
+                }
+                for (nn_size r = 0; r < B; r++) r0[r] = A[0] + r * S[0];
+                NN_BARRIER
+            }
+
+            /* forward through the hidden layers, each thread its own units */
+            for (int l = 1; l < L; l++) {
+                const T *const *ar = l == 1 ? r0 : rows + (l - 1) * mbs;
+                FN(split)(S[l], nth, t, &lo, &hi);
+                FN(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], lo, hi);
+                for (nn_size r = 0; r < B; r++) {
+                    T *zr = Z[l] + r * S[l], *arow = A[l] + r * S[l];
+                    for (nn_size j = lo; j < hi; j++) {
+                        T a = ACT(net->act_hidden, zr[j]);
+                        if (use_mask) {
+                            T keep = nn_uniform(o->seed, (uint64_t)l, o->counter0 + (uint64_t)(start + r), (uint64_t)j) >= p;
+                            M[l][r * S[l] + j] = keep;
+                            a *= keep;
+                        }
+                        arow[j] = a;
+                    }
+                }
+                NN_BARRIER
+            }
+
+            /* output layer, each thread its own examples: z, a, delta */
+            {
+                const T *const *ar = L == 1 ? r0 : rows + (L - 1) * mbs;
+                const nn_size J = S[L];
+                FN(split)(B, nth, t, &lo, &hi);
+                FN(forward_units)(ar + lo, hi - lo, W[L], S[L - 1], bb[L], Z[L] + lo * J, J, 0, J);
+                for (nn_size r = lo; r < hi; r++) {
+                    T *zr = Z[L] + r * J, *arow = A[L] + r * J;
+                    FN(output_act)(net->act_out, zr, arow, J);
+                    FN(output_delta)(net->cost, net->act_out, zr, arow, Y + ord[r] * o->ldy, D[L] + r * J, J);
+                }
+                NN_BARRIER
+            }
+
+            /* backward: phase l computes delta_{l-1} (needs the old W_l) and updates W_{l+1};
+             * phase 1 also updates W_1.  A barrier between phases keeps reads before writes. */
+            const double m = (double)B;
+            FN(nn_upd) uw, ub;
+            memset(&uw, 0, sizeof(uw));
+            if (o->mu > 0) {
+                uw.mode = UPD_MOMENTUM;
+                uw.mu = (T)o->mu; uw.eta = (T)o->eta; uw.reg = (T)o->lmbda_over_n;
+                uw.reg_l1 = o->reg == NN_REG_L1; uw.inv_m = (T)(1.0 / m);
+                ub = uw; ub.reg = 0; ub.reg_l1 = 0;
+            } else {
+                uw.mode = o->reg == NN_REG_L1 ? UPD_L1 : UPD_PLAIN;
+                uw.c1 = (T)(1.0 - o->eta * o->lmbda_over_n);
+                uw.c2 = (T)(o->eta / m);
+                uw.l1 = (T)(o->eta * o->lmbda_over_n);
+                ub = uw; ub.mode = UPD_PLAIN; ub.c1 = 1;
+            }
+            for (int l = L; l >= 1; l--) {
+                if (l >= 2) {
+                    const nn_size K = S[l - 1];
+                    FN(split)(K, nth, t, &lo, &hi);
+                    for (nn_size r = 0; r < B; r++) {
+                        T *g = D[l - 1] + r * K;
+                        FN(backprop_row)(D[l] + r * S[l], W[l], S[l], K, g, lo, hi);
+                        const T *zr = Z[l - 1] + r * K, *arow = A[l - 1] + r * K;
+                        for (nn_size k = lo; k < hi; k++) {
+                            g[k] = g[k] * ACT_PRIME(net->act_hidden, zr[k], arow[k]);
+                            if (use_mask) g[k] *= M[l - 1][r * K + k];
+                        }
+                    }
+                }
+                if (l + 1 <= L) {
+                    FN(split)(S[l + 1], nth, t, &lo, &hi);
+                    FN(update_units)(&uw, &ub, W[l + 1], VW ? VW[l + 1] : NULL, bb[l + 1], Vb ? Vb[l + 1] : NULL,
+                                     S[l], D[l + 1], S[l + 1], B, rows + l * mbs, lo, hi);
+                }
+                if (l == 1) {
+                    FN(split)(S[1], nth, t, &lo, &hi);
+                    FN(update_units)(&uw, &ub, W[1], VW ? VW[1] : NULL, bb[1], Vb ? Vb[1] : NULL,
+                                     S[0], D[1], S[1], B, r0, lo, hi);
+                    if (t == 0) {
+                        done = start + B;
+                        if (o->progress) *o->progress = done;
+                        if (o->stop && *o->stop) stop_now = 1;
+                    }
+                }
+                NN_BARRIER
+            }
+            if (stop_now) break;
+        }
+#undef NN_BARRIER
+    }
+    free(rows);
+    free(rows0);
+    return done;
+}
+
+/* ------------------------------------------------------------------------ */
+/* batched evaluation                                                        */
+/* ------------------------------------------------------------------------ */
+
+#define NN_EVAL_ROWS 32
+
+static nn_size FN(eval_scratch)(const nn_dense_net *net) {
+    nn_size s = net->sizes[0];
+    for (int l = 1; l <= net->L; l++) s += 2 * net->sizes[l];
+    return s * NN_EVAL_ROWS;
+}
+
+static void FN(eval)(const nn_dense_net *net, const void *Xv, int x_dtype, nn_size ldx, nn_size n,
+                     const void *Yv, nn_size ldy, double hidden_scale, int64_t *pred, double *cost,
+                     void *outv, void *scratch, int nthreads)
+{
+    const int L = net->L;
+    const nn_size *S = net->sizes;
+    T *const *W = (T *const *)net->W, *const *bb = (T *const *)net->b;
+    const T *Y = (const T *)Yv;
+    T *out = (T *)outv;
+    const nn_size per = FN(eval_scratch)(net);
+    const nn_size nchunks = (n + NN_EVAL_ROWS - 1) / NN_EVAL_ROWS;
+    const T hs = (T)hidden_scale;
+    (void)nthreads;
+
+#ifdef NNFAST_OPENMP
+#pragma omp parallel for schedule(static) num_threads(nthreads < 1 ? 1 : nthreads)
+#endif
+    for (nn_size c = 0; c < nchunks; c++) {
+#ifdef NNFAST_OPENMP
+        T *buf = (T *)scratch + (size_t)omp_get_thread_num() * (size_t)per;
+#else
+        T *buf = (T *)scratch;
+#endif
+        const nn_size r0 = c * NN_EVAL_ROWS;
+        const nn_size B = (n - r0) < NN_EVAL_ROWS ? (n - r0) : NN_EVAL_ROWS;
+        const T *ar[NN_EVAL_ROWS];
+        T *x0 = buf;
+        T *zbuf = x0 + NN_EVAL_ROWS * S[0];
+        for (nn_size r = 0; r < B; r++) {
+            if (x_dtype == net->dtype) {
+                ar[r] = (const T *)Xv + (r0 + r) * ldx;
+            } else {
+                const float *src = (const float *)Xv + (r0 + r) * ldx;
+                for (nn_size k = 0; k < S[0]; k++) x0[r * S[0] + k] = (T)src[k];
+                ar[r] = x0 + r * S[0];
+            }
+        }
+        for (int l = 1; l <= L; l++) {
+            T *z = zbuf, *a = zbuf + NN_EVAL_ROWS * S[l];
+            FN(forward_units)(ar, B, W[l], S[l - 1], bb[l], z, S[l], 0, S[l]);
+            for (nn_size r = 0; r < B; r++) {
+                T *zr = z + r * S[l], *arow = a + r * S[l];
+                if (l < L) {
+                    for (nn_size j = 0; j < S[l]; j++) arow[j] = ACT(net->act_hidden, zr[j]) * hs;
+                } else {
+                    FN(output_act)(net->act_out, zr, arow, S[l]);
+                    pred[r0 + r] = FN(argmax)(arow, S[l]);
+                    if (cost) cost[r0 + r] = FN(cost_row)(net->cost, arow, Y + (r0 + r) * ldy, S[l]);
+                    if (out) memcpy(out + (r0 + r) * S[l], arow, sizeof(T) * (size_t)S[l]);
+                }
+                ar[r] = arow;
+            }
+            zbuf = a + NN_EVAL_ROWS * S[l];
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* single-layer kernels for tests: fast (above) and naive                    */
+/* ------------------------------------------------------------------------ */
+
+static void FN(layer_forward)(const T *A, nn_size lda, nn_size B, const T *W, nn_size K, nn_size J,
+                              const T *b, T *Z, nn_size ldz, int naive, int nthreads)
+{
+    if (naive) {
+        for (nn_size r = 0; r < B; r++)
+            for (nn_size j = 0; j < J; j++) {
+                T s = 0;
+                for (nn_size k = 0; k < K; k++) s += A[r * lda + k] * W[j * K + k];
+                Z[r * ldz + j] = s + b[j];
+            }
+        return;
+    }
+    const T **ar = (const T **)malloc(sizeof(T *) * (size_t)(B > 0 ? B : 1));
+    if (!ar) return;
+    for (nn_size r = 0; r < B; r++) ar[r] = A + r * lda;
+#ifdef NNFAST_OPENMP
+#pragma omp parallel num_threads(nthreads < 1 ? 1 : nthreads)
+    {
+        nn_size lo, hi;
+        FN(split)(J, omp_get_num_threads(), omp_get_thread_num(), &lo, &hi);
+        FN(forward_units)(ar, B, W, K, b, Z, ldz, lo, hi);
+    }
+#else
+    (void)nthreads;
+    FN(forward_units)(ar, B, W, K, b, Z, ldz, 0, J);
+#endif
+    free(ar);
+}
+
+static void FN(layer_backward)(const T *A, nn_size lda, nn_size B, const T *W, nn_size K, nn_size J,
+                               const T *Dm, nn_size ldd, T *dA, nn_size ldda, T *dW, T *db, int naive, int nthreads)
+{
+    if (naive) {
+        for (nn_size r = 0; r < B; r++)
+            for (nn_size k = 0; k < K; k++) {
+                T s = 0;
+                for (nn_size j = 0; j < J; j++) s += Dm[r * ldd + j] * W[j * K + k];
+                dA[r * ldda + k] += s;
+            }
+        for (nn_size j = 0; j < J; j++) {
+            for (nn_size k = 0; k < K; k++) {
+                T s = 0;
+                for (nn_size r = 0; r < B; r++) s += Dm[r * ldd + j] * A[r * lda + k];
+                dW[j * K + k] += s;
+            }
+            T s = 0;
+            for (nn_size r = 0; r < B; r++) s += Dm[r * ldd + j];
+            db[j] += s;
+        }
+        return;
+    }
+    const T **ar = (const T **)malloc(sizeof(T *) * (size_t)(B > 0 ? B : 1));
+    T *g = (T *)malloc(sizeof(T) * (size_t)(K > 0 ? K : 1) * (size_t)(nthreads < 1 ? 1 : nthreads));
+    if (!ar || !g) { free(ar); free(g); return; }
+    for (nn_size r = 0; r < B; r++) ar[r] = A + r * lda;
+    FN(nn_upd) u;
+    memset(&u, 0, sizeof(u));
+    u.mode = UPD_ACCUM;
+#ifdef NNFAST_OPENMP
+#pragma omp parallel num_threads(nthreads < 1 ? 1 : nthreads)
+#endif
+    {
+#ifdef NNFAST_OPENMP
+        int t = omp_get_thread_num(), nth = omp_get_num_threads();
+#else
+        int t = 0, nth = 1;
+#endif
+        nn_size lo, hi;
+        FN(split)(K, nth, t, &lo, &hi);
+        T *gt = g + (size_t)t * (size_t)K;
+        for (nn_size r = 0; r < B; r++) {
+            FN(backprop_row)(Dm + r * ldd, W, J, K, gt, lo, hi);
+            for (nn_size k = lo; k < hi; k++) dA[r * ldda + k] += gt[k];
+        }
+        FN(split)(J, nth, t, &lo, &hi);
+        FN(update_units)(&u, &u, dW, NULL, db, NULL, K, Dm, ldd, B, ar, lo, hi);
+    }
+    (void)nthreads;
+    free(ar);
+    free(g);
+}
+
+#undef VEC
+#undef FN
+#undef CAT
+#undef CAT_

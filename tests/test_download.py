@@ -1,0 +1,259 @@
+"""Downloads through the real code path, against a local HTTP server (no internet needed)."""
+import hashlib
+import http.server
+import os
+import socket
+import threading
+
+import numpy as np
+import pytest
+
+from nnfast import _download, mnist_loader
+from nnfast._download import DownloadError
+
+
+class Server:
+    """A server on 127.0.0.1 (random port) whose answers per path the test sets.
+
+    routes: path -> bytes (served whole), ("truncate", bytes) (full Content-Length,
+    half the body, then close), ("close",) (close without answering), or a list of
+    such answers used one per request.  Unknown paths get a 404.
+    """
+
+    def __init__(self):
+        self.routes = {}
+        self.requests = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.requests.append(self.path)
+                answer = outer.routes.get(self.path)
+                if isinstance(answer, list):
+                    answer = answer.pop(0) if len(answer) > 1 else answer[0]
+                if answer is None:
+                    self.send_error(404)
+                    return
+                if isinstance(answer, tuple) and answer[0] == "close":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                body = answer[1] if isinstance(answer, tuple) else answer
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if isinstance(answer, tuple) and answer[0] == "truncate":
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    s = Server()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def fashion_bytes(fashion_dir):
+    return {n: open(os.path.join(fashion_dir, n), "rb").read() for n in mnist_loader.IDX_FILENAMES}
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, server):
+    monkeypatch.setenv("NNFAST_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("NNFAST_MIRROR", server.url + "/mirror")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "data"
+
+
+def leftovers(folder):
+    return [n for n in os.listdir(folder) if n.endswith(".part") or n.startswith(".")]
+
+
+def test_shipped_checksums_match_the_real_files(fashion_dir, mnist_dir):
+    for dataset, folder in (("fashion-mnist", fashion_dir), ("mnist", mnist_dir)):
+        for name, (size, sha) in _download.FILES[dataset].items():
+            p = os.path.join(folder, name)
+            if os.path.exists(p):
+                assert os.path.getsize(p) == size
+                assert hashlib.sha256(open(p, "rb").read()).hexdigest() == sha
+
+
+def test_mirror_urls(monkeypatch):
+    monkeypatch.delenv("NNFAST_MIRROR", raising=False)
+    urls = _download.urls_for("mnist", "t10k-images-idx3-ubyte.gz")
+    assert len(urls) >= 2 and all(u.endswith("/t10k-images-idx3-ubyte.gz") for u in urls)
+    assert any("ossci-datasets" in u for u in urls) and any("lecun" in u for u in urls)
+    assert any("zalandoresearch" in u for u in _download.urls_for("fashion-mnist", "x"))
+    monkeypatch.setenv("NNFAST_MIRROR", "http://example.invalid/data/")
+    assert _download.urls_for("mnist", "a.gz") == ["http://example.invalid/data/a.gz"]
+
+
+def test_download_then_load(env, server, fashion_bytes, fashion_dir, capfd):
+    for n, b in fashion_bytes.items():
+        server.routes["/mirror/" + n] = b
+    tr, va, te = mnist_loader.load_data(dataset="fashion-mnist", download=True)
+    folder = env / "fashion-mnist"
+    assert sorted(os.listdir(folder)) == sorted(list(fashion_bytes) + [
+        "nnfast-cache-train.npz", "nnfast-cache-test.npz"])
+    for n, b in fashion_bytes.items():
+        assert (folder / n).read_bytes() == b
+    assert tr[0].shape == (50000, 784) and te[1].shape == (10000,)
+    ref = mnist_loader.load_idx(fashion_dir, "test")
+    np.testing.assert_array_equal(te[0], ref[0])
+    err = capfd.readouterr().err
+    assert "downloading t10k-labels-idx1-ubyte.gz from 127.0.0.1" in err and "100%" in err
+    # a second call finds everything and fetches nothing
+    server.requests.clear()
+    mnist_loader.load_data(dataset="fashion-mnist", download=True)
+    assert server.requests == []
+
+
+def test_only_missing_files_fetched(env, server, fashion_bytes):
+    folder = env / "fashion-mnist"
+    folder.mkdir(parents=True)
+    for n in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (folder / n).write_bytes(b"not touched")
+    for n, b in fashion_bytes.items():
+        server.routes["/mirror/" + n] = b
+    assert _download.download("fashion-mnist", quiet=True) == str(folder)
+    assert sorted(server.requests) == ["/mirror/t10k-images-idx3-ubyte.gz",
+                                       "/mirror/t10k-labels-idx1-ubyte.gz"]
+    assert (folder / "train-images-idx3-ubyte.gz").read_bytes() == b"not touched"
+
+
+def test_corrupted_file_rejected(env, server, fashion_bytes):
+    bad = bytearray(fashion_bytes["t10k-labels-idx1-ubyte.gz"])
+    bad[100] ^= 0xFF
+    server.routes["/mirror/t10k-labels-idx1-ubyte.gz"] = bytes(bad)
+    folder = env / "fashion-mnist"
+    with pytest.raises(DownloadError) as err:
+        _download.download("fashion-mnist", files=["t10k-labels-idx1-ubyte.gz"], quiet=True)
+    msg = str(err.value)
+    assert "SHA-256 mismatch" in msg and server.url + "/mirror/t10k-labels-idx1-ubyte.gz" in msg
+    assert "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05" in msg
+    assert str(folder) in msg
+    assert os.listdir(folder) == []
+    assert server.requests == ["/mirror/t10k-labels-idx1-ubyte.gz"]  # no pointless retry
+
+
+def test_wrong_size_rejected(env, server, fashion_bytes):
+    server.routes["/mirror/t10k-labels-idx1-ubyte.gz"] = \
+        fashion_bytes["t10k-labels-idx1-ubyte.gz"] + b"extra"
+    with pytest.raises(DownloadError, match="expected 5125 bytes"):
+        _download.download("fashion-mnist", files=["t10k-labels-idx1-ubyte.gz"], quiet=True)
+    assert os.listdir(env / "fashion-mnist") == []
+
+
+def test_truncated_transfer(env, server, fashion_bytes):
+    name = "t10k-images-idx3-ubyte.gz"
+    server.routes["/mirror/" + name] = ("truncate", fashion_bytes[name])
+    with pytest.raises(DownloadError) as err:
+        _download.download("fashion-mnist", files=[name], quiet=True)
+    assert "cut short" in str(err.value) and "retried" in str(err.value)
+    assert server.requests == ["/mirror/" + name] * 2
+    assert os.listdir(env / "fashion-mnist") == []
+
+
+def test_retry_once_recovers(env, server, fashion_bytes, capfd):
+    name = "t10k-images-idx3-ubyte.gz"
+    server.routes["/mirror/" + name] = [("truncate", fashion_bytes[name]), fashion_bytes[name]]
+    _download.download("fashion-mnist", files=[name])
+    assert (env / "fashion-mnist" / name).read_bytes() == fashion_bytes[name]
+    assert len(server.requests) == 2
+    assert "cut short" in capfd.readouterr().err
+    assert leftovers(env / "fashion-mnist") == []
+
+
+def test_server_closes_connection(env, server):
+    name = "t10k-labels-idx1-ubyte.gz"
+    server.routes["/mirror/" + name] = ("close",)
+    with pytest.raises(DownloadError) as err:
+        _download.download("mnist", files=[name], quiet=True)
+    assert "closed the connection" in str(err.value) or "reset" in str(err.value).lower()
+    assert os.listdir(env / "mnist") == []
+
+
+def test_all_mirrors_tried_in_turn(env, server, monkeypatch, mnist_dir):
+    monkeypatch.delenv("NNFAST_MIRROR")
+    name = "t10k-labels-idx1-ubyte.gz"
+    server.routes["/b/" + name] = open(os.path.join(mnist_dir, name), "rb").read()
+    monkeypatch.setitem(_download.MIRRORS, "mnist", (server.url + "/a/", server.url + "/b/"))
+    _download.download("mnist", files=[name], quiet=True)
+    assert server.requests == ["/a/" + name, "/b/" + name]  # a 404 is not retried
+    assert (env / "mnist" / name).exists()
+
+
+def test_offline_message(env, monkeypatch):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("NNFAST_MIRROR", "http://127.0.0.1:%d" % port)
+    with pytest.raises(DownloadError) as err:
+        mnist_loader.load_data(download=True)
+    msg = str(err.value)
+    for n in mnist_loader.IDX_FILENAMES:
+        assert "http://127.0.0.1:%d/%s: cannot connect" % (port, n) in msg
+    assert "place the files by hand" in msg and str(env / "mnist") in msg
+    assert "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609" in msg
+    assert os.listdir(env / "mnist") == []
+
+
+def test_unwritable_folder(env, server):
+    folder = env / "mnist"
+    folder.mkdir(parents=True)
+    os.chmod(folder, 0o555)
+    try:
+        with pytest.raises(PermissionError, match="cannot write to the data folder"):
+            mnist_loader.load_data(download=True)
+        assert server.requests == []
+    finally:
+        os.chmod(folder, 0o755)
+
+
+def test_download_into_given_path(tmp_path, server, monkeypatch, fashion_bytes):
+    monkeypatch.setenv("NNFAST_MIRROR", server.url)
+    for n, b in fashion_bytes.items():
+        server.routes["/" + n] = b
+    tr, va, te = mnist_loader.load_data(tmp_path / "mine", "fashion-mnist", download=True)
+    assert len(va[1]) == 10000 and sorted(os.listdir(tmp_path / "mine"))[0] == "nnfast-cache-test.npz"
+
+
+def test_unknown_names():
+    with pytest.raises(ValueError, match="unknown dataset"):
+        _download.download("cifar10")
+    with pytest.raises(ValueError, match="unknown mnist file"):
+        _download.download("mnist", "/tmp/nowhere", files=["x.gz"])
+
+
+def test_main(env, server, fashion_bytes, capsys):
+    for n, b in fashion_bytes.items():
+        if n.startswith("t10k"):
+            server.routes["/mirror/" + n] = b
+    assert _download.main(["--dataset", "fashion-mnist", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "train-images-idx3-ubyte.gz" in err and "HTTP 404" in err
+    assert sorted(os.listdir(env / "fashion-mnist")) == ["t10k-images-idx3-ubyte.gz",
+                                                         "t10k-labels-idx1-ubyte.gz"]
+    for n, b in fashion_bytes.items():
+        server.routes["/mirror/" + n] = b
+    assert _download.main(["--dataset", "fashion-mnist", "--dir", str(env / "x")]) == 0
+    assert "all four IDX files in %s" % (env / "x") in capsys.readouterr().out
