@@ -84,9 +84,10 @@ def load_data_shared(filename=None, *, path=None, dataset="mnist", expanded=Fals
     mnist_loader's options."""
     from . import mnist_loader
     if filename is not None and path is None:
-        path = filename
         if expanded is False and "expanded" in os.path.basename(str(filename)):
             expanded = True
+        # the book's default "../data/mnist.pkl.gz" may be absent: then search as mnist_loader does
+        path = filename if os.path.exists(filename) else None
     return mnist_loader.load_data(path, dataset, expanded=expanded, download=download)
 
 
