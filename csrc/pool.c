@@ -10,6 +10,11 @@
 #define NN3_BODY
 #include <string.h>
 #include "net3.h"
+#if defined(__GNUC__) && !defined(__clang__)
+#define NN3_VECTORISE __attribute__((optimize("no-trapping-math")))
+#else
+#define NN3_VECTORISE
+#endif
 #define real float
 #define S(name) name##_f
 #include "pool.c"
@@ -22,7 +27,7 @@
 
 /* out[b, f, qy, qx] = max_{i<PH, j<PW} conv[f, b, qy*PH+i, qx*PW+j], arg = its index y*OW + x.
  * Work: one example per task. */
-void S(nn3_pool_forward)(const real *conv, real *out, int32_t *arg, nn_size nb, nn_size B, nn_size F, nn_size OH,
+NN3_VECTORISE void S(nn3_pool_forward)(const real *conv, real *out, int32_t *arg, nn_size nb, nn_size B, nn_size F, nn_size OH,
                          nn_size OW, nn_size PH, nn_size PW) {
     nn_size P = OH * OW, QH = OH / PH, QW = OW / PW, ld = B * P;
 #ifdef NNFAST_OPENMP
@@ -33,6 +38,22 @@ void S(nn3_pool_forward)(const real *conv, real *out, int32_t *arg, nn_size nb, 
             const real *m = conv + f * ld + b * P;
             real *o = out + (b * F + f) * QH * QW;
             int32_t *g = arg + (b * F + f) * QH * QW;
+            if (PH == 2 && PW == 2) {   /* the book's pool: same winner rule, unrolled */
+                for (nn_size qy = 0; qy < QH; qy++) {
+                    const real *r0 = m + 2 * qy * OW, *r1 = r0 + OW;
+                    nn_size base = 2 * qy * OW;
+                    for (nn_size qx = 0; qx < QW; qx++) {   /* branch-free: vectorises */
+                        real v = r0[2 * qx], c;
+                        int32_t k = 0, t;
+                        c = r0[2 * qx + 1]; t = c > v; v = t ? c : v; k = t ? 1 : k;
+                        c = r1[2 * qx];     t = c > v; v = t ? c : v; k = t ? (int32_t)OW : k;
+                        c = r1[2 * qx + 1]; t = c > v; v = t ? c : v; k = t ? (int32_t)OW + 1 : k;
+                        o[qy * QW + qx] = v;
+                        g[qy * QW + qx] = (int32_t)(base + 2 * qx) + k;
+                    }
+                }
+                continue;
+            }
             for (nn_size qy = 0; qy < QH; qy++)
                 for (nn_size qx = 0; qx < QW; qx++) {
                     nn_size best = qy * PH * OW + qx * PW;
