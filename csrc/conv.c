@@ -12,6 +12,12 @@
 #define NN3_BODY
 #include <string.h>
 #include "net3.h"
+/* keep GCC from turning short copy loops back into memcpy calls */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NN3_NO_MEMCPY_IDIOM __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NN3_NO_MEMCPY_IDIOM
+#endif
 #define real float
 #define S(name) name##_f
 #define GEMM_T nn3_sgemm_t
@@ -27,7 +33,7 @@
 #include "nn3_tmpl.h"
 
 /* col[k, p] = x[c, y+i, x+j] for one example; k = (c*KH + i)*KW + j, p = y*OW + x */
-static void S(im2col)(const real *x, real *col, nn_size ld, nn_size C, nn_size H, nn_size W, nn_size KH,
+NN3_NO_MEMCPY_IDIOM static void S(im2col)(const real *x, real *col, nn_size ld, nn_size C, nn_size H, nn_size W, nn_size KH,
                       nn_size KW) {
     nn_size OH = H - KH + 1, OW = W - KW + 1;
     for (nn_size c = 0; c < C; c++)
@@ -35,7 +41,11 @@ static void S(im2col)(const real *x, real *col, nn_size ld, nn_size C, nn_size H
             for (nn_size j = 0; j < KW; j++) {
                 real *row = col + ((c * KH + i) * KW + j) * ld;
                 const real *src = x + (c * H + i) * W + j;
-                for (nn_size y = 0; y < OH; y++) memcpy(row + y * OW, src + y * W, OW * sizeof(real));
+                if (OW >= 32)
+                    for (nn_size y = 0; y < OH; y++) memcpy(row + y * OW, src + y * W, OW * sizeof(real));
+                else   /* short rows: a plain loop beats a memcpy call per row */
+                    for (nn_size y = 0; y < OH; y++)
+                        for (nn_size xx = 0; xx < OW; xx++) row[y * OW + xx] = src[y * W + xx];
             }
 }
 
