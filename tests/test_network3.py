@@ -328,3 +328,23 @@ def test_network_bad_construction():
     layer.w = np.zeros((3, 4))
     with pytest.raises(ValueError, match="shape"):
         n3.Network([layer], 2)
+
+
+def test_chapter6_first_network_on_real_data(fashion_dir, capsys):
+    """The chapter's own lines, import changed, on a slice of Fashion-MNIST."""
+    from nnfast import network3
+    from nnfast.network3 import ConvPoolLayer, FullyConnectedLayer, Network, SoftmaxLayer
+    training_data, validation_data, test_data = network3.load_data_shared(
+        path=fashion_dir, dataset="fashion-mnist")
+    assert network3.size(training_data) == 50000 and training_data[0].dtype == np.float32
+    training_data = (training_data[0][:2000], training_data[1][:2000])
+    validation_data = (validation_data[0][:500], validation_data[1][:500])
+    mini_batch_size = 10
+    np.random.seed(0)
+    net = Network([
+        ConvPoolLayer(image_shape=(mini_batch_size, 1, 28, 28), filter_shape=(20, 1, 5, 5), poolsize=(2, 2)),
+        FullyConnectedLayer(n_in=20 * 12 * 12, n_out=100),
+        SoftmaxLayer(n_in=100, n_out=10)], mini_batch_size)
+    best, it, test_acc = net.SGD(training_data, 2, mini_batch_size, 0.1, validation_data, test_data)
+    assert best > 0.4 and it in (199, 399) and test_acc > 0.4
+    assert "Finished training network." in capsys.readouterr().out
