@@ -83,7 +83,7 @@ void S(nn3_conv_forward)(GEMM_T gemm, const real *x, const real *w, real *col, r
 }
 
 /* gw (F, K) = beta gw + alpha dout (F, nb*P) @ col^T (nb*P, K).
- * alpha 1, beta 0 gives the filter gradient; alpha -eta, beta 1 - eta lmbda / n with gw = w is the SGD step.
+ * alpha 1, beta 0 gives the filter gradient; alpha -eta, beta 1 with gw = w is the SGD step.
  * Work: rows of gw in parts (each a full sum over nb*P, in BLAS's order). */
 void S(nn3_conv_backward_w)(GEMM_T gemm, const real *dout, const real *col, real *gw, real alpha, real beta,
                             nn_size nb, nn_size B, nn_size P, nn_size F, nn_size K, int max_parts) {

@@ -49,7 +49,7 @@ void S(nn3_dense_backward_x)(GEMM_T gemm, const real *dz, const real *w, real *d
 }
 
 /* gw (I, O) = beta gw + alpha x^T (I, nb) @ dz (nb, O).
- * alpha 1, beta 0: the weight gradient; gw = w, alpha -eta, beta 1 - eta lmbda / n: the SGD step.
+ * alpha 1, beta 0: the weight gradient; gw = w, alpha -eta, beta 1: the SGD step.
  * Work: row slices of gw. */
 void S(nn3_dense_backward_w)(GEMM_T gemm, const real *x, const real *dz, real *gw, real alpha, real beta,
                              nn_size nb, nn_size I, nn_size O, int max_parts) {

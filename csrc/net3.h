@@ -108,7 +108,7 @@ static inline nn_size nn3_part_lo(nn_size n, nn_size parts, nn_size i) { return 
                                  real beta, nn_size nb, nn_size I, nn_size O, int max_parts);              \
     /* net3.c */                                                                                         \
     void nn3_train##S(nn3_net *net, const real *X, const int64_t *Y, const int64_t *order,                \
-                      nn_size first_batch, nn_size n_batches, real eta, real decay, uint64_t seed,         \
+                      nn_size first_batch, nn_size n_batches, real eta, real l2, uint64_t seed,         \
                       uint64_t first_example, int nthreads);                                              \
     void nn3_gradients##S(nn3_net *net, const real *X, const int64_t *Y, nn_size nb, uint64_t seed,        \
                           uint64_t first_example);                                                        \

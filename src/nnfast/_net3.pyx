@@ -41,10 +41,10 @@ cdef extern from "net3.h":
         void *loss
         void *gemm
     void nn3_train_f(nn3_net *net, const float *X, const int64_t *Y, const int64_t *order, nn_size first_batch,
-                     nn_size n_batches, float eta, float decay, uint64_t seed, uint64_t first_example,
+                     nn_size n_batches, float eta, float l2, uint64_t seed, uint64_t first_example,
                      int nthreads) nogil
     void nn3_train_d(nn3_net *net, const double *X, const int64_t *Y, const int64_t *order, nn_size first_batch,
-                     nn_size n_batches, double eta, double decay, uint64_t seed, uint64_t first_example,
+                     nn_size n_batches, double eta, double l2, uint64_t seed, uint64_t first_example,
                      int nthreads) nogil
     void nn3_gradients_f(nn3_net *net, const float *X, const int64_t *Y, nn_size nb, uint64_t seed,
                          uint64_t first_example) nogil
@@ -149,7 +149,7 @@ cdef class Plan:
         return 0
 
     def train(self, const floating[:, ::1] X, const int64_t[::1] Y, const int64_t[::1] order,
-              Py_ssize_t first_batch, Py_ssize_t n_batches, double eta, double decay, uint64_t seed,
+              Py_ssize_t first_batch, Py_ssize_t n_batches, double eta, double l2, uint64_t seed,
               uint64_t first_example, int nthreads):
         """SGD over mini-batches first_batch .. first_batch + n_batches - 1 (rows order[i*B + r])."""
         self._check(floating is float)
@@ -158,10 +158,10 @@ cdef class Plan:
         if floating is float:
             with nogil:
                 nn3_train_f(&self.net, &X[0, 0], &Y[0], &order[0], first_batch, n_batches, <float>eta,
-                            <float>decay, seed, first_example, nthreads)
+                            <float>l2, seed, first_example, nthreads)
         else:
             with nogil:
-                nn3_train_d(&self.net, &X[0, 0], &Y[0], &order[0], first_batch, n_batches, eta, decay, seed,
+                nn3_train_d(&self.net, &X[0, 0], &Y[0], &order[0], first_batch, n_batches, eta, l2, seed,
                             first_example, nthreads)
 
     def gradients(self, const floating[:, ::1] X, const int64_t[::1] Y, uint64_t seed, uint64_t first_example):

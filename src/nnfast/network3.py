@@ -393,7 +393,7 @@ class Network(object):
             raise ValueError("SGD: training_data has %d examples, fewer than one mini-batch of %d" % (n, B))
         self._sync()
         plan = self._plan()
-        decay = 1.0 - eta * lmbda / num_training_batches
+        l2 = eta * lmbda / num_training_batches     # w -= l2 * w, then w -= eta * grad
         seed = 0
         if any(layer.p_dropout > 0 for layer in self.layers):
             seed = int(np.random.randint(0, 2 ** 63 - 1, dtype=np.int64))
@@ -419,7 +419,7 @@ class Network(object):
                     if iteration % 1000 == 0:
                         print("Training mini-batch number {0}".format(iteration))
                     end = min(num_training_batches, (iteration // 1000 + 1) * 1000 - num_training_batches * epoch)
-                    plan.train(training_x, training_y, order, i, end - i, eta, decay, seed, epoch * used, threads)
+                    plan.train(training_x, training_y, order, i, end - i, eta, l2, seed, epoch * used, threads)
                     i = end
                 iteration = num_training_batches * (epoch + 1) - 1
                 if validation is None:
