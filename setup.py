@@ -102,6 +102,7 @@ def extensions():
         exts.append(Extension(
             name,
             sources=[pyx] + csrc,
+            depends=sorted(glob.glob(os.path.join("csrc", "*.h"))),
             include_dirs=["csrc", numpy.get_include()],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         ))

@@ -284,6 +284,18 @@ static inline void FN(split)(nn_size n, int nt, int t, nn_size *lo, nn_size *hi)
     *hi = n * (t + 1) / nt;
 }
 
+/* The same in whole blocks of `align` items, so that every item is handled by
+ * the same code path (paired or single row of W, vector or scalar tail) whatever
+ * the thread count: the compiler may fuse multiply-adds differently in those
+ * paths, and a result must not depend on how many threads ran. */
+static inline void FN(split_aligned)(nn_size n, int nt, int t, nn_size align, nn_size *lo, nn_size *hi) {
+    nn_size blocks = (n + align - 1) / align;
+    *lo = align * (blocks * t / nt);
+    *hi = align * (blocks * (t + 1) / nt);
+    if (*lo > n) *lo = n;
+    if (*hi > n) *hi = n;
+}
+
 /* ------------------------------------------------------------------------ */
 /* the epoch: every mini-batch's forward, backward and update                */
 /* ------------------------------------------------------------------------ */
@@ -334,6 +346,19 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
             const nn_size B = (n - start) < mbs ? (n - start) : mbs;
             const int64_t *ord = o->order + start;
 
+            /* ask for the next mini-batch's input rows now: in a shuffled order they come from
+             * memory, not cache, and the prefetch overlaps that with this mini-batch's work */
+            if (mb + 1 < nmb) {
+                const nn_size nB = (n - start - B) < mbs ? (n - start - B) : mbs;
+                const size_t rowbytes = (size_t)S[0] * (same_x ? sizeof(T) : sizeof(float));
+                FN(split)(nB, nth, t, &lo, &hi);
+                for (nn_size r = lo; r < hi; r++) {
+                    const char *row = (const char *)o->X + (size_t)ord[B + r] * (size_t)o->ldx *
+                                      (same_x ? sizeof(T) : sizeof(float));
+                    for (size_t off = 0; off < rowbytes; off += 64) __builtin_prefetch(row + off, 0, 2);
+                }
+            }
+
             /* inputs: rows of X in this epoch's order (converted when X is float32 under a float64 net) */
             if (same_x) {
                 for (nn_size r = 0; r < B; r++) r0[r] = X + ord[r] * o->ldx;
@@ -351,7 +376,7 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
             /* forward through the hidden layers, each thread its own units */
             for (int l = 1; l < L; l++) {
                 const T *const *ar = l == 1 ? r0 : rows + (l - 1) * mbs;
-                FN(split)(S[l], nth, t, &lo, &hi);
+                FN(split_aligned)(S[l], nth, t, 2, &lo, &hi);
                 FN(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], lo, hi);
                 for (nn_size r = 0; r < B; r++) {
                     T *zr = Z[l] + r * S[l], *arow = A[l] + r * S[l];
@@ -402,7 +427,7 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
             for (int l = L; l >= 1; l--) {
                 if (l >= 2) {
                     const nn_size K = S[l - 1];
-                    FN(split)(K, nth, t, &lo, &hi);
+                    FN(split_aligned)(K, nth, t, 2 * VL, &lo, &hi);
                     for (nn_size r = 0; r < B; r++) {
                         T *g = D[l - 1] + r * K;
                         FN(backprop_row)(D[l] + r * S[l], W[l], S[l], K, g, lo, hi);
@@ -414,12 +439,12 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
                     }
                 }
                 if (l + 1 <= L) {
-                    FN(split)(S[l + 1], nth, t, &lo, &hi);
+                    FN(split_aligned)(S[l + 1], nth, t, 2, &lo, &hi);
                     FN(update_units)(&uw, &ub, W[l + 1], VW ? VW[l + 1] : NULL, bb[l + 1], Vb ? Vb[l + 1] : NULL,
                                      S[l], D[l + 1], S[l + 1], B, rows + l * mbs, lo, hi);
                 }
                 if (l == 1) {
-                    FN(split)(S[1], nth, t, &lo, &hi);
+                    FN(split_aligned)(S[1], nth, t, 2, &lo, &hi);
                     FN(update_units)(&uw, &ub, W[1], VW ? VW[1] : NULL, bb[1], Vb ? Vb[1] : NULL,
                                      S[0], D[1], S[1], B, r0, lo, hi);
                     if (t == 0) {
@@ -531,7 +556,7 @@ static void FN(layer_forward)(const T *A, nn_size lda, nn_size B, const T *W, nn
 #pragma omp parallel num_threads(nthreads < 1 ? 1 : nthreads)
     {
         nn_size lo, hi;
-        FN(split)(J, omp_get_num_threads(), omp_get_thread_num(), &lo, &hi);
+        FN(split_aligned)(J, omp_get_num_threads(), omp_get_thread_num(), 2, &lo, &hi);
         FN(forward_units)(ar, B, W, K, b, Z, ldz, lo, hi);
     }
 #else
@@ -580,13 +605,13 @@ static void FN(layer_backward)(const T *A, nn_size lda, nn_size B, const T *W, n
         int t = 0, nth = 1;
 #endif
         nn_size lo, hi;
-        FN(split)(K, nth, t, &lo, &hi);
+        FN(split_aligned)(K, nth, t, 2 * VL, &lo, &hi);
         T *gt = g + (size_t)t * (size_t)K;
         for (nn_size r = 0; r < B; r++) {
             FN(backprop_row)(Dm + r * ldd, W, J, K, gt, lo, hi);
             for (nn_size k = lo; k < hi; k++) dA[r * ldda + k] += gt[k];
         }
-        FN(split)(J, nth, t, &lo, &hi);
+        FN(split_aligned)(J, nth, t, 2, &lo, &hi);
         FN(update_units)(&u, &u, dW, NULL, db, NULL, K, Dm, ldd, B, ar, lo, hi);
     }
     (void)nthreads;

@@ -247,13 +247,9 @@ class Network(object):
             evaluation_data = list(evaluation_data)
         _check_sgd_args(epochs, mini_batch_size, eta, lmbda, regularization, mu, p_dropout,
                         early_stopping_n, schedule_patience, schedule_factor, schedule_stop)
-        if evaluation_data is None or len(evaluation_data) == 0:
-            for flag, name in ((monitor_evaluation_cost, "monitor_evaluation_cost"),
-                               (monitor_evaluation_accuracy, "monitor_evaluation_accuracy"),
-                               (early_stopping_n is not None, "early_stopping_n"),
-                               (schedule_patience is not None, "schedule_patience")):
-                if flag:
-                    raise ValueError("%s needs evaluation_data" % name)
+        _check_needs_evaluation(evaluation_data is not None and len(evaluation_data) > 0,
+                                monitor_evaluation_cost, monitor_evaluation_accuracy,
+                                early_stopping_n, schedule_patience)
         self.regularization = regularization
         self.p_dropout = float(p_dropout)
         self._velocity_w = None
@@ -266,10 +262,7 @@ class Network(object):
         n = len(training_data)
         evaluation_cost, evaluation_accuracy = [], []
         training_cost, training_accuracy = [], []
-        eta_initial = eta
-        best = None
-        no_improvement = 0       # epochs since the best accuracy (early stopping)
-        since_change = 0         # epochs since the best accuracy or the last eta cut
+        progress = _Progress(eta, early_stopping_n, schedule_patience, schedule_factor, schedule_stop)
         for j in range(epochs):
             random.shuffle(training_data)
             for k in range(0, n, mini_batch_size):
@@ -299,26 +292,12 @@ class Network(object):
                 evaluation_accuracy.append(eval_acc)
                 print("Accuracy on evaluation data: {} / {}".format(eval_acc, n_data))
             print()
-            if early_stopping_n is None and schedule_patience is None:
+            if not progress.active:
                 continue
             if eval_acc is None:
                 eval_acc = self.accuracy(evaluation_data)
-            if best is None or eval_acc > best:
-                best = eval_acc
-                no_improvement = 0
-                since_change = 0
-            else:
-                no_improvement += 1
-                since_change += 1
-            if schedule_patience is not None and since_change >= schedule_patience:
-                eta = eta / schedule_factor
-                since_change = 0
-                print("Learning rate reduced to {}".format(eta))
-                if eta <= eta_initial / schedule_stop:
-                    print("Learning rate fell by a factor of {}: stopping".format(schedule_stop))
-                    break
-            if early_stopping_n is not None and no_improvement >= early_stopping_n:
-                print("Early stopping: no improvement in {} epochs".format(early_stopping_n))
+            eta, stop = progress.after_epoch(eval_acc, eta)
+            if stop:
                 break
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 
@@ -342,7 +321,11 @@ class Network(object):
                 x, y, masks=None if masks is None else masks[i])
             nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
             nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
-        m = len(mini_batch)
+        self._step(nabla_b, nabla_w, len(mini_batch), eta, lmbda, n, mu, regularization)
+
+    def _step(self, nabla_b, nabla_w, m, eta, lmbda, n, mu, regularization):
+        """The update from the gradients summed over a mini-batch of ``m`` examples
+        (shared with nnfast.network2's batched numpy path)."""
         if mu == 0:
             if regularization == "L2":
                 # the book's expression, unchanged
@@ -468,6 +451,43 @@ class Network(object):
             raise
 
 
+class _Progress(object):
+    """Early stopping and the learning-rate schedule after each epoch, driven by
+    the accuracy on the evaluation data (shared with nnfast.network2)."""
+
+    def __init__(self, eta, early_stopping_n, schedule_patience, schedule_factor, schedule_stop):
+        self.eta_initial = eta
+        self.early_stopping_n = early_stopping_n
+        self.schedule_patience = schedule_patience
+        self.schedule_factor = schedule_factor
+        self.schedule_stop = schedule_stop
+        self.active = early_stopping_n is not None or schedule_patience is not None
+        self.best = None
+        self.no_improvement = 0      # epochs since the best accuracy (early stopping)
+        self.since_change = 0        # epochs since the best accuracy or the last eta cut
+
+    def after_epoch(self, eval_acc, eta):
+        """Returns ``(eta, stop)``, printing the schedule's and early stopping's lines."""
+        if self.best is None or eval_acc > self.best:
+            self.best = eval_acc
+            self.no_improvement = 0
+            self.since_change = 0
+        else:
+            self.no_improvement += 1
+            self.since_change += 1
+        if self.schedule_patience is not None and self.since_change >= self.schedule_patience:
+            eta = eta / self.schedule_factor
+            self.since_change = 0
+            print("Learning rate reduced to {}".format(eta))
+            if eta <= self.eta_initial / self.schedule_stop:
+                print("Learning rate fell by a factor of {}: stopping".format(self.schedule_stop))
+                return eta, True
+        if self.early_stopping_n is not None and self.no_improvement >= self.early_stopping_n:
+            print("Early stopping: no improvement in {} epochs".format(self.early_stopping_n))
+            return eta, True
+        return eta, False
+
+
 #### Loading a Network
 
 def load(filename):
@@ -477,6 +497,11 @@ def load(filename):
     for missing keys, unknown names, non-numeric entries and arrays whose
     shapes disagree with ``sizes``.  Like the book, constructs the network
     first (drawing its initial weights from ``np.random``), then assigns."""
+    return _load(filename, Network)
+
+
+def _load(filename, network_class):
+    """``load`` building a ``network_class`` (nnfast.network2 shares this reader)."""
     with open(filename, "r") as f:
         try:
             data = json.load(f)
@@ -508,7 +533,7 @@ def load(filename):
     weights = _read_arrays(filename, "weights", data["weights"],
                            [(y, x) for x, y in zip(sizes[:-1], sizes[1:])])
     biases = _read_arrays(filename, "biases", data["biases"], [(y, 1) for y in sizes[1:]])
-    net = Network(sizes, cost=_COSTS[cost_name], activation=activation)
+    net = network_class(sizes, cost=_COSTS[cost_name], activation=activation)
     net.weights = weights
     net.biases = biases
     net.p_dropout = float(p_dropout)
@@ -566,6 +591,17 @@ def _read_arrays(filename, key, value, shapes):
             raise ValueError("%s: %s[%d] has shape %s, sizes say %s" % (filename, key, i, a.shape, shape))
         out.append(a)
     return out
+
+
+def _check_needs_evaluation(has_evaluation, monitor_evaluation_cost, monitor_evaluation_accuracy,
+                            early_stopping_n, schedule_patience):
+    if not has_evaluation:
+        for flag, name in ((monitor_evaluation_cost, "monitor_evaluation_cost"),
+                           (monitor_evaluation_accuracy, "monitor_evaluation_accuracy"),
+                           (early_stopping_n is not None, "early_stopping_n"),
+                           (schedule_patience is not None, "schedule_patience")):
+            if flag:
+                raise ValueError("%s needs evaluation_data" % name)
 
 
 def _check_sgd_args(epochs, mini_batch_size, eta, lmbda, regularization, mu, p_dropout,
