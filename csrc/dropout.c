@@ -1,0 +1,44 @@
+/* Dropout of a layer's input: keep mask from the counter-based generator of rng.h.
+ *
+ * mask[r, u] = 1 if nn_uniform(seed, stream, first + r, u) >= p else 0; xd = x * mask (no rescaling:
+ * as the book, the evaluation path scales the weights by 1 - p instead).
+ * Shapes: x, mask, xd, dx (nb, I).  A mask bit depends only on (seed, stream, example, unit).
+ * Compiled for float and double (see conv.c).
+ */
+#ifndef NN3_BODY
+#define NN3_BODY
+#include "net3.h"
+#include "rng.h"
+#define real float
+#define S(name) name##_f
+#include "dropout.c"
+#undef real
+#undef S
+#define real double
+#define S(name) name##_d
+#include "dropout.c"
+#else
+
+/* Work: rows. */
+void S(nn3_dropout_forward)(const real *x, real *mask, real *xd, double p, uint64_t seed, uint64_t stream,
+                            uint64_t first, nn_size nb, nn_size I) {
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (nn_size r = 0; r < nb; r++)
+        for (nn_size u = 0; u < I; u++) {
+            real m = nn_uniform(seed, stream, first + (uint64_t)r, (uint64_t)u) >= p ? (real)1 : (real)0;
+            mask[r * I + u] = m;
+            xd[r * I + u] = x[r * I + u] * m;
+        }
+}
+
+/* dx *= mask (the gradient reaching the undropped input).  Work: rows. */
+void S(nn3_dropout_backward)(real *dx, const real *mask, nn_size nb, nn_size I) {
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (nn_size r = 0; r < nb; r++)
+        for (nn_size u = 0; u < I; u++) dx[r * I + u] *= mask[r * I + u];
+}
+#endif

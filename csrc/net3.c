@@ -1,0 +1,180 @@
+/* network3's mini-batch loop: forward (training or evaluation path), backward and the SGD step,
+ * chaining the kernels of conv.c, pool.c, bias_act.c, dropout.c, dense3.c and softmax.c.
+ *
+ * nn3_train runs many mini-batches in one call inside one OpenMP parallel region: every thread
+ * walks the same loop and the kernels' `omp for` loops share out the work (their implicit
+ * barriers order the steps).  The SGD step is fused into the backward products: a layer first
+ * sends its gradient down with the old weights, then w -= l2 w (when l2 = eta lmbda / n is not 0) and
+ * w -= eta dL/dw in one BLAS call (beta 1).  The L2 shrink is its own pass, not BLAS's beta = 1 - l2:
+ * in float32 1 - l2 would round l2 (about 1e-7) by up to 5%.
+ * Compiled for float and double (see conv.c).
+ */
+#ifndef NN3_BODY
+#define NN3_BODY
+#include <string.h>
+#include "net3.h"
+#include "activations.h"
+#define real float
+#define S(name) name##_f
+#define GEMM_T nn3_sgemm_t
+#include "net3.c"
+#undef real
+#undef S
+#undef GEMM_T
+#define real double
+#define S(name) name##_d
+#define GEMM_T nn3_dgemm_t
+#include "net3.c"
+#else
+
+/* Forward nb rows of x through every layer.  train: dropout masks (example counter first + r) and
+ * the per-row cost into net->loss; else the evaluation path (weights scaled by 1 - p). */
+static void S(forward)(nn3_net *net, const real *x, nn_size nb, int train, uint64_t seed, uint64_t first) {
+    GEMM_T gemm = (GEMM_T)net->gemm;
+    const real *in = x;
+    for (int l = 0; l < net->L; l++) {
+        nn3_layer *ly = &net->layers[l];
+        real *z = (real *)ly->z, *a = (real *)ly->a;
+        if (ly->kind == NN3_CONV) {
+            S(nn3_conv_forward)(gemm, in, (const real *)ly->w, (real *)ly->col, (real *)ly->conv, nb, net->B,
+                                ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW, net->max_parts);
+            S(nn3_pool_forward)((const real *)ly->conv, z, ly->arg, nb, net->B, ly->F, ly->OH, ly->OW, ly->PH,
+                                ly->PW);
+            S(nn3_bias_act_forward)(z, a, (const real *)ly->b, ly->act, nb, ly->F, ly->QH * ly->QW);
+        } else {
+            const real *xin = in;
+            real scale = 1;
+            if (train && ly->p > 0) {
+                S(nn3_dropout_forward)(in, (real *)ly->mask, (real *)ly->xd, ly->p, seed, (uint64_t)l, first, nb,
+                                       ly->I);
+                xin = (const real *)ly->xd;
+            } else if (!train) {
+                scale = (real)(1.0 - ly->p);
+            }
+            S(nn3_dense_forward)(gemm, xin, (const real *)ly->w, z, scale, nb, ly->I, ly->O, net->max_parts);
+            if (ly->kind == NN3_FC)
+                S(nn3_bias_act_forward)(z, a, (const real *)ly->b, ly->act, nb, ly->O, 1);
+            else
+                S(nn3_softmax_forward)(z, a, (const real *)ly->b, train ? net->y : NULL,
+                                       train ? (real *)net->loss : NULL, nb, ly->O);
+        }
+        in = a;
+    }
+}
+
+/* w -= l2 w, the L2 term of the SGD step.  Work: fixed slices of 4096. */
+static void S(shrink)(real *w, real l2, nn_size n) {
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (nn_size t = 0; t < (n + 4095) / 4096; t++) {
+        nn_size hi = (t + 1) * 4096 < n ? (t + 1) * 4096 : n;
+        for (nn_size i = t * 4096; i < hi; i++) w[i] -= l2 * w[i];
+    }
+}
+
+/* Backward through every layer from the labels net->y.  update: w -= l2 w, then w -= eta dw, b -= eta db
+ * in place; else dw, db into gw, gb (the data term of the cost only). */
+static void S(backward)(nn3_net *net, const real *x, nn_size nb, int update, real eta, real l2) {
+    GEMM_T gemm = (GEMM_T)net->gemm;
+    real alpha = update ? -eta : 1, beta_w = update ? 1 : 0, beta_b = update ? 1 : 0;
+    for (int l = net->L - 1; l >= 0; l--) {
+        nn3_layer *ly = &net->layers[l];
+        const real *in = l ? (const real *)net->layers[l - 1].a : x;
+        real *dx = l ? (real *)net->layers[l - 1].da : NULL;
+        real *gw = (real *)(update ? ly->w : ly->gw), *gb = (real *)(update ? ly->b : ly->gb);
+        real *da = (real *)ly->da;   /* dL/da, turned into dL/dz in place */
+        if (ly->kind == NN3_CONV) {
+            nn_size Q = ly->QH * ly->QW, P = ly->OH * ly->OW;
+            S(nn3_bias_act_backward)(da, (const real *)ly->z, (const real *)ly->a, da, gb, alpha, beta_b, ly->act,
+                                     nb, ly->F, Q);
+            S(nn3_pool_backward)(da, ly->arg, (real *)ly->conv, nb, net->B, ly->F, P, Q);
+            if (dx)
+                S(nn3_conv_backward_x)(gemm, (const real *)ly->conv, (const real *)ly->w, (real *)ly->dcol, dx, nb,
+                                       net->B, ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW);
+            if (update && l2 != 0) S(shrink)(gw, l2, ly->F * ly->C * ly->KH * ly->KW);
+            S(nn3_conv_backward_w)(gemm, (const real *)ly->conv, (const real *)ly->col, gw, alpha, beta_w, nb,
+                                   net->B, P, ly->F, ly->C * ly->KH * ly->KW, net->max_parts);
+        } else {
+            if (ly->kind == NN3_SOFTMAX) {
+                S(nn3_softmax_backward)((const real *)ly->a, net->y, da, nb, ly->O);
+                S(nn3_bias_act_backward)(da, (const real *)ly->z, (const real *)ly->a, da, gb, alpha, beta_b,
+                                         NN_LINEAR, nb, ly->O, 1);
+            } else {
+                S(nn3_bias_act_backward)(da, (const real *)ly->z, (const real *)ly->a, da, gb, alpha, beta_b,
+                                         ly->act, nb, ly->O, 1);
+            }
+            const real *xin = ly->p > 0 ? (const real *)ly->xd : in;
+            if (dx) {
+                S(nn3_dense_backward_x)(gemm, da, (const real *)ly->w, dx, nb, ly->I, ly->O, net->max_parts);
+                if (ly->p > 0) S(nn3_dropout_backward)(dx, (const real *)ly->mask, nb, ly->I);
+            }
+            if (update && l2 != 0) S(shrink)(gw, l2, ly->I * ly->O);
+            S(nn3_dense_backward_w)(gemm, xin, da, gw, alpha, beta_w, nb, ly->I, ly->O, net->max_parts);
+        }
+    }
+}
+
+/* SGD over mini-batches first_batch .. first_batch + n_batches - 1 of an epoch: batch i is rows
+ * X[order[i*B + r]], r < B; its dropout counters start at first_example + i*B.
+ * X (n, I0), Y (n), order (>= (first_batch + n_batches) * B). */
+void S(nn3_train)(nn3_net *net, const real *X, const int64_t *Y, const int64_t *order, nn_size first_batch,
+                  nn_size n_batches, real eta, real l2, uint64_t seed, uint64_t first_example, int nthreads) {
+    nn_size B = net->B, I0 = net->layers[0].I;
+    real *xb = (real *)net->x;
+    (void)nthreads;
+#ifdef NNFAST_OPENMP
+#pragma omp parallel num_threads(nthreads)
+#endif
+    {
+        for (nn_size i = first_batch; i < first_batch + n_batches; i++) {
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (nn_size r = 0; r < B; r++) {
+                int64_t k = order[i * B + r];
+                memcpy(xb + r * I0, X + k * I0, I0 * sizeof(real));
+                net->y[r] = Y[k];
+            }
+            S(forward)(net, xb, B, 1, seed, first_example + (uint64_t)(i * B));
+            S(backward)(net, xb, B, 1, eta, l2);
+        }
+    }
+}
+
+/* Gradients of one mini-batch of nb <= B rows (X (nb, I0), Y (nb)) into each layer's gw, gb. Serial. */
+void S(nn3_gradients)(nn3_net *net, const real *X, const int64_t *Y, nn_size nb, uint64_t seed,
+                      uint64_t first_example) {
+    memcpy(net->y, Y, nb * sizeof(int64_t));
+    S(forward)(net, X, nb, 1, seed, first_example);
+    S(backward)(net, X, nb, 0, 0, 0);
+}
+
+/* Evaluation path over n rows of X (n, I0), B at a time: pred[r] = argmax (first maximum);
+ * out (n, O_last) receives the softmax outputs when not NULL. */
+void S(nn3_predict)(nn3_net *net, const real *X, nn_size n, int64_t *pred, real *out, int nthreads) {
+    nn_size B = net->B, I0 = net->layers[0].I, O = net->layers[net->L - 1].O;
+    const real *a = (const real *)net->layers[net->L - 1].a;
+    (void)nthreads;
+#ifdef NNFAST_OPENMP
+#pragma omp parallel num_threads(nthreads)
+#endif
+    {
+        for (nn_size s = 0; s < n; s += B) {
+            nn_size nb = n - s < B ? n - s : B;
+            S(forward)(net, X + s * I0, nb, 0, 0, 0);
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (nn_size r = 0; r < nb; r++) {
+                const real *ar = a + r * O;
+                nn_size best = 0;
+                for (nn_size j = 1; j < O; j++)
+                    if (ar[j] > ar[best]) best = j;
+                pred[s + r] = (int64_t)best;
+                if (out) memcpy(out + (s + r) * O, ar, O * sizeof(real));
+            }
+        }
+    }
+}
+#endif

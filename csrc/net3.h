@@ -1,0 +1,120 @@
+/* Chapter 6 (network3): kernels and the mini-batch loop.
+ *
+ * Shape letters, used in every file of network3:
+ *   B  rows of the mini-batch buffers (the network's mini_batch_size); nb <= B rows in use
+ *   C  input maps, H x W input image; F filters of KH x KW
+ *   OH = H-KH+1, OW = W-KW+1 the convolution's output; P = OH*OW; K = C*KH*KW
+ *   PH x PW pool window; QH = OH/PH, QW = OW/PW the pooled map (remainder dropped); Q = QH*QW
+ *   I, O  inputs and outputs of a fully connected or softmax layer
+ * Layouts are row-major: images (B, C, H, W) as in the book; the im2col matrix is
+ * (K, B*P) and the convolution output (F, B*P), so a whole mini-batch is one
+ * matrix with leading dimension ld = B*P.
+ *
+ * Every kernel exists for float (suffix _f) and double (_d): each csrc file
+ * writes its kernels once over the type `real` and is compiled twice by
+ * including itself (see the top of conv.c).
+ *
+ * Threads: the kernels contain orphaned `#pragma omp for` loops.  Called from
+ * inside nn3_train/nn3_predict's parallel region they share the work; called
+ * alone they run serially.  Work is always cut into pieces fixed by the shapes
+ * (examples, or nn3_parts() slices of a matrix), never by the thread count, and
+ * every BLAS call is made with the same arguments whatever the thread count:
+ * results are identical for 1 or 64 threads.
+ *
+ * Matrix products go through BLAS function pointers handed in from
+ * scipy.linalg.cython_blas (Fortran signature, column-major).
+ */
+#ifndef NNFAST_NET3_H
+#define NNFAST_NET3_H
+
+#include "nnfast.h"
+
+typedef void (*nn3_sgemm_t)(char *ta, char *tb, int *m, int *n, int *k, float *alpha, float *a, int *lda,
+                            float *b, int *ldb, float *beta, float *c, int *ldc);
+typedef void (*nn3_dgemm_t)(char *ta, char *tb, int *m, int *n, int *k, double *alpha, double *a, int *lda,
+                            double *b, int *ldb, double *beta, double *c, int *ldc);
+
+enum nn3_kind { NN3_CONV = 0, NN3_FC = 1, NN3_SOFTMAX = 2 };
+
+/* One layer: sizes, parameters and the buffers its passes use (all owned by Python). */
+typedef struct {
+    int kind, act;
+    nn_size I, O;                          /* flat input and output sizes per example */
+    nn_size C, H, W, F, KH, KW, OH, OW, PH, PW, QH, QW;   /* conv only */
+    double p;                              /* dropout probability of the input (fc/softmax) */
+    void *w, *b;                           /* conv w (F, K), b (F); fc w (I, O), b (O) */
+    void *gw, *gb;                         /* gradients (nn3_gradients only) */
+    void *col, *conv;                      /* conv: (K, B*P) im2col, (F, B*P) output / its gradient */
+    int32_t *arg;                          /* conv: (B, F, Q) winner of each window, index in [0, P) */
+    void *mask, *xd;                       /* fc/softmax: (B, I) keep mask 0/1 and masked input */
+    void *z, *a, *da;                      /* (B, O) pre-activation, activation, dL/da */
+    void *dcol;                            /* conv not first: (K, B*P) */
+} nn3_layer;
+
+typedef struct {
+    int L;                  /* number of layers; the last is a softmax layer */
+    nn_size B;              /* rows of every buffer */
+    int max_parts;          /* matrix products are cut into at most this many BLAS calls (1, 2, 4, 8) */
+    nn3_layer *layers;
+    void *x;                /* (B, I of layer 0) the mini-batch's input rows */
+    int64_t *y;             /* (B,) labels */
+    void *loss;             /* (B,) -ln a_y per row */
+    void *gemm;             /* nn3_sgemm_t or nn3_dgemm_t */
+} nn3_net;
+
+/* pieces a dimension n is cut into: 1, 2, 4 or 8 (<= max_parts), at least `min` wide each */
+static inline nn_size nn3_parts(nn_size n, nn_size min, int max_parts) {
+    nn_size p = 1;
+    while (p * 2 <= max_parts && n >= p * 2 * min) p *= 2;
+    return p;
+}
+static inline nn_size nn3_part_lo(nn_size n, nn_size parts, nn_size i) { return n * i / parts; }
+
+#define NN3_DECLARE(real, S, gemm_t)                                                                    \
+    /* conv.c */                                                                                         \
+    void nn3_conv_forward##S(gemm_t gemm, const real *x, const real *w, real *col, real *out,            \
+                             nn_size nb, nn_size B, nn_size C, nn_size H, nn_size W, nn_size F,           \
+                             nn_size KH, nn_size KW, int max_parts);                                      \
+    void nn3_conv_backward_w##S(gemm_t gemm, const real *dout, const real *col, real *gw, real alpha,      \
+                                real beta, nn_size nb, nn_size B, nn_size P, nn_size F, nn_size K,         \
+                                int max_parts);                                                            \
+    void nn3_conv_backward_x##S(gemm_t gemm, const real *dout, const real *w, real *dcol, real *dx,       \
+                                nn_size nb, nn_size B, nn_size C, nn_size H, nn_size W, nn_size F,         \
+                                nn_size KH, nn_size KW);                                                   \
+    /* pool.c */                                                                                         \
+    void nn3_pool_forward##S(const real *conv, real *out, int32_t *arg, nn_size nb, nn_size B, nn_size F,  \
+                             nn_size OH, nn_size OW, nn_size PH, nn_size PW);                              \
+    void nn3_pool_backward##S(const real *dout, const int32_t *arg, real *dconv, nn_size nb, nn_size B,    \
+                              nn_size F, nn_size P, nn_size Q);                                           \
+    /* bias_act.c */                                                                                     \
+    void nn3_bias_act_forward##S(real *z, real *a, const real *b, int act, nn_size nb, nn_size N,         \
+                                 nn_size S_);                                                             \
+    void nn3_bias_act_backward##S(const real *da, const real *z, const real *a, real *dz, real *gb,       \
+                                  real alpha, real beta, int act, nn_size nb, nn_size N, nn_size S_);      \
+    /* dropout.c */                                                                                      \
+    void nn3_dropout_forward##S(const real *x, real *mask, real *xd, double p, uint64_t seed,             \
+                                uint64_t stream, uint64_t first, nn_size nb, nn_size I);                   \
+    void nn3_dropout_backward##S(real *dx, const real *mask, nn_size nb, nn_size I);                      \
+    /* softmax.c */                                                                                      \
+    void nn3_softmax_forward##S(real *z, real *a, const real *b, const int64_t *y, real *loss,             \
+                                nn_size nb, nn_size O);                                                    \
+    void nn3_softmax_backward##S(const real *a, const int64_t *y, real *dz, nn_size nb, nn_size O);       \
+    /* dense3.c (network3's fully connected products) */                                                  \
+    void nn3_dense_forward##S(gemm_t gemm, const real *x, const real *w, real *z, real scale, nn_size nb,  \
+                              nn_size I, nn_size O, int max_parts);                                       \
+    void nn3_dense_backward_x##S(gemm_t gemm, const real *dz, const real *w, real *dx, nn_size nb,         \
+                                 nn_size I, nn_size O, int max_parts);                                     \
+    void nn3_dense_backward_w##S(gemm_t gemm, const real *x, const real *dz, real *gw, real alpha,         \
+                                 real beta, nn_size nb, nn_size I, nn_size O, int max_parts);              \
+    /* net3.c */                                                                                         \
+    void nn3_train##S(nn3_net *net, const real *X, const int64_t *Y, const int64_t *order,                \
+                      nn_size first_batch, nn_size n_batches, real eta, real l2, uint64_t seed,         \
+                      uint64_t first_example, int nthreads);                                              \
+    void nn3_gradients##S(nn3_net *net, const real *X, const int64_t *Y, nn_size nb, uint64_t seed,        \
+                          uint64_t first_example);                                                        \
+    void nn3_predict##S(nn3_net *net, const real *X, nn_size n, int64_t *pred, real *out, int nthreads);
+
+NN3_DECLARE(float, _f, nn3_sgemm_t)
+NN3_DECLARE(double, _d, nn3_dgemm_t)
+
+#endif

@@ -1,0 +1,20 @@
+/* Helpers for network3's kernel files, written over the type `real` with names
+ * suffixed by S(): included (no guard) inside each file's typed section.
+ *
+ * gemm_rm: row-major C (M,N) = alpha op(A) op(B) + beta C, op(A) (M,K), op(B) (K,N);
+ * ta/tb say A is stored (K,M) / B is stored (N,K).  BLAS is column-major, so we
+ * ask it for C^T = op(B)^T op(A)^T, which is the same memory.
+ */
+static inline void S(gemm_rm)(GEMM_T gemm, int ta, int tb, nn_size M, nn_size N, nn_size K, real alpha,
+                             const real *A, nn_size lda, const real *B, nn_size ldb, real beta, real *C,
+                             nn_size ldc) {
+    int m = (int)N, n = (int)M, k = (int)K, la = (int)ldb, lb = (int)lda, lc = (int)ldc;
+    char tA = tb ? 'T' : 'N', tB = ta ? 'T' : 'N';
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {   /* BLAS would only scale C by beta */
+        for (nn_size i = 0; i < M; i++)
+            for (nn_size j = 0; j < N; j++) C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
+        return;
+    }
+    gemm(&tA, &tB, &m, &n, &k, &alpha, (real *)B, &la, (real *)A, &lb, &beta, C, &lc);
+}

@@ -1,0 +1,89 @@
+/* Max-pooling over non-overlapping PH x PW windows (remainder rows/columns dropped),
+ * forward recording each window's winner, backward routing the gradient to it.
+ *
+ * Shapes (net3.h): conv / dconv (F, ld), ld = B*P, example b's map f at f*ld + b*P, (OH, OW) row-major;
+ * out / dout and arg (nb, F, Q), Q = QH*QW.  The winner is the first maximum in row-major
+ * window order (Theano's gradient goes to every tied maximum; ties need exactly equal values).
+ * Compiled for float and double (see conv.c).
+ */
+#ifndef NN3_BODY
+#define NN3_BODY
+#include <string.h>
+#include "net3.h"
+#if defined(__GNUC__) && !defined(__clang__)
+#define NN3_VECTORISE __attribute__((optimize("no-trapping-math")))
+#else
+#define NN3_VECTORISE
+#endif
+#define real float
+#define S(name) name##_f
+#include "pool.c"
+#undef real
+#undef S
+#define real double
+#define S(name) name##_d
+#include "pool.c"
+#else
+
+/* out[b, f, qy, qx] = max_{i<PH, j<PW} conv[f, b, qy*PH+i, qx*PW+j], arg = its index y*OW + x.
+ * Work: one example per task. */
+NN3_VECTORISE void S(nn3_pool_forward)(const real *conv, real *out, int32_t *arg, nn_size nb, nn_size B, nn_size F, nn_size OH,
+                         nn_size OW, nn_size PH, nn_size PW) {
+    nn_size P = OH * OW, QH = OH / PH, QW = OW / PW, ld = B * P;
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (nn_size b = 0; b < nb; b++)
+        for (nn_size f = 0; f < F; f++) {
+            const real *m = conv + f * ld + b * P;
+            real *o = out + (b * F + f) * QH * QW;
+            int32_t *g = arg + (b * F + f) * QH * QW;
+            if (PH == 2 && PW == 2) {   /* the book's pool: same winner rule, unrolled */
+                for (nn_size qy = 0; qy < QH; qy++) {
+                    const real *r0 = m + 2 * qy * OW, *r1 = r0 + OW;
+                    nn_size base = 2 * qy * OW;
+                    for (nn_size qx = 0; qx < QW; qx++) {   /* branch-free: vectorises */
+                        real v = r0[2 * qx], c;
+                        int32_t k = 0, t;
+                        c = r0[2 * qx + 1]; t = c > v; v = t ? c : v; k = t ? 1 : k;
+                        c = r1[2 * qx];     t = c > v; v = t ? c : v; k = t ? (int32_t)OW : k;
+                        c = r1[2 * qx + 1]; t = c > v; v = t ? c : v; k = t ? (int32_t)OW + 1 : k;
+                        o[qy * QW + qx] = v;
+                        g[qy * QW + qx] = (int32_t)(base + 2 * qx) + k;
+                    }
+                }
+                continue;
+            }
+            for (nn_size qy = 0; qy < QH; qy++)
+                for (nn_size qx = 0; qx < QW; qx++) {
+                    nn_size best = qy * PH * OW + qx * PW;
+                    real v = m[best];
+                    for (nn_size i = 0; i < PH; i++)
+                        for (nn_size j = 0; j < PW; j++) {
+                            nn_size k = (qy * PH + i) * OW + qx * PW + j;
+                            if (m[k] > v) { v = m[k]; best = k; }
+                        }
+                    o[qy * QW + qx] = v;
+                    g[qy * QW + qx] = (int32_t)best;
+                }
+        }
+}
+
+/* dconv[f, b, arg[b, f, q]] = dout[b, f, q], zero elsewhere (overwrites dconv's nb*P columns).
+ * Work: one example per task; windows do not overlap, so each element has one writer. */
+void S(nn3_pool_backward)(const real *dout, const int32_t *arg, real *dconv, nn_size nb, nn_size B, nn_size F,
+                          nn_size P, nn_size Q) {
+    nn_size ld = B * P;
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (nn_size b = 0; b < nb; b++)
+        for (nn_size f = 0; f < F; f++) {
+            real *d = dconv + f * ld + b * P;
+            const real *g = dout + (b * F + f) * Q;
+            const int32_t *k = arg + (b * F + f) * Q;
+            memset(d, 0, P * sizeof(real));
+            for (nn_size q = 0; q < Q; q++) d[k[q]] = g[q];
+        }
+}
+#endif
