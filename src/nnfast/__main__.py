@@ -33,24 +33,21 @@ class _EpochTimer(object):
         self.out.flush()
 
 
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a whole number, got %r" % text) from None
-    if v < 1:
-        raise argparse.ArgumentTypeError("must be >= 1, got %d" % v)
-    return v
+def _int_at_least(minimum):
+    """argparse type: a whole number >= ``minimum``."""
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("expected a whole number, got %r" % text) from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError("must be >= %d, got %d" % (minimum, v))
+        return v
+    return parse
 
 
-def _nonneg_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a whole number, got %r" % text) from None
-    if v < 0:
-        raise argparse.ArgumentTypeError("must be >= 0, got %d" % v)
-    return v
+_positive_int = _int_at_least(1)
+_nonneg_int = _int_at_least(0)
 
 
 def _positive_float(text):
