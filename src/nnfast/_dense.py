@@ -19,6 +19,10 @@ ACTIVATIONS = {"linear": LINEAR, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU}
 QUADRATIC, CROSS_ENTROPY, LOG_LIKELIHOOD = 0, 1, 2
 REG_L2, REG_L1 = 0, 1
 FLOAT_TYPES = (np.dtype(np.float64), np.dtype(np.float32))
+# an epoch runs as native calls of about CHUNK_SECONDS each (Engine.epoch)
+CHUNK_SECONDS = 0.05
+FIRST_CHUNK_BATCHES = 256
+MAX_CHUNK_BATCHES = 1 << 16
 
 
 # ---------------------------------------------------------------------------
@@ -243,6 +247,7 @@ class Engine(object):
         self.core = _core.DenseNet(net.sizes, net.dtype, act_hidden, act_out, cost, mbs, momentum, dropout)
         self.velocities = None
         self.last_threads = None
+        self.chunk = FIRST_CHUNK_BATCHES * self.core.mbs   # examples per native call, adapted
         if momentum:
             self.velocities = ([np.zeros_like(w) for w in net.weights], [np.zeros_like(b) for b in net.biases])
 
@@ -254,8 +259,14 @@ class Engine(object):
         else:
             self.core.set_params(w, b)
 
-    def epoch(self, X, Y, order, eta, counter0=0, **kw):
+    def epoch(self, X, Y, order, eta, counter0=0, progress=None, **kw):
         """One epoch over ``order`` (row indices); returns the examples done.
+
+        The epoch runs as a few native calls of whole mini-batches each, sized
+        to take about CHUNK_SECONDS: between them Python sees Ctrl-C (which then
+        leaves the weights as after a whole number of mini-batches) and calls
+        ``progress(done, n)``; per call that costs microseconds, against tens of
+        milliseconds of training.
 
         With several threads the first mini-batches of the epoch (about 1% each)
         are timed on all threads and on one, and the rest runs on the faster: at
@@ -266,18 +277,31 @@ class Engine(object):
         self.bind()
         nt = _config.effective_threads()
         n, mbs = len(order), self.core.mbs
-        probe = max(mbs, (n // 100) // mbs * mbs)
-        if nt == 1 or n < 3 * probe:
-            self.last_threads = nt
-            return self.core.train_epoch(X, Y, order, eta, counter0=counter0, nthreads=nt, **kw)
-        times, pos = {}, 0
-        for t in (nt, 1):
+        pos = 0
+
+        def run(size, threads):
+            nonlocal pos
             t0 = time.perf_counter()
-            pos += self.core.train_epoch(X, Y, order[pos:pos + probe], eta, counter0=counter0 + pos, nthreads=t, **kw)
-            times[t] = time.perf_counter() - t0
-        self.last_threads = min(times, key=times.get)
-        return pos + self.core.train_epoch(X, Y, order[pos:], eta, counter0=counter0 + pos,
-                                           nthreads=self.last_threads, **kw)
+            pos += self.core.train_epoch(X, Y, order[pos:pos + size], eta, counter0=counter0 + pos,
+                                         nthreads=threads, **kw)
+            if progress is not None:
+                progress(pos, n)
+            return time.perf_counter() - t0
+
+        probe = max(mbs, (n // 100) // mbs * mbs)
+        threads = nt
+        if nt > 1 and n >= 3 * probe:
+            times = {t: run(probe, t) for t in (nt, 1)}
+            threads = min(times, key=times.get)
+        self.last_threads = threads
+        while pos < n:
+            size = self.chunk
+            seconds = run(size, threads)
+            if seconds > 0:
+                # next chunk: about CHUNK_SECONDS, a whole number of mini-batches, within bounds
+                size = int(size * min(4.0, CHUNK_SECONDS / seconds)) // mbs * mbs
+                self.chunk = max(mbs, min(size, MAX_CHUNK_BATCHES * mbs))
+        return pos
 
 
 def evaluate_arrays(net, X, Y=None, act_hidden=SIGMOID, act_out=SIGMOID, cost=QUADRATIC,
