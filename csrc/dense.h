@@ -74,10 +74,13 @@ nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt);
  * and, when Y is not NULL, cost[i] = the cost function of the output against Y's row.
  * Hidden activations are scaled by hidden_scale (1 - p_dropout; 1 without dropout).
  * out (may be NULL) receives the output activations, (n, J_L).
+ * The layer products go through gemm, BLAS's dgemm (NN_F64) or sgemm (NN_F32) with
+ * Fortran conventions (scipy.linalg.cython_blas), on chunks of rows spread over
+ * nthreads threads: BLAS must be held to one thread during the call.
  * scratch: nthreads * nn_dense_eval_scratch(net) elements of the net's dtype. */
 const char *nn_dense_path(void);   /* "avx2+fma" or "baseline": the path the dense kernels take */
 nn_size nn_dense_eval_scratch(const nn_dense_net *net);
-void nn_dense_eval(const nn_dense_net *net, const void *X, int x_dtype, nn_size ldx, nn_size n,
+void nn_dense_eval(const nn_dense_net *net, void *gemm, const void *X, int x_dtype, nn_size ldx, nn_size n,
                    const void *Y, nn_size ldy, double hidden_scale,
                    int64_t *pred, double *cost, void *out, void *scratch, int nthreads);
 

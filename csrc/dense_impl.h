@@ -480,30 +480,53 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
 /* batched evaluation                                                        */
 /* ------------------------------------------------------------------------ */
 
-#define NN_EVAL_ROWS 32
+/* Rows per BLAS call: large enough for GEMM's full rate, small enough that a
+ * chunk's activations stay in cache and every thread gets several chunks. */
+#define NN_EVAL_ROWS 256
+
+/* BLAS ?gemm of the net's type (scipy.linalg.cython_blas, Fortran conventions). */
+typedef void (*FN(gemm_t))(char *ta, char *tb, int *m, int *n, int *k, T *alpha, T *a, int *lda,
+                           T *b, int *ldb, T *beta, T *c, int *ldc);
 
 static nn_size FN(eval_scratch)(const nn_dense_net *net) {
-    nn_size s = net->sizes[0];
-    for (int l = 1; l <= net->L; l++) s += 2 * net->sizes[l];
-    return s * NN_EVAL_ROWS;
+    nn_size widest = 1;
+    for (int l = 1; l <= net->L; l++) widest = net->sizes[l] > widest ? net->sizes[l] : widest;
+    return (net->sizes[0] + 2 * widest) * NN_EVAL_ROWS;
 }
 
-static void FN(eval)(const nn_dense_net *net, const void *Xv, int x_dtype, nn_size ldx, nn_size n,
+/* Z (R, J) row-major = A (R, K; row stride lda) . W^T (W: (J, K) row-major), by BLAS:
+ * in column-major terms Z^T (J x R) = op(W) op(A) with W read as (K x J) transposed. */
+static inline void FN(gemm_rows)(FN(gemm_t) gemm, const T *A, nn_size lda, nn_size R, const T *W, nn_size K,
+                                 nn_size J, T *Z)
+{
+    char ta = 'T', tb = 'N';
+    int m = (int)J, nn = (int)R, k = (int)K, ldw = (int)K, ldA = (int)lda, ldz = (int)J;
+    T one = 1, zero = 0;
+    gemm(&ta, &tb, &m, &nn, &k, &one, (T *)W, &ldw, (T *)A, &ldA, &zero, Z, &ldz);
+}
+
+/* Batched forward pass over rows [0, n) of X in chunks of NN_EVAL_ROWS rows, chunks
+ * spread over the threads (BLAS itself must run on one thread here: the caller holds
+ * it there).  Each chunk is computed the same way whichever thread takes it, so the
+ * results do not depend on the thread count. */
+static void FN(eval)(const nn_dense_net *net, void *gemmv, const void *Xv, int x_dtype, nn_size ldx, nn_size n,
                      const void *Yv, nn_size ldy, double hidden_scale, int64_t *pred, double *cost,
                      void *outv, void *scratch, int nthreads)
 {
     const int L = net->L;
     const nn_size *S = net->sizes;
+    FN(gemm_t) gemm = (FN(gemm_t))gemmv;
     T *const *W = (T *const *)net->W, *const *bb = (T *const *)net->b;
     const T *Y = (const T *)Yv;
     T *out = (T *)outv;
     const nn_size per = FN(eval_scratch)(net);
+    const nn_size widest = (per / NN_EVAL_ROWS - S[0]) / 2;
     const nn_size nchunks = (n + NN_EVAL_ROWS - 1) / NN_EVAL_ROWS;
     const T hs = (T)hidden_scale;
     (void)nthreads;
 
 #ifdef NNFAST_OPENMP
-#pragma omp parallel for schedule(static) num_threads(nthreads < 1 ? 1 : nthreads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads < 1 ? 1 : nthreads)
 #endif
     for (nn_size c = 0; c < nchunks; c++) {
 #ifdef NNFAST_OPENMP
@@ -512,35 +535,36 @@ static void FN(eval)(const nn_dense_net *net, const void *Xv, int x_dtype, nn_si
         T *buf = (T *)scratch;
 #endif
         const nn_size r0 = c * NN_EVAL_ROWS;
-        const nn_size B = (n - r0) < NN_EVAL_ROWS ? (n - r0) : NN_EVAL_ROWS;
-        const T *ar[NN_EVAL_ROWS];
-        T *x0 = buf;
-        T *zbuf = x0 + NN_EVAL_ROWS * S[0];
-        for (nn_size r = 0; r < B; r++) {
-            if (x_dtype == net->dtype) {
-                ar[r] = (const T *)Xv + (r0 + r) * ldx;
-            } else {
+        const nn_size R = (n - r0) < NN_EVAL_ROWS ? (n - r0) : NN_EVAL_ROWS;
+        T *x0 = buf, *za = buf + NN_EVAL_ROWS * S[0], *zb = za + NN_EVAL_ROWS * widest;
+        const T *in = (const T *)Xv + r0 * ldx;
+        nn_size ldin = ldx;
+        if (x_dtype != net->dtype) {   /* float32 inputs under a float64 net: promote exactly */
+            for (nn_size r = 0; r < R; r++) {
                 const float *src = (const float *)Xv + (r0 + r) * ldx;
                 for (nn_size k = 0; k < S[0]; k++) x0[r * S[0] + k] = (T)src[k];
-                ar[r] = x0 + r * S[0];
             }
+            in = x0;
+            ldin = S[0];
         }
         for (int l = 1; l <= L; l++) {
-            T *z = zbuf, *a = zbuf + NN_EVAL_ROWS * S[l];
-            FN(forward_units)(ar, B, W[l], S[l - 1], bb[l], z, S[l], 0, S[l]);
-            for (nn_size r = 0; r < B; r++) {
-                T *zr = z + r * S[l], *arow = a + r * S[l];
+            const nn_size J = S[l];
+            FN(gemm_rows)(gemm, in, ldin, R, W[l], S[l - 1], J, za);
+            for (nn_size r = 0; r < R; r++) {
+                T *zr = za + r * J;
+                for (nn_size j = 0; j < J; j++) zr[j] += bb[l][j];
                 if (l < L) {
-                    for (nn_size j = 0; j < S[l]; j++) arow[j] = ACT(net->act_hidden, zr[j]) * hs;
+                    for (nn_size j = 0; j < J; j++) zr[j] = ACT(net->act_hidden, zr[j]) * hs;
                 } else {
-                    FN(output_act)(net->act_out, zr, arow, S[l]);
-                    pred[r0 + r] = FN(argmax)(arow, S[l]);
-                    if (cost) cost[r0 + r] = FN(cost_row)(net->cost, arow, Y + (r0 + r) * ldy, S[l]);
-                    if (out) memcpy(out + (r0 + r) * S[l], arow, sizeof(T) * (size_t)S[l]);
+                    FN(output_act)(net->act_out, zr, zr, J);
+                    pred[r0 + r] = FN(argmax)(zr, J);
+                    if (cost) cost[r0 + r] = FN(cost_row)(net->cost, zr, Y + (r0 + r) * ldy, J);
+                    if (out) memcpy(out + (r0 + r) * J, zr, sizeof(T) * (size_t)J);
                 }
-                ar[r] = arow;
             }
-            zbuf = a + NN_EVAL_ROWS * S[l];
+            in = za;
+            ldin = J;
+            T *t = za; za = zb; zb = t;
         }
     }
 }

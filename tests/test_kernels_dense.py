@@ -48,3 +48,41 @@ def test_thread_count_does_not_change_a_bit(dtype):
     for other in outs[1:]:
         for x, y in zip(outs[0], other):
             assert np.array_equal(x, y)
+
+
+class _Net(object):
+    def __init__(self, sizes, dtype, rng):
+        self.sizes, self.dtype = sizes, np.dtype(dtype)
+        self.weights = [rng.standard_normal((j, k)).astype(dtype) for k, j in zip(sizes[:-1], sizes[1:])]
+        self.biases = [rng.standard_normal((j, 1)).astype(dtype) for j in sizes[1:]]
+
+
+@pytest.mark.parametrize("dtype,x_dtype,tol", [(np.float64, np.float64, 1e-12), (np.float64, np.float32, 1e-12),
+                                               (np.float32, np.float32, 1e-5)])
+@pytest.mark.parametrize("n", [1, 255, 256, 1001])
+def test_batched_evaluation_matches_numpy_for_any_thread_count(dtype, x_dtype, tol, n):
+    """The BLAS path of evaluation (chunks of rows over threads): outputs, argmax and
+    cross-entropy cost equal a plain numpy forward pass, bit for bit across thread counts."""
+    from nnfast import _config, _dense
+    rng = np.random.default_rng(n)
+    net = _Net([37, 23, 11, 10], dtype, rng)
+    X = rng.random((n, 37)).astype(x_dtype)
+    Y = np.eye(10, dtype=dtype)[rng.integers(0, 10, n)]
+    a = X.astype(np.float64)
+    for l, (w, b) in enumerate(zip(net.weights, net.biases)):
+        a = 1 / (1 + np.exp(-(a @ w.T.astype(np.float64) + b.ravel())))
+        if l < 2:
+            a = a * 0.75          # hidden_scale (dropout's 1 - p at evaluation)
+    cost = np.sum(np.nan_to_num(-Y * np.log(a) - (1 - Y) * np.log(1 - a)), axis=1)
+    runs = []
+    for t in (1, 2, 3):
+        with _config.num_threads(t):
+            runs.append(_dense.evaluate_arrays(net, X, Y, act_out=_dense.SIGMOID, cost=_dense.CROSS_ENTROPY,
+                                               hidden_scale=0.75, want_cost=True, want_output=True))
+    pred, c, out = runs[0]
+    np.testing.assert_allclose(out, a, rtol=0, atol=tol)
+    np.testing.assert_allclose(c, cost, rtol=tol * 10, atol=tol * 10)
+    assert np.array_equal(pred, np.argmax(out, axis=1))
+    for other in runs[1:]:
+        for x, y in zip(runs[0], other):
+            assert np.array_equal(x, y)

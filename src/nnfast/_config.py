@@ -57,13 +57,23 @@ def effective_threads():
     return get_num_threads() if _core.openmp_enabled() else 1
 
 
+_controller = None
+
+
 def blas_limit(n):
-    """Context manager holding scipy's (and numpy's) BLAS to ``n`` threads."""
+    """Context manager holding scipy's (and numpy's) BLAS to ``n`` threads.
+
+    The threadpoolctl controller (which scans the loaded libraries, ~1 ms) is made
+    once; entering and leaving a limit then costs microseconds."""
+    global _controller
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
         return contextlib.nullcontext()
-    return threadpool_limits(limits=int(n), user_api="blas")
+    if _controller is None:
+        import scipy.linalg.cython_blas  # noqa: F401 - scipy's BLAS loaded before the scan
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=int(n), user_api="blas")
 
 
 def _blas_info():

@@ -35,6 +35,7 @@ import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport malloc, free
+from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 cnp.import_array()
 
@@ -78,7 +79,7 @@ cdef extern from "dense.h":
     nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt) nogil
     const char *nn_dense_path() nogil
     nn_size nn_dense_eval_scratch(const nn_dense_net *net) nogil
-    void nn_dense_eval(const nn_dense_net *net, const void *X, int x_dtype, nn_size ldx, nn_size n,
+    void nn_dense_eval(const nn_dense_net *net, void *gemm, const void *X, int x_dtype, nn_size ldx, nn_size n,
                        const void *Y, nn_size ldy, double hidden_scale,
                        int64_t *pred, double *cost, void *out, void *scratch, int nthreads) nogil
     void nn_dense_forward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K, nn_size J,
@@ -204,7 +205,11 @@ cdef class DenseNet:
 
     def evaluate(self, cnp.ndarray X, cnp.ndarray Y=None, double hidden_scale=1.0, int nthreads=1,
                  bint want_cost=False, bint want_output=False):
-        """Forward pass over every row of X: (argmax per row, cost per row or None, outputs or None)."""
+        """Forward pass over every row of X: (argmax per row, cost per row or None, outputs or None).
+
+        The products go through scipy's BLAS on chunks of rows spread over
+        ``nthreads`` threads: the caller holds BLAS to one thread meanwhile."""
+        cdef void *gemm = <void *>sgemm if self.net.dtype == NN_F32 else <void *>dgemm
         cdef nn_size n = X.shape[0]
         cdef int L = self.net.L
         cdef cnp.ndarray pred = np.empty(n, dtype=np.int64)
@@ -221,7 +226,7 @@ cdef class DenseNet:
         cdef int64_t *pp = <int64_t *>_ptr(pred)
         cdef void *sp = _ptr(scratch)
         with nogil:
-            nn_dense_eval(&self.net, xp, xd, ldx, n, yp, ldy, hidden_scale, pp, cp, op, sp, nthreads)
+            nn_dense_eval(&self.net, gemm, xp, xd, ldx, n, yp, ldy, hidden_scale, pp, cp, op, sp, nthreads)
         return pred, cost, out
 
 

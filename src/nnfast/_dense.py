@@ -311,7 +311,8 @@ def evaluate_arrays(net, X, Y=None, act_hidden=SIGMOID, act_out=SIGMOID, cost=QU
     w, b = kernel_ready_params(net)
     core = _core.DenseNet(net.sizes, net.dtype, act_hidden, act_out, cost, 0)
     core.set_params(w, b)
-    return core.evaluate(X, Y, hidden_scale, _config.effective_threads(), want_cost, want_output)
+    with _config.blas_limit(1):
+        return core.evaluate(X, Y, hidden_scale, _config.effective_threads(), want_cost, want_output)
 
 
 class Shuffler(object):

@@ -376,8 +376,9 @@ class _Evaluator(object):
         self.core.set_params(w, b)
         native_cost = want_cost and self.code is not None
         custom_cost = want_cost and self.code is None
-        pred, cost, out = self.core.evaluate(X, Y, 1.0 - net.p_dropout, _config.effective_threads(),
-                                             native_cost, custom_cost)
+        with _config.blas_limit(1):
+            pred, cost, out = self.core.evaluate(X, Y, 1.0 - net.p_dropout, _config.effective_threads(),
+                                                 native_cost, custom_cost)
         if custom_cost:
             fn = net.cost.fn
             cost = np.array([fn(out[i].reshape(-1, 1), Y[i].reshape(-1, 1)) for i in range(len(out))],
