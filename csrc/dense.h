@@ -25,7 +25,7 @@ enum nn_reg { NN_REG_L2 = 0, NN_REG_L1 = 1 };
 
 /* A network as the kernels see it: pointers into the user-visible numpy arrays
  * and into workspace made once per SGD call.  Every pointer array has L+1 slots
- * indexed by layer (slot 0 unused except A[0]). */
+ * indexed by layer (slot 0 unused). */
 typedef struct {
     int dtype;               /* NN_F64 or NN_F32: the type of every array below */
     int L;                   /* number of weight layers */
@@ -37,7 +37,7 @@ typedef struct {
     void **b;                /* b[l]: (J_l) */
     void **vW, **vb;         /* momentum velocities like W, b; NULL without momentum */
     /* workspace, each (MB, J_l): */
-    void **A;                /* A[0]: gathered inputs (only when X's type differs); A[l]: activations */
+    void **A;                /* A[l]: activations (A[0] unused: inputs are read from X) */
     void **Z;                /* weighted inputs */
     void **D;                /* deltas dC/dZ */
     void **M;                /* dropout keep-masks (0/1) of hidden layers; NULL without dropout */

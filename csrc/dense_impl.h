@@ -332,7 +332,8 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
     /* row pointers: layer l >= 1 fixed for the epoch, layer 0 per thread */
     const T **rows = (const T **)malloc(sizeof(T *) * (size_t)(L + 1) * (size_t)mbs);
     const T **rows0 = (const T **)malloc(sizeof(T *) * (size_t)mbs * (size_t)nt);
-    if (!rows || !rows0) { free(rows); free(rows0); return -1; }
+    T *xconv = same_x ? NULL : (T *)malloc(sizeof(T) * (size_t)S[0] * (size_t)mbs * (size_t)nt);
+    if (!rows || !rows0 || (!same_x && !xconv)) { free(rows); free(rows0); free(xconv); return -1; }
     for (int l = 1; l <= L; l++)
         for (nn_size r = 0; r < mbs; r++) rows[l * mbs + r] = A[l] + r * S[l];
 
@@ -371,18 +372,19 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
                 }
             }
 
-            /* inputs: rows of X in this epoch's order (converted when X is float32 under a float64 net) */
+            /* inputs: rows of X in this epoch's order.  A float32 X under a float64 net is
+             * converted by every thread into its own copy: every thread reads every row, and
+             * a shared copy would move each half from one core's cache to the other's. */
             if (same_x) {
                 for (nn_size r = 0; r < B; r++) r0[r] = X + ord[r] * o->ldx;
             } else {
-                FN(split)(B, nth, t, &lo, &hi);
-                for (nn_size r = lo; r < hi; r++) {
+                T *x0 = xconv + (size_t)t * (size_t)mbs * (size_t)S[0];
+                for (nn_size r = 0; r < B; r++) {
                     const float *src = Xf + ord[r] * o->ldx;
-                    T *dst = A[0] + r * S[0];
+                    T *dst = x0 + r * S[0];
                     for (nn_size k = 0; k < S[0]; k++) dst[k] = (T)src[k];
+                    r0[r] = dst;
                 }
-                for (nn_size r = 0; r < B; r++) r0[r] = A[0] + r * S[0];
-                NN_BARRIER
             }
 
             /* forward through the hidden layers, each thread its own units */
@@ -473,6 +475,7 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
     }
     free(rows);
     free(rows0);
+    free(xconv);
     return done;
 }
 

@@ -149,7 +149,7 @@ cdef class DenseNet:
         if mbs > 0:
             for l in range(L + 1):
                 # table slots: 4 = A, 5 = Z, 6 = D, 7 = M (see the pointers set above)
-                for slot, need in ((4, True), (5, l > 0), (6, l > 0), (7, dropout and 0 < l < L)):
+                for slot, need in ((4, l > 0), (5, l > 0), (6, l > 0), (7, dropout and 0 < l < L)):
                     if need:
                         buf = np.zeros((mbs, sizes[l]), dtype=self.dtype)
                         self.keep.append(buf)
