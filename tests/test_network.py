@@ -269,10 +269,16 @@ def test_bad_arguments_leave_the_network_unchanged(change, exc, match):
 
 @pytest.mark.parametrize("sizes,exc", [([784], ValueError), ([], ValueError), ([784, 0, 10], ValueError),
                                        ([784, -3], ValueError), ([784, 2.5], TypeError), ([784, True], TypeError),
-                                       (None, TypeError)])
+                                       (None, TypeError), ([784, 2 ** 31, 10], ValueError)])
 def test_bad_sizes(sizes, exc):
     with pytest.raises(exc, match="sizes"):
         network.Network(sizes)
+
+
+def test_layer_too_large_for_blas_is_refused_before_allocating():
+    from nnfast import network2
+    with pytest.raises(ValueError, match="2\\*\\*31"):
+        network2.Network([1, 2 ** 31, 1])
 
 
 def test_bad_weights_are_refused_before_training():

@@ -19,6 +19,7 @@ ACTIVATIONS = {"linear": LINEAR, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU}
 QUADRATIC, CROSS_ENTROPY, LOG_LIKELIHOOD = 0, 1, 2
 REG_L2, REG_L1 = 0, 1
 FLOAT_TYPES = (np.dtype(np.float64), np.dtype(np.float32))
+MAX_LAYER = 2 ** 31 - 1
 # an epoch runs as native calls of about CHUNK_SECONDS each (Engine.epoch)
 CHUNK_SECONDS = 0.05
 FIRST_CHUNK_BATCHES = 256
@@ -43,6 +44,8 @@ def check_sizes(sizes):
             raise TypeError("sizes[%d] must be an integer, got %r" % (i, s))
         if s < 1:
             raise ValueError("sizes[%d] must be >= 1, got %d" % (i, s))
+        if s > MAX_LAYER:
+            raise ValueError("sizes[%d] must be at most %d (BLAS counts in 32-bit ints), got %d" % (i, MAX_LAYER, s))
         out.append(int(s))
     return out
 

@@ -567,6 +567,8 @@ def _check_sizes(sizes):
     for s in sizes:
         if not isinstance(s, numbers.Integral) or isinstance(s, bool) or s < 1:
             raise ValueError("layer sizes must be positive integers, not %r" % (s,))
+        if s > 2 ** 31 - 1:
+            raise ValueError("layer sizes must be at most 2**31 - 1 (BLAS counts in 32-bit ints), not %r" % (s,))
 
 
 def _check_leaves(v):
