@@ -131,11 +131,19 @@ static inline T FN(apply1)(const FN(nn_upd) *u, T w, T *v, T s) {
     }
 }
 
-static inline __attribute__((always_inline)) void FN(apply_vec)(const FN(nn_upd) *u, T *w, T *v, VEC s) {
-    if (u->mode == UPD_PLAIN) {
+/* MODE is u->mode, passed as a constant so that each caller below is compiled once
+ * per mode with the branch and the coefficients' broadcasts out of its loops. */
+static inline __attribute__((always_inline)) void FN(apply_vec)(const int MODE, const FN(nn_upd) *u, T *w, T *v,
+                                                                 VEC s) {
+    if (MODE == UPD_PLAIN) {
         FN(vstore)(w, u->c1 * FN(vload)(w) - u->c2 * s);
-    } else if (u->mode == UPD_ACCUM) {
+    } else if (MODE == UPD_ACCUM) {
         FN(vstore)(w, FN(vload)(w) + s);
+    } else if (MODE == UPD_MOMENTUM && !u->reg_l1 && v) {   /* v = mu*v - eta*(reg*w + s/m); w += v */
+        VEC wv = FN(vload)(w);
+        VEC vv = u->mu * FN(vload)(v) - u->eta * (u->reg * wv + s * u->inv_m);
+        FN(vstore)(v, vv);
+        FN(vstore)(w, wv + vv);
     } else {
         T ss[VL];
         memcpy(ss, &s, sizeof(ss));
@@ -145,7 +153,7 @@ static inline __attribute__((always_inline)) void FN(apply_vec)(const FN(nn_upd)
 
 /* Rows j0 (and j0+1 when RJ == 2) of W: s[j, k] = sum_r D[r, j] * A_r[k] in row order. */
 static inline __attribute__((always_inline)) void FN(update_rows)(
-    const int RJ, const FN(nn_upd) *u, T *W, T *V, nn_size K,
+    const int RJ, const int MODE, const FN(nn_upd) *u, T *W, T *V, nn_size K,
     const T *Dj, nn_size ldd, nn_size B, const T *const *arows)
 {
     nn_size k = 0;
@@ -165,7 +173,7 @@ static inline __attribute__((always_inline)) void FN(update_rows)(
         }
         for (int jj = 0; jj < RJ; jj++)
             for (int c = 0; c < 4; c++)
-                FN(apply_vec)(u, W + jj * K + k + c * VL, V ? V + jj * K + k + c * VL : NULL, s[jj][c]);
+                FN(apply_vec)(MODE, u, W + jj * K + k + c * VL, V ? V + jj * K + k + c * VL : NULL, s[jj][c]);
     }
     for (; k + VL <= K; k += VL) {
         VEC s0 = FN(vzero)(), s1 = FN(vzero)();
@@ -174,8 +182,8 @@ static inline __attribute__((always_inline)) void FN(update_rows)(
             s0 += FN(vbcast)(Dj[r * ldd]) * a;
             if (RJ > 1) s1 += FN(vbcast)(Dj[r * ldd + 1]) * a;
         }
-        FN(apply_vec)(u, W + k, V ? V + k : NULL, s0);
-        if (RJ > 1) FN(apply_vec)(u, W + K + k, V ? V + K + k : NULL, s1);
+        FN(apply_vec)(MODE, u, W + k, V ? V + k : NULL, s0);
+        if (RJ > 1) FN(apply_vec)(MODE, u, W + K + k, V ? V + K + k : NULL, s1);
     }
     for (; k < K; k++)
         for (int jj = 0; jj < RJ; jj++) {
@@ -190,10 +198,20 @@ static void FN(update_units)(const FN(nn_upd) *uw, const FN(nn_upd) *ub, T *W, T
                              const T *D, nn_size ldd, nn_size B, const T *const *arows, nn_size jlo, nn_size jhi)
 {
     nn_size j = jlo;
-    for (; j + 2 <= jhi; j += 2)
-        FN(update_rows)(2, uw, W + j * K, V ? V + j * K : NULL, K, D + j, ldd, B, arows);
-    for (; j < jhi; j++)
-        FN(update_rows)(1, uw, W + j * K, V ? V + j * K : NULL, K, D + j, ldd, B, arows);
+#define NN_UPDATE_ROWS(MODE)                                                                   \
+    do {                                                                                       \
+        for (; j + 2 <= jhi; j += 2)                                                           \
+            FN(update_rows)(2, MODE, uw, W + j * K, V ? V + j * K : NULL, K, D + j, ldd, B, arows); \
+        for (; j < jhi; j++)                                                                   \
+            FN(update_rows)(1, MODE, uw, W + j * K, V ? V + j * K : NULL, K, D + j, ldd, B, arows); \
+    } while (0)
+    switch (uw->mode) {
+    case UPD_PLAIN: NN_UPDATE_ROWS(UPD_PLAIN); break;
+    case UPD_ACCUM: NN_UPDATE_ROWS(UPD_ACCUM); break;
+    case UPD_L1: NN_UPDATE_ROWS(UPD_L1); break;
+    default: NN_UPDATE_ROWS(UPD_MOMENTUM); break;
+    }
+#undef NN_UPDATE_ROWS
     if (b)
         for (j = jlo; j < jhi; j++) {
             T s = 0;
