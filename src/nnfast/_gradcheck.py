@@ -223,7 +223,8 @@ def gradcheck(net, x, y, eps=1e-5, *, tiny=None, samples=None, seed=0, first_exa
     columns of x (n_in, m) and y (n_out, m) (or m labels).  For network3, x
     (m, n_in) rows and y m integer labels, m at most the mini-batch size.
 
-    Gradients come from the network's own code: ``backprop(x, y)`` per example
+    The cost is the unregularised data term averaged over the m examples
+    (see the module notes).  Gradients come from the network's own code: ``backprop(x, y)`` per example
     (network, network2, the book's), ``_gradients`` (network3's native
     kernels) or ``gradients`` (reference network3), both on the training
     path with dropout masks fixed by ``seed`` and ``first_example``.
