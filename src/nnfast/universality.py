@@ -83,7 +83,7 @@ def _check_steepness(steepness, per_width, width):
     return float(steepness)
 
 
-def _heights(f, points, name):
+def _heights(f, points):
     """h = sigma^-1(f(points)), checking that f gives finite values in (0, 1)."""
     if not callable(f):
         raise TypeError("f must be a function, got %r" % (f,))
@@ -96,16 +96,16 @@ def _heights(f, points, name):
     if out.any():
         k = int(np.argmax(out))
         raise ValueError("f must take values strictly between 0 and 1 (the output neuron is a sigmoid, and "
-                         "sigma^-1 is needed): f(%s) = %r%s" % (_fmt(points[k]), values[k], name))
+                         "sigma^-1 is needed): f(%s) = %r" % (_fmt(points[k]), values[k]))
     return inverse_sigmoid(values)
 
 
 def _call(f, p):
+    v = f(*p) if isinstance(p, tuple) else f(p)       # f's own errors are f's
     try:
-        v = f(*p) if isinstance(p, tuple) else f(p)
         return float(np.asarray(v, dtype=np.float64).reshape(()))
-    except (TypeError, ValueError) as e:
-        raise TypeError("f must return one real number per point; f(%s) failed: %s" % (_fmt(p), e)) from None
+    except (TypeError, ValueError):
+        raise TypeError("f must return one real number per point; f(%s) returned %r" % (_fmt(p), v)) from None
 
 
 def _fmt(p):
@@ -179,7 +179,7 @@ def approximate(f, n_bumps, steepness=None, interval=(0, 1)):
         width = (hi - lo) / (n_bumps - 1)
         midpoints = np.linspace(lo, hi, n_bumps)
     w = _check_steepness(steepness, SOFT_STEPS, width)
-    h = _heights(f, [float(m) for m in midpoints], "")
+    h = _heights(f, [float(m) for m in midpoints])
     edges = np.concatenate([midpoints - 0.5 * width, [midpoints[-1] + 0.5 * width]])
     edges[0] -= 10.0 / w                  # the ends of the interval well inside the outer bumps
     edges[-1] += 10.0 / w
@@ -228,7 +228,7 @@ def approximate2d(f, n_bumps, steepness=None, interval=((0, 1), (0, 1))):
     cx = x0 + wx * (np.arange(n) + 0.5)
     cy = y0 + wy * (np.arange(n) + 0.5)
     centres = [(float(a), float(b)) for a in cx for b in cy]        # cell (i, j) at row i * n + j
-    h = _heights(f, centres, "")
+    h = _heights(f, centres)
     net = _empty_network([2, 4 * n, n * n, 1])
 
     steps_x_w, steps_x_b = _step_pairs(_edges(x0, x1, n, w), w)
