@@ -11,12 +11,17 @@ from nnfast.__main__ import main
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
+def needs_matplotlib():
+    pytest.importorskip("matplotlib", reason="matplotlib (optional, for -o figures) is not installed")
+
+
 def is_png(path):
     with open(path, "rb") as f:
         return f.read(8) == PNG
 
 
 def test_chapter4_table_and_figure(tmp_path, capsys):
+    needs_matplotlib()
     out = tmp_path / "bumps.png"
     assert main(["chapter4", "--bumps", "3", "30", "-o", str(out)]) == 0
     assert is_png(out) and os.path.getsize(out) > 10000
@@ -73,6 +78,7 @@ def test_help_shows_defaults(capsys):
 
 
 def test_chapter5_small_run(fashion_dir, tmp_path, capsys):
+    needs_matplotlib()
     out = tmp_path / "speed.png"
     status = main(["chapter5", "--dataset", "fashion-mnist", "--data", fashion_dir, "--epochs", "2",
                    "--train-size", "200", "--hidden-layers", "2", "3", "--seed", "1", "--threads", "1",
