@@ -13,3 +13,6 @@ from ._version import __version__
 from ._config import get_num_threads, num_threads, set_num_threads, show_config
 
 __all__ = ["__version__", "show_config", "get_num_threads", "set_num_threads", "num_threads"]
+from ._gradcheck import gradcheck, GradCheckResult  # noqa: E402 - chapter 2: nnfast.gradcheck(net, x, y)
+
+__all__ += ["gradcheck", "GradCheckResult"]

@@ -142,6 +142,7 @@ def main(argv=None):
     info.set_defaults(func=_info)
     sub.add_parser("download", help="fetch MNIST or Fashion-MNIST's IDX files", add_help=False)
     sub.add_parser("expand", help="write the expanded training set (chapter 6)", add_help=False)
+    from ._cmd_chapters45 import register as _reg45; _reg45(sub, _add_common)
 
     if argv and argv[0] in ("download", "expand"):
         if argv[0] == "download":
