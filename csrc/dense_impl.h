@@ -325,6 +325,16 @@ static inline void FN(split_aligned)(nn_size n, int nt, int t, nn_size align, nn
     if (*hi > n) *hi = n;
 }
 
+/* Prefetch up to `count` more cache lines of the rows rows[0..total/lines) into L2,
+ * from line `next` on (line i is line i % lines of row i / lines); returns the new next. */
+static inline nn_size FN(prefetch_lines)(const char *const *rows, nn_size lines, nn_size next, nn_size total,
+                                         nn_size count)
+{
+    nn_size end = next + count < total ? next + count : total;
+    for (; next < end; next++) __builtin_prefetch(rows[next / lines] + 64 * (next % lines), 0, 2);
+    return next;
+}
+
 /* ------------------------------------------------------------------------ */
 /* the epoch: every mini-batch's forward, backward and update                */
 /* ------------------------------------------------------------------------ */
@@ -351,7 +361,13 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
     const T **rows = (const T **)malloc(sizeof(T *) * (size_t)(L + 1) * (size_t)mbs);
     const T **rows0 = (const T **)malloc(sizeof(T *) * (size_t)mbs * (size_t)nt);
     T *xconv = same_x ? NULL : (T *)malloc(sizeof(T) * (size_t)S[0] * (size_t)mbs * (size_t)nt);
-    if (!rows || !rows0 || (!same_x && !xconv)) { free(rows); free(rows0); free(xconv); return -1; }
+    const char **pfrows = (const char **)malloc(sizeof(char *) * (size_t)mbs * (size_t)nt);
+    if (!rows || !rows0 || !pfrows || (!same_x && !xconv)) {
+        free(rows); free(rows0); free(xconv); free(pfrows);
+        return -1;
+    }
+    const size_t xbytes = same_x ? sizeof(T) : sizeof(float);
+    const nn_size pf_lines = (nn_size)(((size_t)S[0] * xbytes + 63) / 64);   /* cache lines per input row */
     for (int l = 1; l <= L; l++)
         for (nn_size r = 0; r < mbs; r++) rows[l * mbs + r] = A[l] + r * S[l];
 
@@ -370,24 +386,29 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
 #define NN_BARRIER
 #endif
         const T **r0 = rows0 + (size_t)t * (size_t)mbs;
+        const char **pf = pfrows + (size_t)t * (size_t)mbs;
         nn_size lo, hi;
         for (nn_size mb = 0; mb < nmb; mb++) {
             const nn_size start = mb * mbs;
             const nn_size B = (n - start) < mbs ? (n - start) : mbs;
             const int64_t *ord = o->order + start;
 
-            /* ask for the next mini-batch's input rows now: in a shuffled order they come from
-             * memory, not cache, and the prefetch overlaps that with this mini-batch's work */
+            /* the next mini-batch's input rows: in a shuffled order they come from memory, not
+             * cache.  Every thread reads every row, so each asks for all of them, a few lines
+             * at a time between the unit pairs of this mini-batch's first-layer work (issued
+             * at once, the requests would stall the core until memory answers). */
+            nn_size pf_next = 0, pf_total = 0, pf_step = 0;
             if (mb + 1 < nmb) {
                 const nn_size nB = (n - start - B) < mbs ? (n - start - B) : mbs;
-                const size_t rowbytes = (size_t)S[0] * (same_x ? sizeof(T) : sizeof(float));
-                FN(split)(nB, nth, t, &lo, &hi);
-                for (nn_size r = lo; r < hi; r++) {
-                    const char *row = (const char *)o->X + (size_t)ord[B + r] * (size_t)o->ldx *
-                                      (same_x ? sizeof(T) : sizeof(float));
-                    for (size_t off = 0; off < rowbytes; off += 64) __builtin_prefetch(row + off, 0, 2);
+                for (nn_size r = 0; r < nB; r++) {
+                    pf[r] = (const char *)o->X + (size_t)ord[B + r] * (size_t)o->ldx * xbytes;
                     __builtin_prefetch(Y + ord[B + r] * o->ldy, 0, 2);   /* its target row too */
                 }
+                pf_total = nB * pf_lines;
+                FN(split_aligned)(S[1], nth, t, 2, &lo, &hi);
+                const nn_size pairs = L > 1 ? (hi - lo + 1) / 2 : 0;
+                pf_step = pairs > 0 ? (pf_total + 2 * pairs - 1) / (2 * pairs) : pf_total;
+                if (L == 1) pf_next = FN(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_total);
             }
 
             /* inputs: rows of X in this epoch's order.  A float32 X under a float64 net is
@@ -409,7 +430,14 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
             for (int l = 1; l < L; l++) {
                 const T *const *ar = l == 1 ? r0 : rows + (l - 1) * mbs;
                 FN(split_aligned)(S[l], nth, t, 2, &lo, &hi);
-                FN(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], lo, hi);
+                if (l == 1) {
+                    for (nn_size j = lo; j < hi; j += 2) {   /* pair by pair: the same sums as one call */
+                        FN(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], j, j + 2 < hi ? j + 2 : hi);
+                        pf_next = FN(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_step);
+                    }
+                } else {
+                    FN(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], lo, hi);
+                }
                 for (nn_size r = 0; r < B; r++) {
                     T *zr = Z[l] + r * S[l], *arow = A[l] + r * S[l];
                     for (nn_size j = lo; j < hi; j++) {
@@ -477,8 +505,13 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
                 }
                 if (l == 1) {
                     FN(split_aligned)(S[1], nth, t, 2, &lo, &hi);
-                    FN(update_units)(&uw, &ub, W[1], VW ? VW[1] : NULL, bb[1], Vb ? Vb[1] : NULL,
-                                     S[0], D[1], S[1], B, r0, lo, hi);
+                    for (nn_size j = lo; j < hi; j += 2) {
+                        const nn_size j2 = j + 2 < hi ? j + 2 : hi;
+                        FN(update_units)(&uw, &ub, W[1], VW ? VW[1] : NULL, bb[1], Vb ? Vb[1] : NULL,
+                                         S[0], D[1], S[1], B, r0, j, j2);
+                        pf_next = FN(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_step);
+                    }
+                    pf_next = FN(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_total);
                     if (t == 0) {
                         done = start + B;
                         if (o->progress) *o->progress = done;
@@ -494,6 +527,7 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
     free(rows);
     free(rows0);
     free(xconv);
+    free(pfrows);
     return done;
 }
 
