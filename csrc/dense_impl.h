@@ -330,8 +330,13 @@ static inline void FN(split_aligned)(nn_size n, int nt, int t, nn_size align, nn
 static inline nn_size FN(prefetch_lines)(const char *const *rows, nn_size lines, nn_size next, nn_size total,
                                          nn_size count)
 {
-    nn_size end = next + count < total ? next + count : total;
-    for (; next < end; next++) __builtin_prefetch(rows[next / lines] + 64 * (next % lines), 0, 2);
+    const nn_size end = next + count < total ? next + count : total;
+    if (next >= end) return next;
+    nn_size r = next / lines, i = next - r * lines;   /* one division per call, none per line */
+    for (; next < end; next++) {
+        __builtin_prefetch(rows[r] + 64 * i, 0, 2);
+        if (++i == lines) { i = 0; r++; }
+    }
     return next;
 }
 
