@@ -94,6 +94,10 @@ def _sizes(text):
         raise argparse.ArgumentTypeError("expected comma-separated layer sizes like 784,30,10, got %r" % text) from None
     if len(sizes) < 2 or min(sizes) < 1:
         raise argparse.ArgumentTypeError("need at least two positive layer sizes, got %r" % text)
+    if sizes[0] != 784:
+        raise argparse.ArgumentTypeError("must start with 784, the number of pixels in an image, got %r" % text)
+    if sizes[-1] != 10:
+        raise argparse.ArgumentTypeError("must end with 10, one output per class, got %r" % text)
     return sizes
 
 

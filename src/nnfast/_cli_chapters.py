@@ -180,7 +180,8 @@ def _train6(args, s, name, data, say, progress, suffix=""):
     from . import network3
     training, validation, test = data
     net = network3.Network(CH6_NETS[name][1](s["mini_batch_size"]), s["mini_batch_size"], dtype=np.dtype(args.dtype))
-    history = _history_for(args, "chapter6", {"net": name, "expanded": s["expanded"]}, suffix)
+    history = _history_for(args, "chapter6", {"net": name, "expanded": s["expanded"], "member": suffix[1:] or None},
+                           suffix)
     result, times = _run_book(args, say, lambda: net.SGD(
         training, s["epochs"], s["mini_batch_size"], s["eta"], validation, test, lmbda=s["lmbda"],
         shuffle=s["shuffle"], progress=progress, history=history))
@@ -217,7 +218,7 @@ def _chapter6(args):
     t0 = time.perf_counter()
     for k in range(s["ensemble_size"]):
         say("Network %d of %d" % (k + 1, s["ensemble_size"]))
-        net, _, _ = _train6(args, s, "dropout", data, say, progress, suffix="-%d" % (k + 1))
+        net, _, _ = _train6(args, s, name, data, say, progress, suffix="-%d" % (k + 1))
         nets.append(net)
         if args.save:
             import os

@@ -74,7 +74,7 @@ class _PlainBar(object):
 
 class _TqdmBar(object):
     def __init__(self, total, desc, unit):
-        self.bar = _tqdm(total=total, desc=desc, unit=unit, unit_scale=True, leave=False,
+        self.bar = _tqdm(total=total, desc=desc, unit=unit, unit_scale=False, leave=False,
                          file=sys.stderr, dynamic_ncols=True, mininterval=REDRAW_SECONDS)
 
     def update(self, done):

@@ -97,6 +97,7 @@ def plot_histories(histories, out, metric="accuracy", labels=None, title=None):
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         raise ImportError("plotting needs matplotlib: pip install nnfast[plot]") from None
 
@@ -110,6 +111,7 @@ def plot_histories(histories, out, metric="accuracy", labels=None, title=None):
                 sparse = len(values) < 0.6 * (max(epochs) - min(epochs) + 1)
                 ax.plot(epochs, values, marker="o" if sparse or len(values) == 1 else None, markersize=3,
                         linewidth=1.5, label="%s: %s" % (label, name) if several else name)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("Epoch")
         ax.set_ylabel("Accuracy (%)" if m == "accuracy" else "Cost")
         ax.set_title(("Accuracy" if m == "accuracy" else "Cost") if title is None or len(metrics) > 1 else title)
