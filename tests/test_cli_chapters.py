@@ -164,3 +164,26 @@ def test_bench_runs_compare(tmp_path, monkeypatch, capsys):
                           "m._find_compare = lambda: %r; sys.exit(m.main(['bench', '--epochs', '1']))" % str(script)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and json.loads(out.stdout) == ["--epochs", "1"]
+
+
+def test_chapter1_save_and_history(fashion_dir, tmp_path):
+    r = _nnfast("chapter1", "--dataset", "fashion-mnist", "--data", fashion_dir, "--epochs", "2", "--sizes",
+                "784,10", "--seed", "4", "--quiet", "--history", str(tmp_path / "h.json"),
+                "--save", str(tmp_path / "n.json"))
+    assert r.returncode == 0, r.stderr
+    printed = [int(l.split(": ")[1].split(" /")[0]) for l in r.stdout.splitlines()]
+    assert r.stdout.splitlines()[0].startswith("Epoch 0: ") and len(printed) == 2     # --quiet: book lines only
+    assert History.load(tmp_path / "h.json").column("evaluation_accuracy") == ([0, 1], printed)
+    from nnfast import network2
+    net = network2.load(str(tmp_path / "n.json"))
+    assert net.sizes == [784, 10] and net.cost is network2.QuadraticCost
+
+
+def test_add_common_lets_a_command_replace_a_flag():
+    """Other commands register with register(sub, _add_common) and may define their own --epochs."""
+    import argparse
+    p = argparse.ArgumentParser()
+    cli._add_common(p)
+    p.add_argument("--epochs", type=int, default=7)
+    args = p.parse_args(["--dataset", "fashion-mnist", "--quiet"])
+    assert args.epochs == 7 and args.dataset == "fashion-mnist" and args.quiet and args.history is None

@@ -8,8 +8,21 @@ Drop-in replacements for the book's programs::
 
 The training loops run in C with OpenMP; ``nnfast.reference`` keeps the book's
 algorithms in plain numpy as the oracle the fast paths are tested against.
+Every ``SGD`` can keep a per-epoch ``nnfast.history``; ``nnfast.plot`` draws
+the book's figures from it.
 """
 from ._version import __version__
 from ._config import get_num_threads, num_threads, set_num_threads, show_config
 
 __all__ = ["__version__", "show_config", "get_num_threads", "set_num_threads", "num_threads"]
+
+
+_SUBMODULES = ("history", "plot")
+
+
+def __getattr__(name):
+    """``nnfast.plot`` and ``nnfast.history`` without importing them first (matplotlib loads only when drawing)."""
+    if name in _SUBMODULES:
+        import importlib
+        return importlib.import_module("." + name, __name__)
+    raise AttributeError("module 'nnfast' has no attribute %r" % name)

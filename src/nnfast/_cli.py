@@ -105,7 +105,8 @@ def _add_common(p, epochs=None, dtype="float64"):
     """The flags every training command shares.  ``epochs``: the command's default
     (None: its preset's).  A command may add its own version of any of them."""
     from . import mnist_loader
-    p.conflict_handler = "resolve"      # a command's own --epochs etc. replaces these
+    for container in [p] + list(getattr(p, "_action_groups", [])):
+        container.conflict_handler = "resolve"      # a command's own --epochs etc. replaces these
     p.add_argument("--dataset", default="mnist", choices=mnist_loader.DATASETS,
                    help="which data set (default: %(default)s)")
     p.add_argument("--data", metavar="PATH",
