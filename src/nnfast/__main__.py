@@ -90,7 +90,9 @@ def _bench(argv):
 
 def _plot(args):
     from . import plot
-    labels = args.labels.split(",") if args.labels else None
+    labels = args.labels
+    if labels and len(labels) == 1 and len(args.histories) > 1:
+        labels = labels[0].split(",")       # --labels "eta 0.5,eta 0.1"
     out = plot.plot_histories(args.histories, args.output, metric=args.metric, labels=labels, title=args.title)
     print("wrote %s" % out)
     return 0
@@ -105,12 +107,13 @@ def _add_plot(sub):
                                    "(pip install nnfast[plot]).",
                        epilog="example:\n  nnfast chapter3 --run overfitting --history over.json\n"
                               "  nnfast chapter3 --run overfitting-l2 --history l2.json\n"
-                              "  nnfast plot over.json l2.json --labels 'lmbda 0,lmbda 0.1' -o overfitting.png")
+                              "  nnfast plot over.json l2.json --labels 'lmbda 0' 'lmbda 0.1' -o overfitting.png")
     p.add_argument("histories", nargs="+", metavar="HISTORY", help="history JSON files")
     p.add_argument("-o", "--output", required=True, metavar="FIGURE",
                    help="the figure to write (.png, .pdf or .svg)")
     p.add_argument("--metric", choices=["accuracy", "cost", "both"], default="accuracy", help="what to draw")
-    p.add_argument("--labels", help="comma-separated names for the runs (default: the files' names)")
+    p.add_argument("--labels", nargs="+", metavar="LABEL",
+                   help="a name per run, in the order of the files (default: the files' names)")
     p.add_argument("--title", help="the figure's title")
     p.set_defaults(func=_plot)
 

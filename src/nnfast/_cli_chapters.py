@@ -156,21 +156,21 @@ def _dropout_net(mbs):
 
 # name: (what it is, layers(mini_batch_size), settings); the results are the book's, on MNIST
 CH6_NETS = {
-    "fc": ("one fully connected layer of 100 sigmoid neurons, softmax output (97.80%)", _fc_net,
+    "fc": ("a fully connected layer of 100 sigmoid neurons, softmax output (book: 97.80%)", _fc_net,
            dict(epochs=60, eta=0.1, lmbda=0.0, expanded=False)),
-    "conv1": ("a conv-pool layer (20 filters 5x5, max-pool 2x2) before it (98.78%)", _conv1_net,
+    "conv1": ("conv-pool (20 filters 5x5, max-pool 2x2), then fc's layers; sigmoid (book: 98.78%)", _conv1_net,
               dict(epochs=60, eta=0.1, lmbda=0.0, expanded=False)),
-    "conv2": ("a second conv-pool layer (40 filters 5x5) (99.06%)", _conv2_net,
+    "conv2": ("two conv-pools (20, then 40 filters 5x5), FC 100, softmax; sigmoid (book: 99.06%)", _conv2_net,
               dict(epochs=60, eta=0.1, lmbda=0.0, expanded=False)),
-    "relu": ("rectified linear units everywhere (99.23%)", _relu_net,
+    "relu": ("conv2 with rectified linear units (book: 99.23%)", _relu_net,
              dict(epochs=60, eta=0.03, lmbda=0.1, expanded=False)),
-    "expanded": ("the relu network on the expanded training data (99.37%)", _relu_net,
+    "expanded": ("relu on the expanded training data (book: 99.37%)", _relu_net,
                  dict(epochs=60, eta=0.03, lmbda=0.1, expanded=True)),
-    "extra-fc": ("a second fully connected layer of 100, expanded data (99.43%)", _extra_fc_net,
+    "extra-fc": ("expanded with a second fully connected layer of 100 (book: 99.43%)", _extra_fc_net,
                  dict(epochs=60, eta=0.03, lmbda=0.1, expanded=True)),
-    "dropout": ("two fully connected layers of 1000 with dropout 0.5, expanded data (99.60%)",
+    "dropout": ("two conv-pools, two ReLU layers of 1000, dropout 0.5, expanded data (book: 99.60%)",
                 _dropout_net, dict(epochs=40, eta=0.03, lmbda=0.0, expanded=True)),
-    "ensemble": ("majority vote of five dropout networks (99.67%)", _dropout_net,
+    "ensemble": ("majority vote of five dropout networks (book: 99.67%)", _dropout_net,
                  dict(epochs=40, eta=0.03, lmbda=0.0, expanded=True)),
 }
 CH6_DEFAULTS = dict(mini_batch_size=10, n_train=None, ensemble_size=5)
@@ -271,7 +271,7 @@ def register(sub, add_common):
         "chapter6", help="train chapter 6's networks (network3): convolutional, ReLU, dropout, ensemble",
         formatter_class=_Formatter,
         description="Chapter 6 with network3: each --net is one of the chapter's networks with the book's "
-                    "hyperparameters (mini-batch 10, float32; the book's MNIST result in brackets); any flag "
+                    "hyperparameters (mini-batch 10, float32; the book's result is on MNIST); any flag "
                     "below overrides them.  The expanded data comes from `nnfast expand`.\n\nnetworks:\n" +
                     _table(CH6_NETS, lambda v: "%s; %d epochs, eta %g, lmbda %g" % (
                         v[0], v[2]["epochs"], v[2]["eta"], v[2]["lmbda"])),

@@ -77,14 +77,15 @@ def plot_histories(histories, out, metric="accuracy", labels=None, title=None):
         histories = [histories]
     histories = list(histories)
     if not histories:
-        raise ValueError("plot: no histories given")
+        raise ValueError("no histories given")
     if metric not in ("accuracy", "cost", "both"):
         raise ValueError("metric must be 'accuracy', 'cost' or 'both', not %r" % (metric,))
     if labels is not None and len(labels) != len(histories):
-        raise ValueError("plot: %d labels for %d histories" % (len(labels), len(histories)))
+        raise ValueError("%d labels for %d histories" % (len(labels), len(histories)))
     out = os.fspath(out)
     _check_output(out)
     loaded = [_as_history(h) for h in histories]
+    several = len(loaded) > 1 or labels is not None
     if labels is None:
         labels = [os.path.splitext(os.path.basename(h.path))[0] if h.path else "run %d" % (k + 1)
                   for k, h in enumerate(loaded)]
@@ -92,7 +93,7 @@ def plot_histories(histories, out, metric="accuracy", labels=None, title=None):
     drawn = {m: [(label, series(h, m)) for label, h in zip(labels, loaded)] for m in metrics}
     for m in metrics:
         if not any(s for _, s in drawn[m]):
-            raise ValueError("plot: no %s recorded in %s (monitor it: e.g. --monitor all, or "
+            raise ValueError("no %s recorded in %s (monitor it: e.g. --monitor all, or "
                              "monitor_..._%s=True in SGD)" % (m, ", ".join(labels), m))
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -101,9 +102,8 @@ def plot_histories(histories, out, metric="accuracy", labels=None, title=None):
     except ImportError:
         raise ImportError("plotting needs matplotlib: pip install nnfast[plot]") from None
 
-    fig = Figure(figsize=(6.0 * len(metrics), 4.0), dpi=100)
+    fig = Figure(figsize=(5.2 * len(metrics), 3.8), dpi=100)
     FigureCanvasAgg(fig)
-    several = len(loaded) > 1
     for i, m in enumerate(metrics):
         ax = fig.add_subplot(1, len(metrics), i + 1)
         for label, lines in drawn[m]:
@@ -114,11 +114,15 @@ def plot_histories(histories, out, metric="accuracy", labels=None, title=None):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("Epoch")
         ax.set_ylabel("Accuracy (%)" if m == "accuracy" else "Cost")
-        ax.set_title(("Accuracy" if m == "accuracy" else "Cost") if title is None or len(metrics) > 1 else title)
+        ax.set_title(("Accuracy" if m == "accuracy" else "Cost") if title is None or len(metrics) > 1 else title,
+                     fontsize="medium")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")
     if title is not None and len(metrics) > 1:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize="medium")
     fig.tight_layout()
-    fig.savefig(out)
+    if out.lower().endswith(".png"):
+        fig.savefig(out, pil_kwargs={"optimize": True})      # smaller files, same pixels
+    else:
+        fig.savefig(out)
     return out
