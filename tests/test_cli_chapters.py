@@ -187,3 +187,15 @@ def test_add_common_lets_a_command_replace_a_flag():
     p.add_argument("--epochs", type=int, default=7)
     args = p.parse_args(["--dataset", "fashion-mnist", "--quiet"])
     assert args.epochs == 7 and args.dataset == "fashion-mnist" and args.quiet and args.history is None
+
+
+def test_chapter6_expanded_net_reads_the_expanded_file(mnist_test_arrays, tmp_path):
+    """`nnfast expand` writes a .npz of the three sets; --data takes it (small sets here, for speed)."""
+    from nnfast import expand_mnist
+    X, y = mnist_test_arrays
+    path = str(tmp_path / "mnist_expanded.npz")
+    expand_mnist.save_npz(path, (X[:300], y[:300]), (X[300:400], y[300:400]), (X[400:500], y[400:500]))
+    r = _nnfast("chapter6", "--net", "expanded", "--data", path, "--epochs", "1", "--seed", "1", "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    assert "(expanded)" in r.stdout and "300 training, 100 validation, 100 test images" in r.stdout
+    assert "eta 0.03, lmbda 0.1" in r.stdout and "Finished training network." in r.stdout

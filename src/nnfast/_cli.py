@@ -169,10 +169,14 @@ def _load(args, expanded=False, loader=None):
         sets = (loader or mnist_loader.load_data)(args.data, dataset=args.dataset, expanded=expanded,
                                                   download=args.download)
     except FileNotFoundError as e:
-        first = str(e).splitlines()[0].rstrip(".: ")
+        lines = str(e).splitlines()
+        first = lines[0].split(";")[0].rstrip(".: ")
+        looked = [l.strip()[2:] for l in lines[1:] if l.strip().startswith("- ")]
+        if looked:
+            first = "%s (looked in %s)" % (first.replace(". Looked in", ""), "; ".join(looked))
         if expanded:
-            raise CommandError("%s: no expanded training set; make it with `nnfast expand --dataset %s` "
-                               "(or give its .npz with --data)" % (first, args.dataset)) from None
+            raise CommandError("%s; make it with `nnfast expand --dataset %s` (or give its .npz with --data)"
+                               % (first, args.dataset)) from None
         hint = "" if args.download else "; add --download to fetch it"
         raise CommandError("%s%s, or give a folder with --data" % (first, hint)) from None
     return sets, time.perf_counter() - t
