@@ -84,6 +84,7 @@ def test_chapter6_ensemble_votes(fashion_dir, monkeypatch, capsys, tmp_path):
     line = [l for l in out.splitlines() if l.startswith("Ensemble of 2 networks: test accuracy")]
     assert len(line) == 1
     assert History.load(tmp_path / "e-1.json").settings["member"] == "1"
+    assert History.load(tmp_path / "e-1.json").settings["command"].startswith("nnfast chapter6 --net ensemble")
     assert len(History.load(tmp_path / "e-2.json").epochs) == 1
 
 

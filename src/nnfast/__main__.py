@@ -160,6 +160,7 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    args.argv = argv
     try:
         return args.func(args)
     except CommandError as e:

@@ -191,7 +191,8 @@ def _history_for(args, command, extra=None, suffix=""):
     if suffix:
         stem, ext = os.path.splitext(path)
         path = stem + suffix + (ext or ".json")
-    settings = {"command": "nnfast " + " ".join(sys.argv[1:]) if sys.argv[1:] else command,
+    argv = getattr(args, "argv", None) or [command]
+    settings = {"command": "nnfast " + " ".join(argv),
                 "dataset": args.dataset, "seed": args.seed}
     settings.update(extra or {})
     return History(path, settings)

@@ -6,6 +6,7 @@ programs print them; nnfast's lines (data loaded, summary) can be silenced
 with --quiet.
 """
 import argparse
+import os
 import time
 
 import numpy as np
@@ -221,7 +222,6 @@ def _chapter6(args):
         net, _, _ = _train6(args, s, name, data, say, progress, suffix="-%d" % (k + 1))
         nets.append(net)
         if args.save:
-            import os
             stem, ext = os.path.splitext(args.save)
             net.save(stem + "-%d" % (k + 1) + (ext or ".npz"))
     ensemble = network3.Ensemble(nets)
