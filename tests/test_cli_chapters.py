@@ -59,7 +59,8 @@ def test_chapter3_flags_override_the_preset_and_quiet_leaves_only_book_lines(fas
 def test_chapter6_fc_run(fashion_dir, tmp_path):
     h = tmp_path / "fc.json"
     r = _nnfast("chapter6", "--net", "fc", "--dataset", "fashion-mnist", "--data", fashion_dir, "--epochs", "2",
-                "--n-train", "2000", "--seed", "1", "--history", str(h), "--save", str(tmp_path / "fc.npz"))
+                "--n-train", "2000", "--seed", "1", "--history", str(h), "--save", str(tmp_path / "fc.npz"),
+                "--threads", "1")
     assert r.returncode == 0, r.stderr
     out = r.stdout.splitlines()
     assert "Training mini-batch number 0" in out and "Finished training network." in out
@@ -76,7 +77,7 @@ def test_chapter6_ensemble_votes(fashion_dir, monkeypatch, capsys, tmp_path):
     # the book's members are dropout networks; small fully connected ones keep the test fast
     monkeypatch.setitem(ch.CH6_NETS, "ensemble", ("test", ch._fc_net, ch.CH6_NETS["ensemble"][2]))
     code = cli.main(["chapter6", "--net", "ensemble", "--no-expanded", "--ensemble-size", "2", "--dataset",
-                     "fashion-mnist", "--data", fashion_dir, "--epochs", "1", "--n-train", "500", "--seed", "1",
+                     "fashion-mnist", "--data", fashion_dir, "--epochs", "1", "--n-train", "500", "--seed", "1", "--threads", "1",
                      "--history", str(tmp_path / "e.json"), "--quiet"])
     out = capsys.readouterr().out
     assert code == 0
