@@ -1,115 +1,63 @@
 """``nnfast`` / ``python -m nnfast``: the book's experiments from the command line.
 
     nnfast chapter1            chapter 1's network with the book's settings
+    nnfast chapter3 --run R    chapter 3's networks: quadratic, cross-entropy, l2, overfitting, ...
+    nnfast chapter6 --net N    chapter 6's networks: fc, conv1, conv2, relu, expanded, extra-fc, dropout, ensemble
+    nnfast plot H.json ...     the book's figures (accuracy, cost against epoch) from saved histories
     nnfast info                build and machine configuration (show_config)
     nnfast download            fetch MNIST or Fashion-MNIST (SHA-256 checked)
     nnfast expand              the expanded training set of chapter 6
+    nnfast bench               the benchmark table (needs a source checkout)
+
+Every training command takes --history PATH (each epoch's numbers as JSON, for `nnfast plot`),
+--save PATH (the trained network), --seed, --threads, --dtype, --epochs and --quiet; a progress
+bar shows on stderr when it is a terminal.
 """
 import argparse
-import random
+import os
+import subprocess
 import sys
-import time
 
 import numpy as np
 
-
-class _EpochTimer(object):
-    """Wraps stdout: appends the time each book line ``Epoch ...`` took."""
-
-    def __init__(self, out):
-        self.out = out
-        self.t0 = time.perf_counter()
-        self.times = []
-
-    def write(self, s):
-        if s.startswith("Epoch"):
-            now = time.perf_counter()
-            self.times.append(now - self.t0)
-            self.t0 = now
-            s = s.rstrip("\n") + "   [%.2f s]" % self.times[-1] + ("\n" if s.endswith("\n") else "")
-        return self.out.write(s)
-
-    def flush(self):
-        self.out.flush()
+from ._cli import (CommandError, _add_common, _begin, _Formatter, _history_for, _load, _Parser,  # noqa: F401
+                   _positive_float, _positive_int, _run_book, _sizes)
 
 
-def _int_at_least(minimum):
-    """argparse type: a whole number >= ``minimum``."""
-    def parse(text):
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError("expected a whole number, got %r" % text) from None
-        if v < minimum:
-            raise argparse.ArgumentTypeError("must be >= %d, got %d" % (minimum, v))
-        return v
-    return parse
+# ---------------------------------------------------------------------------
+# chapter 1
+# ---------------------------------------------------------------------------
 
-
-_positive_int = _int_at_least(1)
-_nonneg_int = _int_at_least(0)
-
-
-def _positive_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a number, got %r" % text) from None
-    if not (v > 0 and v < float("inf")):
-        raise argparse.ArgumentTypeError("must be a finite number > 0, got %r" % text)
-    return v
-
-
-def _sizes(text):
-    try:
-        sizes = [int(s) for s in text.replace(" ", "").split(",") if s]
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected comma-separated layer sizes like 784,30,10, got %r" % text) from None
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise argparse.ArgumentTypeError("need at least two positive layer sizes, got %r" % text)
-    return sizes
-
-
-def _add_common(p):
-    from . import mnist_loader
-    p.add_argument("--dataset", default="mnist", choices=mnist_loader.DATASETS,
-                   help="which data set (default: %(default)s)")
-    p.add_argument("--data", metavar="PATH",
-                   help="folder with the four IDX files, or the book's mnist.pkl.gz "
-                        "(default: $NNFAST_DATA/<dataset>, then ~/.cache/nnfast/<dataset>, then ../data/mnist.pkl.gz)")
-    p.add_argument("--download", action="store_true", help="fetch the data set first if it is missing")
-    p.add_argument("--threads", type=_positive_int, default=None,
-                   help="threads for the native kernels (default: OpenMP's, honouring OMP_NUM_THREADS)")
-    p.add_argument("--seed", type=_nonneg_int, default=None,
-                   help="seed for numpy's and Python's generators (default: unseeded, as the book)")
-    p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
-                   help="precision of the network (default: %(default)s, as the book)")
+def _save_network1(net, path):
+    """Chapter 1's network in network2's JSON (quadratic cost): ``network2.load`` reads it."""
+    import json
+    from .history import write_atomic
+    write_atomic(path, json.dumps({"sizes": net.sizes, "weights": [np.asarray(w, float).tolist() for w in net.weights],
+                                   "biases": [np.asarray(b, float).tolist() for b in net.biases],
+                                   "cost": "QuadraticCost"}))
 
 
 def _chapter1(args):
     from . import mnist_loader, network
-    from ._config import num_threads
-    if args.seed is not None:
-        np.random.seed(args.seed)
-        random.seed(args.seed)
-    t = time.perf_counter()
-    training_data, validation_data, test_data = mnist_loader.load_data_wrapper(
-        args.data, dataset=args.dataset, download=args.download)
-    print("Loaded %s: %d training, %d test images in %.2f s" % (
-        args.dataset, len(training_data), len(test_data), time.perf_counter() - t))
+    say, progress = _begin(args)
+    (training, _validation, test), seconds = _load(args, loader=mnist_loader.load_data_wrapper)
+    say("Loaded %s: %d training, %d test images in %.2f s" % (args.dataset, len(training), len(test), seconds))
     net = network.Network(args.sizes, dtype=np.dtype(args.dtype))
-    timer = _EpochTimer(sys.stdout)
-    old, sys.stdout = sys.stdout, timer
-    try:
-        with num_threads(args.threads):
-            net.SGD(training_data, args.epochs, args.mini_batch_size, args.eta, test_data=test_data)
-    finally:
-        sys.stdout = old
-    if timer.times:
-        print("%d epochs in %.2f s (%.3f s per epoch, including the evaluation on %d test images)" % (
-            len(timer.times), sum(timer.times), sum(timer.times) / len(timer.times), len(test_data)))
+    history = _history_for(args, "chapter1")
+    _, times = _run_book(args, say, lambda: net.SGD(training, args.epochs, args.mini_batch_size, args.eta,
+                                                     test_data=test, progress=progress, history=history))
+    if times:
+        say("%d epochs in %.2f s (%.3f s per epoch, including the evaluation on %d test images)" % (
+            len(times), sum(times), sum(times) / len(times), len(test)))
+    if args.save:
+        _save_network1(net, args.save)
+        say("saved the network to %s (network2's JSON; nnfast.network2.load reads it)" % args.save)
     return 0
 
+
+# ---------------------------------------------------------------------------
+# info, bench, plot
+# ---------------------------------------------------------------------------
 
 def _info(args):
     from ._config import show_config
@@ -117,31 +65,88 @@ def _info(args):
     return 0
 
 
+def _find_compare():
+    """benchmarks/compare.py beside the package's source tree, or under the current folder."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for root in (os.path.dirname(os.path.dirname(here)), os.getcwd()):
+        path = os.path.join(root, "benchmarks", "compare.py")
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def _bench(argv):
+    if argv[:1] in (["-h"], ["--help"]) and _find_compare() is None:
+        print("usage: nnfast bench [compare.py's options]\n\nRuns benchmarks/compare.py (the README's "
+              "benchmark table); it lives in nnfast's source tree only.")
+        return 0
+    path = _find_compare()
+    if path is None:
+        print("nnfast bench: needs a source checkout (benchmarks/compare.py is not beside the installed "
+              "package nor under the current folder); run it from a clone of nnfast", file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, path] + list(argv))
+
+
+def _plot(args):
+    from . import plot
+    labels = args.labels
+    if labels and len(labels) == 1 and len(args.histories) > 1:
+        labels = labels[0].split(",")       # --labels "eta 0.5,eta 0.1"
+    out = plot.plot_histories(args.histories, args.output, metric=args.metric, labels=labels, title=args.title)
+    print("wrote %s" % out)
+    return 0
+
+
+def _add_plot(sub):
+    p = sub.add_parser("plot", help="draw accuracy and cost against epoch from saved histories",
+                       formatter_class=_Formatter,
+                       description="Draw the book's kinds of figures from histories written with --history "
+                                   "(or SGD(history=...)): accuracy and/or cost against epoch, training and "
+                                   "evaluation data, several runs overlaid.  Needs matplotlib "
+                                   "(pip install nnfast[plot]).",
+                       epilog="example:\n  nnfast chapter3 --run overfitting --history over.json\n"
+                              "  nnfast chapter3 --run overfitting-l2 --history l2.json\n"
+                              "  nnfast plot over.json l2.json --labels 'lmbda 0' 'lmbda 0.1' -o overfitting.png")
+    p.add_argument("histories", nargs="+", metavar="HISTORY", help="history JSON files")
+    p.add_argument("-o", "--output", required=True, metavar="FIGURE",
+                   help="the figure to write (.png, .pdf or .svg)")
+    p.add_argument("--metric", choices=["accuracy", "cost", "both"], default="accuracy", help="what to draw")
+    p.add_argument("--labels", nargs="+", metavar="LABEL",
+                   help="a name per run, in the order of the files (default: the files' names)")
+    p.add_argument("--title", help="the figure's title")
+    p.set_defaults(func=_plot)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(prog="nnfast", description=__doc__.split("\n\n")[0].strip("`"),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser = _Parser(prog="nnfast", description=__doc__.split("\n\n")[0].replace("``", ""),
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     epilog=__doc__.split("\n\n", 1)[1])
     from ._version import __version__
     parser.add_argument("--version", action="version", version="nnfast " + __version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     c1 = sub.add_parser("chapter1", help="train chapter 1's network (book settings by default)",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                        formatter_class=_Formatter,
                         description="Chapter 1: a [784, 30, 10] sigmoid network, quadratic cost, SGD with "
                                     "mini-batches of 10 and eta 3.0 for 30 epochs, evaluated on the 10,000 "
                                     "test images after each epoch, as the book's network.py.")
-    _add_common(c1)
+    _add_common(c1, epochs=30)
     c1.add_argument("--sizes", type=_sizes, default=[784, 30, 10], help="layer sizes, comma-separated")
-    c1.add_argument("--epochs", type=_nonneg_int, default=30, help="epochs")
     c1.add_argument("--mini-batch-size", type=_positive_int, default=10, help="mini-batch size")
     c1.add_argument("--eta", type=_positive_float, default=3.0, help="learning rate")
     c1.set_defaults(func=_chapter1)
 
+    from ._cli_chapters import register as _reg36
+    _reg36(sub, _add_common)
+    _add_plot(sub)
     info = sub.add_parser("info", help="show the build and machine configuration")
     info.set_defaults(func=_info)
     sub.add_parser("download", help="fetch MNIST or Fashion-MNIST's IDX files", add_help=False)
     sub.add_parser("expand", help="write the expanded training set (chapter 6)", add_help=False)
+    sub.add_parser("bench", help="run the benchmark table (benchmarks/compare.py; source checkout only)",
+                   add_help=False)
     from ._cmd_chapters45 import register as _reg45; _reg45(sub, _add_common)
 
     if argv and argv[0] in ("download", "expand"):
@@ -150,18 +155,23 @@ def main(argv=None):
         else:
             from .expand_mnist import main as run
         return run(argv[1:])
+    if argv and argv[0] == "bench":
+        return _bench(argv[1:])
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    if getattr(args, "sizes", None) and args.sizes[0] != 784:
-        parser.error("--sizes must start with 784, the number of pixels in an image")
-    if getattr(args, "sizes", None) and args.sizes[-1] != 10:
-        parser.error("--sizes must end with 10, one output per class")
+    args.argv = argv
     try:
         return args.func(args)
-    except (FileNotFoundError, PermissionError, ValueError) as e:
+    except CommandError as e:
         print("nnfast %s: %s" % (args.command, e), file=sys.stderr)
+        return 2
+    except ImportError as e:
+        print("nnfast %s: %s" % (args.command, e), file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as e:
+        print("nnfast %s: %s" % (args.command, " ".join(str(e).split())), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nnnfast %s: interrupted" % args.command, file=sys.stderr)

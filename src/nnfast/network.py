@@ -17,7 +17,8 @@ integer labels.
 """
 import numpy as np
 
-from . import _dense
+from . import _dense, _progress
+from . import history as _history
 from .reference import network as _reference
 from .reference.network import sigmoid, sigmoid_prime  # noqa: F401 - the book's module functions
 
@@ -40,12 +41,19 @@ class Network(_reference.Network):
         self.biases = [b.astype(self.dtype, copy=False) for b in self.biases]
         self.weights = [w.astype(self.dtype, copy=False) for w in self.weights]
 
-    def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None):
+    def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, *,
+            progress=None, history=None, on_epoch=None):
         """Train with mini-batch stochastic gradient descent.  ``training_data`` is a
         list of ``(x, y)`` tuples (or an array pair); each epoch shuffles it with
         ``random.shuffle`` and cuts it into consecutive mini-batches, the last one
         possibly shorter.  With ``test_data`` the network is evaluated after each
-        epoch and the count printed: useful for tracking progress, but slower."""
+        epoch and the count printed: useful for tracking progress, but slower.
+
+        Beyond the book: ``progress`` shows a bar during each epoch (None: when
+        stderr is a terminal; True, False, or a callable ``progress(done, n)``);
+        ``history`` (a path or an ``nnfast.history.History``) records each
+        epoch's seconds and test accuracy (``evaluation_accuracy``, a count);
+        ``on_epoch(net, epoch, record)`` is called after each epoch."""
         epochs = _dense.check_int("epochs", epochs, 0)
         mini_batch_size = _dense.check_int("mini_batch_size", mini_batch_size, 1)
         eta = _dense.check_real("eta", eta, positive=True)
@@ -61,15 +69,27 @@ class Network(_reference.Network):
         n = len(X)
         engine = _dense.Engine(self, _dense.SIGMOID, _dense.SIGMOID, _dense.QUADRATIC, min(mini_batch_size, n))
         shuffler = _dense.Shuffler(n)
+        # progress bar and history (beyond the book)
+        bar = _progress.Progress(progress)
+        rec = _history.recorder(history, on_epoch, dict(
+            program="network", sizes=self.sizes, cost="QuadraticCost", epochs=epochs, mini_batch_size=mini_batch_size,
+            eta=eta, dtype=self.dtype.name, n_training=n, n_evaluation=len(Xt) if test_data is not None else 0))
         try:
             for j in range(epochs):
                 order = shuffler.next_order()
-                engine.epoch(X, Y, order, eta)
+                bar.start("Epoch %d" % j, n)
+                engine.epoch(X, Y, order, eta, progress=bar.hook)
+                bar.close()
+                correct = None
                 if test_data is not None:
-                    print("Epoch {0}: {1} / {2}".format(j, self._count_correct(Xt, labels), len(Xt)))
+                    correct = self._count_correct(Xt, labels)
+                    print("Epoch {0}: {1} / {2}".format(j, correct, len(Xt)))
                 else:
                     print("Epoch {0} complete".format(j))
+                if rec is not None:
+                    rec.epoch(self, j, evaluation_accuracy=correct)
         finally:
+            bar.close()
             if is_list and epochs > 0:
                 shuffler.apply_to(training_data)
 

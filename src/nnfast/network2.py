@@ -26,7 +26,8 @@ import warnings
 
 import numpy as np
 
-from . import _config, _core, _dense
+from . import _config, _core, _dense, _progress
+from . import history as _history
 from .reference import _rng
 from .reference import network2 as _ref
 from .reference.network2 import (  # noqa: F401 - the book's module-level names
@@ -135,7 +136,10 @@ class Network(_ref.Network):
             early_stopping_n=None,
             schedule_patience=None,
             schedule_factor=2.0,
-            schedule_stop=128.0):
+            schedule_stop=128.0,
+            progress=None,
+            history=None,
+            on_epoch=None):
         """Mini-batch stochastic gradient descent, as the book: each epoch shuffles
         ``training_data`` (in place, with ``random.shuffle``) and steps on each
         mini-batch, the last one possibly shorter; after each epoch it prints
@@ -155,6 +159,13 @@ class Network(_ref.Network):
 
         Every argument and both data sets are checked before any training: on
         an error the network is unchanged.
+
+        ``progress`` shows a bar during each epoch (None: when stderr is a
+        terminal; True, False, or a callable ``progress(done, n)``).
+        ``history`` (a path or an ``nnfast.history.History``) records each
+        epoch: seconds and every monitored cost and accuracy, under the names
+        of the returned lists.  ``on_epoch(net, epoch, record)`` is called
+        after each epoch with that record, to which it may add keys.
         """
         training_data = _materialize(training_data)
         evaluation_data = _materialize(evaluation_data)
@@ -196,20 +207,32 @@ class Network(_ref.Network):
         shuffler = _dense.Shuffler(n)
         evaluation_cost, evaluation_accuracy = [], []
         training_cost, training_accuracy = [], []
-        progress = _ref._Progress(eta, early_stopping_n, schedule_patience, schedule_factor, schedule_stop)
+        schedule = _ref._Progress(eta, early_stopping_n, schedule_patience, schedule_factor, schedule_stop)
         shuffled = False
+        # progress bar and history (beyond the book)
+        bar = _progress.Progress(progress)
+        rec = _history.recorder(history, on_epoch, dict(
+            program="network2", sizes=self.sizes, cost=getattr(self.cost, "__name__", str(self.cost)),
+            activation=self.activation, epochs=epochs, mini_batch_size=mini_batch_size, eta=eta, lmbda=lmbda,
+            regularization=regularization, mu=mu, p_dropout=p_dropout, dtype=self.dtype.name, n_training=n,
+            n_evaluation=len(Xe) if evaluation_data is not None else 0))
         try:
             for j in range(epochs):
                 order = shuffler.next_order()
                 shuffled = True
+                bar.start("Epoch %d" % j, n)
                 if engine is not None:
                     engine.epoch(X, Y, order, eta, lmbda_over_n=lmbda / n, reg=reg, mu=mu,
-                                 p_dropout=p_dropout, seed=0 if seed is None else seed, counter0=j * n)
+                                 p_dropout=p_dropout, seed=0 if seed is None else seed, counter0=j * n,
+                                 progress=bar.hook)
                 else:
                     for k in range(0, n, mini_batch_size):
                         rows = order[k:k + mini_batch_size]
                         masks = None if seed is None else self._masks(seed, j * n + k, len(rows), p_dropout)
                         self._numpy_step(X[rows], Y[rows], eta, lmbda, n, masks, mu, regularization)
+                        if bar.hook is not None:
+                            bar.hook(k + len(rows), n)
+                bar.close()
                 print("Epoch {} training complete".format(j))
                 if monitor_training_cost or monitor_training_accuracy:
                     pred, cost = evaluator(X, Y, monitor_training_cost)
@@ -222,7 +245,7 @@ class Network(_ref.Network):
                         training_accuracy.append(accuracy)
                         print("Accuracy on training data: {} / {}".format(accuracy, n))
                 eval_acc = None
-                if monitor_evaluation_cost or monitor_evaluation_accuracy or progress.active:
+                if monitor_evaluation_cost or monitor_evaluation_accuracy or schedule.active:
                     pred, cost = evaluator(Xe, Ye, monitor_evaluation_cost)
                     eval_acc = int(np.count_nonzero(pred == labels_e))
                     if monitor_evaluation_cost:
@@ -233,11 +256,17 @@ class Network(_ref.Network):
                         evaluation_accuracy.append(eval_acc)
                         print("Accuracy on evaluation data: {} / {}".format(eval_acc, len(Xe)))
                 print()
-                if progress.active:
-                    eta, stop = progress.after_epoch(eval_acc, eta)
+                if rec is not None:
+                    rec.epoch(self, j, eta=eta, **{k: v[-1] for k, v in (
+                        ("training_cost", training_cost), ("training_accuracy", training_accuracy),
+                        ("evaluation_cost", evaluation_cost), ("evaluation_accuracy", evaluation_accuracy))
+                        if len(v) == j + 1})
+                if schedule.active:
+                    eta, stop = schedule.after_epoch(eval_acc, eta)
                     if stop:
                         break
         finally:
+            bar.close()
             if is_list and shuffled:
                 shuffler.apply_to(training_data)
             if engine is not None and engine.velocities is not None:

@@ -33,7 +33,8 @@ import tempfile
 
 import numpy as np
 
-from . import _config, _net3
+from . import _config, _net3, _progress
+from . import history as _history
 
 __all__ = ["linear", "sigmoid", "tanh", "ReLU", "load_data_shared", "size", "Network", "ConvPoolLayer",
            "FullyConnectedLayer", "SoftmaxLayer", "Ensemble", "load"]
@@ -365,7 +366,7 @@ class Network(object):
         return x, y
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data=None, test_data=None, lmbda=0.0,
-            shuffle=False):
+            shuffle=False, *, progress=None, history=None, on_epoch=None):
         """Train the network using mini-batch stochastic gradient descent.
 
         The book's algorithm: consecutive mini-batches of the training set in its stored order
@@ -373,7 +374,13 @@ class Network(object):
         dropped; ``param -= eta * grad`` of the mean log-likelihood plus
         ``0.5 * lmbda * sum(w**2) / num_training_batches``.  Prints the book's lines and returns
         ``(best_validation_accuracy, best_iteration, test_accuracy)`` (accuracies as fractions;
-        None where there was no data)."""
+        None where there was no data).
+
+        ``progress`` shows a bar during each epoch (None: when stderr is a terminal; True,
+        False, or a callable ``progress(done, n)``).  ``history`` (a path or an
+        ``nnfast.history.History``) records each epoch's seconds, ``validation_accuracy`` and,
+        when the book computes it (at a new best), ``test_accuracy``, as fractions.
+        ``on_epoch(net, epoch, record)`` is called after each epoch with that record."""
         epochs = int(epochs) if not isinstance(epochs, bool) and hasattr(epochs, "__index__") else None
         if epochs is None or epochs < 0:
             raise ValueError("SGD: epochs must be a non-negative integer")
@@ -409,20 +416,33 @@ class Network(object):
             return float(np.mean(pred == data[1][:m]))
 
         best_validation_accuracy, best_iteration, test_accuracy = 0.0, None, None
+        # progress bar and history (beyond the book)
+        bar = _progress.Progress(progress)
+        rec = _history.recorder(history, on_epoch, dict(
+            program="network3", layers=[repr(layer) for layer in self.layers], epochs=epochs, mini_batch_size=B,
+            eta=float(eta), lmbda=float(lmbda), dtype=self.dtype.name, shuffle=bool(shuffle), n_training=n,
+            n_validation=len(validation[1]) if validation else 0, n_test=len(test[1]) if test else 0))
         with _config.blas_limit(1):
             for epoch in range(epochs):
                 if shuffle:
                     order = np.random.permutation(n).astype(np.int64)
                 i = 0
+                bar.start("Epoch %d" % epoch, used)
                 while i < num_training_batches:
                     iteration = num_training_batches * epoch + i
                     if iteration % 1000 == 0:
+                        bar.clear()
                         print("Training mini-batch number {0}".format(iteration))
                     end = min(num_training_batches, (iteration // 1000 + 1) * 1000 - num_training_batches * epoch)
                     plan.train(training_x, training_y, order, i, end - i, eta, l2, seed, epoch * used, threads)
                     i = end
+                    if bar.hook is not None:
+                        bar.hook(i * B, used)
+                bar.close()
                 iteration = num_training_batches * (epoch + 1) - 1
                 if validation is None:
+                    if rec is not None:
+                        rec.epoch(self, epoch)
                     continue
                 validation_accuracy = batch_accuracy(validation)
                 print("Epoch {0}: validation accuracy {1:.2%}".format(epoch, validation_accuracy))
@@ -433,6 +453,9 @@ class Network(object):
                     if test is not None:
                         test_accuracy = batch_accuracy(test)
                         print("The corresponding test accuracy is {0:.2%}".format(test_accuracy))
+                if rec is not None:
+                    rec.epoch(self, epoch, validation_accuracy=validation_accuracy,
+                              test_accuracy=test_accuracy if best_iteration == iteration else None)
         print("Finished training network.")
         if validation is None:
             return None, None, None

@@ -1,0 +1,292 @@
+"""``nnfast chapter3`` and ``nnfast chapter6``: the chapters' networks with the book's settings.
+
+Each run is a preset holding the hyperparameters the book uses for it; every
+one can be changed with a flag.  The book's own lines go to stdout as its
+programs print them; nnfast's lines (data loaded, summary) can be silenced
+with --quiet.
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+
+from ._cli import (CommandError, _begin, _Formatter, _history_for, _load, _nonneg_float,
+                       _positive_float, _positive_int, _run_book, _sizes)
+
+# ---------------------------------------------------------------------------
+# chapter 3
+# ---------------------------------------------------------------------------
+
+MONITORS = ("training-cost", "training-accuracy", "evaluation-cost", "evaluation-accuracy")
+ALL = ",".join(MONITORS)
+
+# name: (what it is, settings)
+CH3_RUNS = {
+    "quadratic": ("chapter 1's network in network2: quadratic cost, eta 3.0 (95.42% in chapter 1)",
+                  dict(sizes=[784, 30, 10], cost="quadratic", init="large", epochs=30, eta=3.0, lmbda=0.0)),
+    "cross-entropy": ("the cross-entropy cost, eta 0.5, chapter 1's initialisation (the book: 95.49%)",
+                      dict(sizes=[784, 30, 10], cost="cross-entropy", init="large", epochs=30, eta=0.5, lmbda=0.0)),
+    "l2": ("cross-entropy with L2 regularisation, lmbda 5.0, all 50,000 images (the book: 96.49%)",
+           dict(sizes=[784, 30, 10], cost="cross-entropy", init="large", epochs=30, eta=0.5, lmbda=5.0)),
+    "overfitting": ("1,000 training images for 400 epochs, no regularisation: the chapter's overfitting "
+                    "figures (the book: 82.27%)",
+                    dict(sizes=[784, 30, 10], cost="cross-entropy", init="large", epochs=400, eta=0.5, lmbda=0.0,
+                         n_train=1000, monitor=ALL)),
+    "overfitting-l2": ("the same with lmbda 0.1 (the book: 87.1%)",
+                       dict(sizes=[784, 30, 10], cost="cross-entropy", init="large", epochs=400, eta=0.5,
+                            lmbda=0.1, n_train=1000, monitor=ALL)),
+    "weight-init": ("the new initialisation (weights N(0, 1/n_in)), eta 0.1, lmbda 5.0: the chapter's "
+                    "weight-initialisation figure (rerun with --init large for the other curve)",
+                    dict(sizes=[784, 30, 10], cost="cross-entropy", init="default", epochs=30, eta=0.1, lmbda=5.0,
+                         evaluate="validation")),
+    "best": ("[784, 100, 10], 60 epochs, eta 0.1, lmbda 5.0, the new initialisation (the book: 98.04% "
+             "validation)",
+             dict(sizes=[784, 100, 10], cost="cross-entropy", init="default", epochs=60, eta=0.1, lmbda=5.0,
+                  evaluate="validation")),
+}
+CH3_DEFAULTS = dict(mini_batch_size=10, n_train=None, monitor="evaluation-accuracy", evaluate="test")
+
+
+def _monitors(text):
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    if names in (["all"], ["none"]):
+        return list(MONITORS) if names == ["all"] else []
+    bad = [s for s in names if s not in MONITORS]
+    if bad:
+        raise argparse.ArgumentTypeError("unknown %r; choose from %s, all, none" % (bad[0], ", ".join(MONITORS)))
+    return names
+
+
+def _settings(args, preset, defaults):
+    """The preset's settings with every flag the user gave on top."""
+    s = dict(defaults)
+    s.update(preset)
+    for k in list(s) + ["epochs"]:
+        v = getattr(args, k, None)
+        if v is not None:
+            s[k] = v
+    return s
+
+
+def _chapter3(args):
+    from . import network2
+    say, progress = _begin(args)
+    s = _settings(args, CH3_RUNS[args.run][1], CH3_DEFAULTS)
+    monitor = s["monitor"] if isinstance(s["monitor"], list) else _monitors(s["monitor"])
+    (tr, va, te), seconds = _load(args)
+    training = (tr[0][:s["n_train"]], tr[1][:s["n_train"]]) if s["n_train"] else tr
+    evaluation = te if s["evaluate"] == "test" else va
+    say("Loaded %s in %.2f s: %d training images, evaluating on the %d %s images" % (
+        args.dataset, seconds, len(training[0]), len(evaluation[0]), s["evaluate"]))
+    say("chapter3 --run %s: sizes %s, %s cost, %s initialisation, %d epochs, mini-batch %d, eta %g, lmbda %g"
+        % (args.run, s["sizes"], s["cost"], s["init"], s["epochs"], s["mini_batch_size"], s["eta"], s["lmbda"]))
+    cost = network2.QuadraticCost if s["cost"] == "quadratic" else network2.CrossEntropyCost
+    net = network2.Network(s["sizes"], cost=cost, dtype=np.dtype(args.dtype))
+    if s["init"] == "large":
+        net.large_weight_initializer()
+    history = _history_for(args, "chapter3", {"run": args.run, "evaluate": s["evaluate"]})
+    flags = {"monitor_" + m.replace("-", "_"): True for m in monitor}
+    result, times = _run_book(args, say, lambda: net.SGD(
+        training, s["epochs"], s["mini_batch_size"], s["eta"], lmbda=s["lmbda"], evaluation_data=evaluation,
+        progress=progress, history=history, **flags))
+    evaluation_accuracy = result[1]
+    if times:
+        line = "%d epochs in %.1f s (%.3f s per epoch)" % (len(times), sum(times), sum(times) / len(times))
+        if evaluation_accuracy:
+            best = max(evaluation_accuracy)
+            line += "; best %s accuracy %d / %d (%.2f%%) at epoch %d, last %.2f%%" % (
+                s["evaluate"], best, len(evaluation[0]), 100.0 * best / len(evaluation[0]),
+                evaluation_accuracy.index(best), 100.0 * evaluation_accuracy[-1] / len(evaluation[0]))
+        say(line)
+    if args.save:
+        net.save(args.save)
+        say("saved the network to %s (network2.load reads it)" % args.save)
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# chapter 6
+# ---------------------------------------------------------------------------
+
+def _conv(mbs, act, maps=2):
+    from .network3 import ConvPoolLayer, sigmoid
+    act = act or sigmoid
+    layers = [ConvPoolLayer(image_shape=(mbs, 1, 28, 28), filter_shape=(20, 1, 5, 5), poolsize=(2, 2),
+                            activation_fn=act)]
+    if maps == 2:
+        layers.append(ConvPoolLayer(image_shape=(mbs, 20, 12, 12), filter_shape=(40, 20, 5, 5), poolsize=(2, 2),
+                                    activation_fn=act))
+    return layers
+
+
+def _fc_net(mbs):
+    from .network3 import FullyConnectedLayer, SoftmaxLayer
+    return [FullyConnectedLayer(n_in=784, n_out=100), SoftmaxLayer(n_in=100, n_out=10)]
+
+
+def _conv1_net(mbs):
+    from .network3 import FullyConnectedLayer, SoftmaxLayer
+    return _conv(mbs, None, 1) + [FullyConnectedLayer(n_in=20 * 12 * 12, n_out=100), SoftmaxLayer(n_in=100, n_out=10)]
+
+
+def _conv2_net(mbs):
+    from .network3 import FullyConnectedLayer, SoftmaxLayer
+    return _conv(mbs, None) + [FullyConnectedLayer(n_in=40 * 4 * 4, n_out=100), SoftmaxLayer(n_in=100, n_out=10)]
+
+
+def _relu_net(mbs):
+    from .network3 import FullyConnectedLayer, ReLU, SoftmaxLayer
+    return _conv(mbs, ReLU) + [FullyConnectedLayer(n_in=40 * 4 * 4, n_out=100, activation_fn=ReLU),
+                               SoftmaxLayer(n_in=100, n_out=10)]
+
+
+def _extra_fc_net(mbs):
+    from .network3 import FullyConnectedLayer, ReLU, SoftmaxLayer
+    return _conv(mbs, ReLU) + [FullyConnectedLayer(n_in=40 * 4 * 4, n_out=100, activation_fn=ReLU),
+                               FullyConnectedLayer(n_in=100, n_out=100, activation_fn=ReLU),
+                               SoftmaxLayer(n_in=100, n_out=10)]
+
+
+def _dropout_net(mbs):
+    from .network3 import FullyConnectedLayer, ReLU, SoftmaxLayer
+    return _conv(mbs, ReLU) + [FullyConnectedLayer(n_in=40 * 4 * 4, n_out=1000, activation_fn=ReLU, p_dropout=0.5),
+                               FullyConnectedLayer(n_in=1000, n_out=1000, activation_fn=ReLU, p_dropout=0.5),
+                               SoftmaxLayer(n_in=1000, n_out=10, p_dropout=0.5)]
+
+
+# name: (what it is, layers(mini_batch_size), settings); the results are the book's, on MNIST
+CH6_NETS = {
+    "fc": ("a fully connected layer of 100 sigmoid neurons, softmax output (book: 97.80%)", _fc_net,
+           dict(epochs=60, eta=0.1, lmbda=0.0, expanded=False)),
+    "conv1": ("conv-pool (20 filters 5x5, max-pool 2x2), then fc's layers; sigmoid (book: 98.78%)", _conv1_net,
+              dict(epochs=60, eta=0.1, lmbda=0.0, expanded=False)),
+    "conv2": ("two conv-pools (20, then 40 filters 5x5), FC 100, softmax; sigmoid (book: 99.06%)", _conv2_net,
+              dict(epochs=60, eta=0.1, lmbda=0.0, expanded=False)),
+    "relu": ("conv2 with rectified linear units (book: 99.23%)", _relu_net,
+             dict(epochs=60, eta=0.03, lmbda=0.1, expanded=False)),
+    "expanded": ("relu on the expanded training data (book: 99.37%)", _relu_net,
+                 dict(epochs=60, eta=0.03, lmbda=0.1, expanded=True)),
+    "extra-fc": ("expanded with a second fully connected layer of 100 (book: 99.43%)", _extra_fc_net,
+                 dict(epochs=60, eta=0.03, lmbda=0.1, expanded=True)),
+    "dropout": ("two conv-pools, two ReLU layers of 1000, dropout 0.5, expanded data (book: 99.60%)",
+                _dropout_net, dict(epochs=40, eta=0.03, lmbda=0.0, expanded=True)),
+    "ensemble": ("majority vote of five dropout networks (book: 99.67%)", _dropout_net,
+                 dict(epochs=40, eta=0.03, lmbda=0.0, expanded=True)),
+}
+CH6_DEFAULTS = dict(mini_batch_size=10, n_train=None, ensemble_size=5)
+
+
+def _train6(args, s, name, data, say, progress, suffix=""):
+    from . import network3
+    training, validation, test = data
+    net = network3.Network(CH6_NETS[name][1](s["mini_batch_size"]), s["mini_batch_size"], dtype=np.dtype(args.dtype))
+    history = _history_for(args, "chapter6", {"net": name, "expanded": s["expanded"], "member": suffix[1:] or None},
+                           suffix)
+    result, times = _run_book(args, say, lambda: net.SGD(
+        training, s["epochs"], s["mini_batch_size"], s["eta"], validation, test, lmbda=s["lmbda"],
+        shuffle=s["shuffle"], progress=progress, history=history))
+    return net, result, times
+
+
+def _chapter6(args):
+    from . import network3
+    say, progress = _begin(args)
+    name = args.net
+    s = _settings(args, CH6_NETS[name][2], CH6_DEFAULTS)
+    s["shuffle"] = bool(args.shuffle)
+    if args.expanded is not None:
+        s["expanded"] = args.expanded
+    (tr, va, te), seconds = _load(args, expanded=s["expanded"])
+    training = (tr[0][:s["n_train"]], tr[1][:s["n_train"]]) if s["n_train"] else tr
+    if len(training[0]) < s["mini_batch_size"]:
+        raise CommandError("--n-train %d is less than one mini-batch of %d" % (len(training[0]), s["mini_batch_size"]))
+    say("Loaded %s%s in %.2f s: %d training, %d validation, %d test images" % (
+        args.dataset, " (expanded)" if s["expanded"] else "", seconds, len(training[0]), len(va[0]), len(te[0])))
+    say("chapter6 --net %s: %s; %d epochs, mini-batch %d, eta %g, lmbda %g, %s" % (
+        name, CH6_NETS[name][0], s["epochs"], s["mini_batch_size"], s["eta"], s["lmbda"], args.dtype))
+    data = (training, va, te)
+    if name != "ensemble":
+        net, result, times = _train6(args, s, name, data, say, progress)
+        if times:
+            say("%d epochs in %.1f s (%.2f s per epoch, with the validation and test passes)"
+                % (len(times), sum(times), sum(times) / len(times)))
+        if args.save:
+            net.save(args.save)
+            say("saved the network to %s (network3.load reads it)" % args.save)
+        return 0
+    nets = []
+    t0 = time.perf_counter()
+    for k in range(s["ensemble_size"]):
+        say("Network %d of %d" % (k + 1, s["ensemble_size"]))
+        net, _, _ = _train6(args, s, name, data, say, progress, suffix="-%d" % (k + 1))
+        nets.append(net)
+        if args.save:
+            stem, ext = os.path.splitext(args.save)
+            net.save(stem + "-%d" % (k + 1) + (ext or ".npz"))
+    ensemble = network3.Ensemble(nets)
+    single = [net.accuracy(*te) for net in nets]
+    print("Ensemble of %d networks: test accuracy %.2f%% (the networks alone: %s)" % (
+        len(nets), 100 * ensemble.accuracy(*te), ", ".join("%.2f%%" % (100 * a) for a in single)))
+    say("%d networks trained in %.1f s" % (len(nets), time.perf_counter() - t0))
+    return 0
+
+
+# ---------------------------------------------------------------------------
+
+def _table(presets, fmt):
+    return "\n".join("  %-15s %s" % (k, fmt(v)) for k, v in presets.items())
+
+
+def register(sub, add_common):
+    p3 = sub.add_parser(
+        "chapter3", help="train chapter 3's networks (network2): costs, regularisation, overfitting",
+        formatter_class=_Formatter,
+        description="Chapter 3 with network2: each --run is one of the chapter's experiments with the book's "
+                    "settings; any flag below overrides them.  Mini-batches of 10.\n\nruns:\n" +
+                    _table(CH3_RUNS, lambda v: v[0]),
+        epilog="examples:\n  nnfast chapter3 --run cross-entropy\n"
+               "  nnfast chapter3 --run overfitting --history over.json && nnfast plot over.json --metric both -o over.png")
+    add_common(p3)
+    p3.add_argument("--run", choices=list(CH3_RUNS), default="cross-entropy", help="which experiment")
+    p3.add_argument("--sizes", type=_sizes, help="layer sizes, comma-separated (default: the run's)")
+    p3.add_argument("--cost", choices=["quadratic", "cross-entropy"], help="cost (default: the run's)")
+    p3.add_argument("--init", choices=["default", "large"],
+                    help="weight initialisation: default = N(0, 1/n_in), large = chapter 1's N(0, 1) "
+                         "(default: the run's)")
+    p3.add_argument("--eta", type=_positive_float, help="learning rate (default: the run's)")
+    p3.add_argument("--lmbda", type=_nonneg_float, help="L2 regularisation parameter (default: the run's)")
+    p3.add_argument("--mini-batch-size", type=_positive_int, help="mini-batch size (default: 10)")
+    p3.add_argument("--n-train", type=_positive_int, help="train on the first N training images (default: "
+                                                           "the run's: all 50,000, or 1,000 for overfitting)")
+    p3.add_argument("--evaluate", choices=["test", "validation"],
+                    help="evaluation data (default: the run's: test as the book's chapter, validation for "
+                         "weight-init and best)")
+    p3.add_argument("--monitor", type=_monitors,
+                    help="what to print and record each epoch, comma-separated from %s, or all, none "
+                         "(default: evaluation-accuracy; all for the overfitting runs)" % ", ".join(MONITORS))
+    p3.set_defaults(func=_chapter3)
+
+    p6 = sub.add_parser(
+        "chapter6", help="train chapter 6's networks (network3): convolutional, ReLU, dropout, ensemble",
+        formatter_class=_Formatter,
+        description="Chapter 6 with network3: each --net is one of the chapter's networks with the book's "
+                    "hyperparameters (mini-batch 10, float32; the book's result is on MNIST); any flag "
+                    "below overrides them.  The expanded data comes from `nnfast expand`.\n\nnetworks:\n" +
+                    _table(CH6_NETS, lambda v: "%s; %d epochs, eta %g, lmbda %g" % (
+                        v[0], v[2]["epochs"], v[2]["eta"], v[2]["lmbda"])),
+        epilog="examples:\n  nnfast chapter6 --net conv1 --epochs 3\n"
+               "  nnfast expand && nnfast chapter6 --net dropout")
+    add_common(p6, dtype="float32")
+    p6.add_argument("--net", choices=list(CH6_NETS), default="conv1", help="which network")
+    p6.add_argument("--eta", type=_positive_float, help="learning rate (default: the net's)")
+    p6.add_argument("--lmbda", type=_nonneg_float, help="L2 regularisation parameter (default: the net's)")
+    p6.add_argument("--mini-batch-size", type=_positive_int, help="mini-batch size (default: 10)")
+    p6.add_argument("--n-train", type=_positive_int, help="train on the first N training images (default: all)")
+    p6.add_argument("--expanded", action=argparse.BooleanOptionalAction, default=None,
+                    help="train on the expanded data (default: the net's: expanded, extra-fc, dropout, ensemble)")
+    p6.add_argument("--shuffle", action="store_true", help="shuffle the training data each epoch (the book does not)")
+    p6.add_argument("--ensemble-size", type=_positive_int, help="networks in the ensemble (default: 5)")
+    p6.set_defaults(func=_chapter6)
+    return p3, p6
+
