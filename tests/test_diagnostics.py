@@ -81,6 +81,30 @@ def test_recorder_stores_the_norms_after_each_epoch():
     assert recorder.norms[0] != recorder.norms[1] and recorder.norms[2] == recorder.norms[3]
 
 
+def test_sgd_records_the_norms_into_its_history_through_on_epoch():
+    """SGD(on_epoch=GradientNormRecorder(data), history=...) keeps chapter 5's speeds per epoch,
+    equal to the norms of the network after each epoch (replayed from the same seeds)."""
+    import random
+    from nnfast.history import History
+    data = training_list(60, 6, 3, seed=8)
+    np.random.seed(9)
+    net = network2.Network([6, 5, 5, 3])
+    random.seed(10)
+    recorder = D.GradientNormRecorder(list(data))
+    history = History()
+    net.SGD(list(data), 3, 10, 0.5, lmbda=1.0, on_epoch=recorder, history=history)
+    epochs, recorded = history.column("gradient_norms")
+    assert epochs == [0, 1, 2] and recorded == recorder.norms
+    np.random.seed(9)
+    replay = network2.Network([6, 5, 5, 3])
+    random.seed(10)
+    expected, train = [], list(data)
+    for epoch in range(3):
+        replay.SGD(train, 1, 10, 0.5, lmbda=1.0)   # same shuffles: each call reshuffles the list in place
+        expected.append(D.gradient_norms(replay, data))
+    np.testing.assert_allclose(recorded, expected, rtol=1e-12)
+
+
 def test_chain_equals_backprop_of_a_network_of_single_neurons():
     weights, biases = [0.5, -1.2, 0.8, 1.1, -0.4], [0.1, 0.3, -0.5, 0.2, 0.9]
     chain = D.unstable_chain(weights, biases, x=0.7, y=0.2)
