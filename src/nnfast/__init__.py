@@ -11,5 +11,7 @@ algorithms in plain numpy as the oracle the fast paths are tested against.
 """
 from ._version import __version__
 from ._config import get_num_threads, num_threads, set_num_threads, show_config
+from ._errors import TrainingDiverged
 
-__all__ = ["__version__", "show_config", "get_num_threads", "set_num_threads", "num_threads"]
+__all__ = ["__version__", "show_config", "get_num_threads", "set_num_threads", "num_threads",
+           "TrainingDiverged"]

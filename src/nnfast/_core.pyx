@@ -75,6 +75,7 @@ cdef extern from "dense.h":
         int nthreads
         volatile int *stop
         volatile nn_size *progress
+        int *nonfinite
     nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt) nogil
     const char *nn_dense_path() nogil
     nn_size nn_dense_eval_scratch(const nn_dense_net *net) nogil
@@ -115,6 +116,11 @@ cdef class DenseNet:
     cdef list keep
     cdef object dtype
     cdef readonly Py_ssize_t mbs
+    # examples trained by train_epoch calls since the caller last set it to 0: kept here, in C,
+    # because a KeyboardInterrupt can surface right after the call, before Python sees its result
+    cdef public Py_ssize_t examples_done
+    # True when the last train_epoch call stopped at a non-finite z or output delta
+    cdef readonly bint nonfinite
 
     def __cinit__(self, sizes, dtype, int act_hidden, int act_out, int cost, Py_ssize_t mbs=0,
                   bint momentum=False, bint dropout=False):
@@ -178,6 +184,7 @@ cdef class DenseNet:
         """One epoch of SGD over ``order`` (int64 rows of X and Y). Returns examples done."""
         cdef nn_dense_sgd o
         cdef nn_size done
+        cdef int bad = 0
         o.X = _ptr(X)
         o.x_dtype = _code(X)
         o.ldx = X.shape[1]
@@ -196,10 +203,13 @@ cdef class DenseNet:
         o.nthreads = nthreads
         o.stop = NULL
         o.progress = NULL
+        o.nonfinite = &bad
         with nogil:
             done = nn_dense_train_epoch(&self.net, &o)
         if done < 0:
             raise MemoryError("nnfast: out of memory starting an epoch")
+        self.examples_done += done
+        self.nonfinite = bad
         return done
 
     def evaluate(self, cnp.ndarray X, cnp.ndarray Y=None, double hidden_scale=1.0, int nthreads=1,

@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from . import _config, _core
+from ._errors import TrainingDiverged
 
 # codes shared with csrc/nnfast.h
 LINEAR, SIGMOID, TANH, RELU, SOFTMAX = 0, 1, 2, 3, 4
@@ -92,11 +93,23 @@ def _input_matrix(X, name, n_in, dtype):
         raise ValueError("%s: inputs must have %d values each (sizes[0]), got an array of shape %s"
                          % (name, n_in, X.shape))
     keep = X.dtype == np.float32 and dtype == np.float64
+    check_float_range(X, name, dtype)
     X = np.ascontiguousarray(X, dtype=X.dtype if keep else dtype)
     if not np.isfinite(X).all():
         bad = int(np.argmin(np.isfinite(X).all(axis=1)))
         raise ValueError("%s: input %d contains NaN or infinity" % (name, bad))
     return X
+
+
+def check_float_range(X, name, dtype):
+    """Inputs beyond ``dtype``'s range (1e300 into float32) would turn into inf with a
+    cast warning: say so instead."""
+    if X.dtype.kind == "f" and X.dtype.itemsize > np.dtype(dtype).itemsize and X.size:
+        with np.errstate(invalid="ignore"):
+            big = np.abs(X) > np.finfo(dtype).max
+        if big.any():
+            raise ValueError("%s: input %d holds values beyond the range of %s"
+                             % (name, int(np.argmax(big.reshape(len(X), -1).any(axis=1))), np.dtype(dtype)))
 
 
 def _stack_inputs(data, name, n_in):
@@ -248,6 +261,8 @@ class Engine(object):
         self.velocities = None
         self.last_threads = None
         self.chunk = FIRST_CHUNK_BATCHES * self.core.mbs   # examples per native call, adapted
+        self.epochs_started = 0      # epoch() calls so far: an SGD call's epoch number
+        net.last_interrupted_at = None
         if momentum:
             self.velocities = ([np.zeros_like(w) for w in net.weights], [np.zeros_like(b) for b in net.biases])
 
@@ -259,7 +274,15 @@ class Engine(object):
         else:
             self.core.set_params(w, b)
 
-    def epoch(self, X, Y, order, eta, counter0=0, progress=None, **kw):
+    def epoch(self, *args, **kw):
+        """One epoch (see _epoch); on Ctrl-C, records where it stopped (note_interrupt)."""
+        try:
+            return self._epoch(*args, **kw)
+        except KeyboardInterrupt as e:
+            self.note_interrupt(e)
+            raise
+
+    def _epoch(self, X, Y, order, eta, counter0=0, progress=None, **kw):
         """One epoch over ``order`` (row indices); returns the examples done.
 
         The epoch runs as a few native calls of whole mini-batches each, sized
@@ -278,12 +301,15 @@ class Engine(object):
         nt = _config.effective_threads()
         n, mbs = len(order), self.core.mbs
         pos = 0
+        self.epochs_started += 1
+        self.core.examples_done = 0
 
         def run(size, threads):
             nonlocal pos
             t0 = time.perf_counter()
             pos += self.core.train_epoch(X, Y, order[pos:pos + size], eta, counter0=counter0 + pos,
                                          nthreads=threads, **kw)
+            self.check_finite(pos)
             if progress is not None:
                 progress(pos, n)
             return time.perf_counter() - t0
@@ -302,6 +328,42 @@ class Engine(object):
                 size = int(size * min(4.0, CHUNK_SECONDS / seconds)) // mbs * mbs
                 self.chunk = max(mbs, min(size, MAX_CHUNK_BATCHES * mbs))
         return pos
+
+    def check_finite(self, pos):
+        """Raise TrainingDiverged when the last native call met an inf or NaN.
+
+        The kernels check every weighted input and output delta before a
+        mini-batch's update and stop there.  An update can itself overflow
+        (eta times a gradient beyond the largest float): the next mini-batch's
+        forward pass then sees it, or, after the last one of a call, the check
+        of the parameters here (a few microseconds per call of ~50 ms).
+        """
+        j, mbs = self.epochs_started - 1, self.core.mbs
+        params = self.net.weights + self.net.biases
+        if self.velocities is not None:
+            params = params + self.velocities[0] + self.velocities[1]
+        finite = all(np.isfinite(a).all() for a in params)
+        if self.core.nonfinite:
+            k = pos // mbs
+            if finite:
+                raise TrainingDiverged("training diverged in epoch %d, mini-batch %d: a weighted input or output "
+                                       "delta became infinite or NaN; the weights are as before that mini-batch "
+                                       "(try a smaller eta)" % (j, k), j, k)
+            k -= 1
+        elif finite:
+            return
+        else:
+            k = (pos - 1) // mbs
+        raise TrainingDiverged("training diverged in epoch %d, mini-batch %d: its update overflowed, the weights "
+                               "or biases now hold infinities or NaN (try a smaller eta)" % (j, k), j, k)
+
+    def note_interrupt(self, exc):
+        """Ctrl-C: record where (``net.last_interrupted_at = (epoch, examples done in it)``;
+        the weights are as after that many examples, a whole number of mini-batches)."""
+        where = (self.epochs_started - 1, int(self.core.examples_done))
+        self.net.last_interrupted_at = where
+        exc.add_note("nnfast: training stopped in epoch %d after %d examples (a whole number of mini-batches); "
+                     "net.last_interrupted_at = %r" % (where[0], where[1], where))
 
 
 def evaluate_arrays(net, X, Y=None, act_hidden=SIGMOID, act_out=SIGMOID, cost=QUADRATIC,

@@ -330,6 +330,12 @@ class Network(_ref.Network):
 
     # -- evaluation
 
+    def feedforward(self, a):
+        """The book's feedforward (numpy); weighted inputs beyond the float range
+        give inf/NaN outputs without numpy's overflow warnings."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return super().feedforward(a)
+
     def accuracy(self, data, convert=False):
         """Number of inputs whose output argmax is the label.  As the book,
         ``convert=True`` is for training-format data (one-hot ``y``) and the
@@ -382,7 +388,10 @@ class _Evaluator(object):
             fn = net.cost.fn
             cost = np.array([fn(out[i].reshape(-1, 1), Y[i].reshape(-1, 1)) for i in range(len(out))],
                             dtype=np.float64)
-        return pred, (float(np.mean(cost)) if want_cost else None)
+        if want_cost:
+            with np.errstate(over="ignore"):   # saturated outputs: costs of up to DBL_MAX each
+                cost = float(np.nan_to_num(np.mean(cost)))
+        return pred, cost
 
 
 #### Loading a Network

@@ -33,7 +33,12 @@ import tempfile
 
 import numpy as np
 
-from . import _config, _net3
+from . import _config, _dense, _net3
+from ._errors import TrainingDiverged
+
+# mini-batches per native call of SGD: Ctrl-C is seen between calls, well within a second,
+# and a divergence check (TrainingDiverged) follows each call
+_CHUNK_BATCHES = 100
 
 __all__ = ["linear", "sigmoid", "tanh", "ReLU", "load_data_shared", "size", "Network", "ConvPoolLayer",
            "FullyConnectedLayer", "SoftmaxLayer", "Ensemble", "load"]
@@ -342,6 +347,7 @@ class Network(object):
         if a.ndim != 2 or a.shape[1] != self.layers[0].n_in:
             raise ValueError("%s: x has shape %r but the first layer takes %d inputs: expected (n, %d)"
                              % (name, a.shape, self.layers[0].n_in, self.layers[0].n_in))
+        _dense.check_float_range(a, name + ": x", self.dtype)
         a = np.ascontiguousarray(a, dtype=self.dtype)
         if not np.all(np.isfinite(a)):
             raise ValueError("%s: x holds NaN or infinite values" % name)
@@ -418,8 +424,11 @@ class Network(object):
                     iteration = num_training_batches * epoch + i
                     if iteration % 1000 == 0:
                         print("Training mini-batch number {0}".format(iteration))
-                    end = min(num_training_batches, (iteration // 1000 + 1) * 1000 - num_training_batches * epoch)
+                    end = min(num_training_batches, (iteration // 1000 + 1) * 1000 - num_training_batches * epoch,
+                              i + _CHUNK_BATCHES)
+                    before = [p.copy() for p in self.params]
                     plan.train(training_x, training_y, order, i, end - i, eta, l2, seed, epoch * used, threads)
+                    self._check_finite(before, epoch, i, end)
                     i = end
                 iteration = num_training_batches * (epoch + 1) - 1
                 if validation is None:
@@ -441,6 +450,17 @@ class Network(object):
         if test_accuracy is not None:
             print("Corresponding test accuracy of {0:.2%}".format(test_accuracy))
         return best_validation_accuracy, best_iteration, test_accuracy
+
+    def _check_finite(self, before, epoch, first, end):
+        """After mini-batches first..end-1: if a parameter became infinite or NaN, put every
+        parameter back as it was before them and raise TrainingDiverged."""
+        if all(np.isfinite(p).all() for p in self.params):
+            return
+        for p, b in zip(self.params, before):
+            p[...] = b
+        raise TrainingDiverged("training diverged in epoch %d, within mini-batches %d..%d: a parameter became "
+                               "infinite or NaN; the parameters are restored to their values before mini-batch "
+                               "%d (try a smaller eta)" % (epoch, first, end - 1, first), epoch, first)
 
     # ---- beyond the book ----
 

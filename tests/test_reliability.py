@@ -1,0 +1,175 @@
+"""Reliability: divergence, numerics, Ctrl-C, threads, fork, memory (issue 7).
+
+Training that meets an infinity or NaN raises nnfast.TrainingDiverged naming
+the epoch and mini-batch; saturated units and log(0) give finite values with
+no warnings; SIGINT mid-epoch leaves the weights as after a whole number of
+mini-batches; training releases the GIL and gives the same numbers from two
+Python threads at once; a forked worker trains after the parent did.
+"""
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+import nnfast
+from nnfast import TrainingDiverged, network, network2, network3
+from nnfast.network3 import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+
+
+def toy(n=200, n_in=20, n_out=5, seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, n_in)) * scale, rng.integers(0, n_out, n)
+
+
+def params(net):
+    return [np.array(a) for a in net.weights + net.biases]
+
+
+# ---------------------------------------------------------------------------
+# divergence: a clear error, finite weights, no warnings
+# ---------------------------------------------------------------------------
+
+COSTS = [network2.QuadraticCost, network2.CrossEntropyCost, network2.LogLikelihoodCost]
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("cost", COSTS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("mu", [0.0, 0.5])
+def test_network2_huge_eta_raises_training_diverged(activation, cost, mu):
+    X, y = toy(scale=10)
+    np.random.seed(1)
+    random.seed(1)
+    net = network2.Network([20, 15, 5], cost=cost, activation=activation)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TrainingDiverged, match=r"epoch 0, mini-batch \d+") as info:
+            net.SGD((X, y), 3, 10, 1e308, mu=mu)
+    assert info.value.epoch == 0 and info.value.mini_batch >= 0
+    if "as before that mini-batch" in str(info.value):
+        assert all(np.isfinite(a).all() for a in params(net))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_network_huge_eta_stops_before_the_update(dtype):
+    X, y = toy(scale=10)
+    np.random.seed(2)
+    random.seed(2)
+    net = network.Network([20, 15, 5], dtype=dtype)
+    eta = 1e308 if dtype == np.float64 else 1e38
+    with pytest.raises(TrainingDiverged) as info:
+        net.SGD((X, y), 2, 10, eta)
+    assert info.value.epoch == 0
+    # the network keeps working: it evaluates, and trains on from fresh weights
+    assert 0 <= net.evaluate((X, y)) <= len(X)
+    net.weights = [np.zeros_like(w) for w in net.weights]
+    net.SGD((X, y), 1, 10, 0.1)
+    assert all(np.isfinite(a).all() for a in params(net))
+
+
+def test_weights_as_after_the_mini_batch_before_divergence():
+    """Replay with the reference: the weights equal the reference's after mini_batch steps."""
+    from nnfast.reference import network as ref
+    X, y = toy(n=100, scale=10)
+    Y = np.eye(5)[y]
+    np.random.seed(3)
+    net = network.Network([20, 6, 5])
+    start = params(net)
+    random.seed(5)
+    with pytest.raises(TrainingDiverged) as info:
+        net.SGD((X, y), 1, 10, 1e308)
+    k = info.value.mini_batch
+    assert k >= 1
+    assert "as before that mini-batch" in str(info.value)
+    random.seed(5)
+    idx = list(range(100))
+    random.shuffle(idx)
+    r = ref.Network([20, 6, 5])
+    r.biases, r.weights = [a.copy() for a in start[2:]], [a.copy() for a in start[:2]]
+    for m in range(k):
+        rows = idx[m * 10:(m + 1) * 10]
+        with np.errstate(all="ignore"):
+            r.update_mini_batch([(X[i].reshape(-1, 1), Y[i].reshape(-1, 1)) for i in rows], 1e308)
+    for a, b in zip(params(net), r.weights + r.biases):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=0)
+
+
+def test_network3_huge_eta_restores_parameters():
+    rng = np.random.default_rng(0)
+    X = rng.random((400, 64)).astype(np.float32)
+    y = rng.integers(0, 5, 400)
+    np.random.seed(0)
+    net = network3.Network([ConvPoolLayer((4, 1, 3, 3), (10, 1, 8, 8)),
+                            FullyConnectedLayer(4 * 3 * 3, 20, activation_fn=ReLU), SoftmaxLayer(20, 5)], 10)
+    before = [p.copy() for p in net.params]
+    with pytest.raises(TrainingDiverged, match="epoch 0") as info:
+        net.SGD((X, y), 2, 10, 1e30, (X, y))
+    assert info.value.mini_batch == 0
+    for p, b in zip(net.params, before):
+        np.testing.assert_array_equal(p, b)
+    assert 0 <= net.accuracy(X, y) <= 1
+
+
+# ---------------------------------------------------------------------------
+# numerics: saturation and log(0) give finite values without warnings
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("cost", COSTS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("x", [1e30, -1e30, 1e-300, 0.0, 50.0])
+def test_network2_saturated_costs_are_finite_and_quiet(activation, cost, x):
+    np.random.seed(0)
+    net = network2.Network([4, 3, 2], cost=cost, activation=activation)
+    net.weights = [w * 1e5 for w in net.weights]
+    col = np.full((4, 1), x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c_train = net.total_cost([(col, np.array([[0.0], [1.0]]))], 0.1)
+        c_eval = net.total_cost([(col, 0)], 0.1, convert=True)
+        acc = net.accuracy([(col, 1)])
+        out = net.feedforward(col)
+    assert np.isfinite(c_train) and np.isfinite(c_eval) and acc in (0, 1)
+    if activation != "relu" or abs(x) < 1e20:
+        assert np.isfinite(out).all()
+
+
+def test_network_saturated_sigmoid_is_quiet():
+    np.random.seed(0)
+    net = network.Network([4, 3, 2])
+    net.weights = [w * 1e5 for w in net.weights]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for x in (1e300, -1e300, 0.0):
+            assert np.isfinite(net.feedforward(np.full((4, 1), x))).all()
+            assert net.evaluate([(np.full((4, 1), x), 1)]) in (0, 1)
+
+
+@pytest.mark.parametrize("act", [network3.sigmoid, network3.tanh, network3.ReLU, network3.linear])
+def test_network3_softmax_overflow_is_finite(act):
+    np.random.seed(0)
+    net = network3.Network([FullyConnectedLayer(4, 3, activation_fn=act), SoftmaxLayer(3, 2)], 1)
+    net.layers[0].w *= 1e5
+    net.layers[1].w += 1e3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = net.feedforward(np.full((1, 4), 1e10, dtype=np.float32))
+    assert np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("make", [lambda: network.Network([4, 2], dtype=np.float32),
+                                  lambda: network2.Network([4, 2], dtype=np.float32)])
+def test_inputs_beyond_float32_are_rejected_clearly(make):
+    net = make()
+    X = np.full((3, 4), 1e300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="beyond the range of float32"):
+            net.SGD((X, np.zeros(3, dtype=int)), 1, 1, 0.1)
