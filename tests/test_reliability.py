@@ -173,3 +173,124 @@ def test_inputs_beyond_float32_are_rejected_clearly(make):
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="beyond the range of float32"):
             net.SGD((X, np.zeros(3, dtype=int)), 1, 1, 0.1)
+
+
+# ---------------------------------------------------------------------------
+# Ctrl-C: SIGINT mid-run leaves the weights as after whole mini-batches
+# ---------------------------------------------------------------------------
+
+CHILD_PRELUDE = """
+import contextlib, io, random, sys
+import numpy as np
+from nnfast import network, network2
+
+def data(n=4000, n_in=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, n_in)), rng.integers(0, 10, n)
+
+def make(kind):
+    np.random.seed(1)
+    random.seed(2)
+    if kind == "network":
+        return network.Network([64, 40, 10])
+    return network2.Network([64, 40, 10])
+"""
+
+INTERRUPT_CHILD = CHILD_PRELUDE + """
+kind, out = sys.argv[1], sys.argv[2]
+X, y = data()
+net = make(kind)
+if kind == "network":
+    eye = np.eye(10)
+    items = [(X[i].reshape(-1, 1), eye[y[i]].reshape(-1, 1)) for i in range(len(y))]
+    ids = {id(t): i for i, t in enumerate(items)}
+    train = lambda: net.SGD(items, 100000, 10, 0.5)
+else:
+    train = lambda: net.SGD((X, y), 100000, 10, 0.5, lmbda=1.0, mu=0.5)
+print("ready", flush=True)
+try:
+    with contextlib.redirect_stdout(io.StringIO()):
+        train()
+except KeyboardInterrupt:
+    pass
+else:
+    sys.exit("not interrupted")
+saved = {"where": np.array(net.last_interrupted_at)}
+for i, a in enumerate(net.weights + net.biases):
+    saved["p%d" % i] = a.copy()
+if kind == "network":
+    saved["perm"] = np.array([ids[id(t)] for t in items])
+else:
+    for i, v in enumerate(net._velocity_w + net._velocity_b):
+        saved["v%d" % i] = v
+# the network keeps working afterwards
+with contextlib.redirect_stdout(io.StringIO()):
+    net.SGD((X, y), 1, 10, 0.5)
+assert all(np.isfinite(a).all() for a in net.weights)
+np.savez(out, **saved)
+print("saved", flush=True)
+"""
+
+
+def run_child(script, args, signal_after=None, sig=signal.SIGINT, timeout=120):
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-c", script] + list(args), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        if signal_after is not None:
+            assert proc.stdout.readline().strip() == "ready"
+            threading.Event().wait(signal_after)
+            proc.send_signal(sig)
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, out, err
+
+
+def replay(kind, epoch, done):
+    """The same run, stopped after `done` examples of epoch `epoch`: (params, velocities, order)."""
+    from nnfast import _dense
+    ns = {}
+    exec(CHILD_PRELUDE, ns)
+    X, y = ns["data"]()
+    net = ns["make"](kind)
+    Y = np.eye(10)[y]
+    n = len(y)
+    if kind == "network":
+        engine = _dense.Engine(net, _dense.SIGMOID, _dense.SIGMOID, _dense.QUADRATIC, 10)
+        kw = {}
+    else:
+        engine = _dense.Engine(net, _dense.SIGMOID, _dense.SIGMOID, _dense.CROSS_ENTROPY, 10, momentum=True)
+        kw = dict(lmbda_over_n=1.0 / n, reg=_dense.REG_L2, mu=0.5, p_dropout=0.0, seed=0)
+    shuffler = _dense.Shuffler(n)
+    for j in range(epoch + 1):
+        order = shuffler.next_order()
+        engine.epoch(X, Y, order if j < epoch else order[:done], 0.5, counter0=j * n, **kw)
+    vel = [] if engine.velocities is None else engine.velocities[0] + engine.velocities[1]
+    return params(net), vel, order
+
+
+@pytest.mark.parametrize("kind", ["network", "network2"])
+def test_sigint_stops_at_a_mini_batch_boundary(kind, tmp_path):
+    out = str(tmp_path / "state.npz")
+    code, stdout, err = run_child(INTERRUPT_CHILD, [kind, out], signal_after=0.7)
+    assert code == 0, err
+    assert "saved" in stdout
+    saved = np.load(out)
+    epoch, done = (int(v) for v in saved["where"])
+    assert done % 10 == 0 and 0 <= done <= 4000
+    want, vel, order = replay(kind, epoch, done)
+    for i, w in enumerate(want):
+        np.testing.assert_array_equal(saved["p%d" % i], w)
+    if kind == "network":
+        # the book's list is left shuffled as this epoch's order (or the next one's, when
+        # Ctrl-C came between two epochs, after the shuffle)
+        perm = saved["perm"]
+        assert sorted(perm) == list(range(4000))
+        if 0 < done < 4000:
+            np.testing.assert_array_equal(perm, order)
+    else:
+        for i, v in enumerate(vel):
+            np.testing.assert_array_equal(saved["v%d" % i], v)

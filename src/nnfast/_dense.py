@@ -359,8 +359,12 @@ class Engine(object):
 
     def note_interrupt(self, exc):
         """Ctrl-C: record where (``net.last_interrupted_at = (epoch, examples done in it)``;
-        the weights are as after that many examples, a whole number of mini-batches)."""
-        where = (self.epochs_started - 1, int(self.core.examples_done))
+        the weights are as after that many examples, a whole number of mini-batches).
+        SGD calls this too, for an interrupt between two epochs."""
+        if getattr(exc, "_nnfast_noted", False):
+            return
+        exc._nnfast_noted = True
+        where = (max(self.epochs_started - 1, 0), int(self.core.examples_done))
         self.net.last_interrupted_at = where
         exc.add_note("nnfast: training stopped in epoch %d after %d examples (a whole number of mini-batches); "
                      "net.last_interrupted_at = %r" % (where[0], where[1], where))

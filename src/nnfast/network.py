@@ -69,6 +69,9 @@ class Network(_reference.Network):
                     print("Epoch {0}: {1} / {2}".format(j, self._count_correct(Xt, labels), len(Xt)))
                 else:
                     print("Epoch {0} complete".format(j))
+        except KeyboardInterrupt as e:
+            engine.note_interrupt(e)     # net.last_interrupted_at: where the weights stand
+            raise
         finally:
             if is_list and epochs > 0:
                 shuffler.apply_to(training_data)

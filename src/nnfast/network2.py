@@ -237,6 +237,10 @@ class Network(_ref.Network):
                     eta, stop = progress.after_epoch(eval_acc, eta)
                     if stop:
                         break
+        except KeyboardInterrupt as e:
+            if engine is not None:
+                engine.note_interrupt(e)     # net.last_interrupted_at: where the weights stand
+            raise
         finally:
             if is_list and shuffled:
                 shuffler.apply_to(training_data)
