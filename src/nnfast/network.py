@@ -17,7 +17,7 @@ integer labels.
 """
 import numpy as np
 
-from . import _dense
+from . import _checkpoint, _dense
 from .reference import network as _reference
 from .reference.network import sigmoid, sigmoid_prime  # noqa: F401 - the book's module functions
 
@@ -40,12 +40,18 @@ class Network(_reference.Network):
         self.biases = [b.astype(self.dtype, copy=False) for b in self.biases]
         self.weights = [w.astype(self.dtype, copy=False) for w in self.weights]
 
-    def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None):
+    def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, *,
+            checkpoint=None, checkpoint_every=1, resume=None):
         """Train with mini-batch stochastic gradient descent.  ``training_data`` is a
         list of ``(x, y)`` tuples (or an array pair); each epoch shuffles it with
         ``random.shuffle`` and cuts it into consecutive mini-batches, the last one
         possibly shorter.  With ``test_data`` the network is evaluated after each
-        epoch and the count printed: useful for tracking progress, but slower."""
+        epoch and the count printed: useful for tracking progress, but slower.
+
+        Beyond the book: ``checkpoint=PATH`` saves the run every
+        ``checkpoint_every`` epochs (an .npz written atomically: network, random
+        states, shuffled order); ``resume=PATH`` continues such a run with the
+        same arguments, ending bit for bit where the uninterrupted run would."""
         epochs = _dense.check_int("epochs", epochs, 0)
         mini_batch_size = _dense.check_int("mini_batch_size", mini_batch_size, 1)
         eta = _dense.check_real("eta", eta, positive=True)
@@ -61,14 +67,18 @@ class Network(_reference.Network):
         n = len(X)
         engine = _dense.Engine(self, _dense.SIGMOID, _dense.SIGMOID, _dense.QUADRATIC, min(mini_batch_size, n))
         shuffler = _dense.Shuffler(n)
+        ckpt = _checkpoint.Checkpoint(self, checkpoint, checkpoint_every, resume,
+                                      dict(kind="network", mini_batch_size=mini_batch_size, eta=eta), X, Y)
+        first, _ = ckpt.restore(shuffler)
         try:
-            for j in range(epochs):
+            for j in range(first, epochs):
                 order = shuffler.next_order()
                 engine.epoch(X, Y, order, eta)
                 if test_data is not None:
                     print("Epoch {0}: {1} / {2}".format(j, self._count_correct(Xt, labels), len(Xt)))
                 else:
                     print("Epoch {0} complete".format(j))
+                ckpt.after_epoch(j, shuffler)
         except KeyboardInterrupt as e:
             engine.note_interrupt(e)     # net.last_interrupted_at: where the weights stand
             raise

@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 
-from . import _config, _core, _dense
+from . import _checkpoint, _config, _core, _dense
 from .reference import _rng
 from .reference import network2 as _ref
 from .reference.network2 import (  # noqa: F401 - the book's module-level names
@@ -135,7 +135,10 @@ class Network(_ref.Network):
             early_stopping_n=None,
             schedule_patience=None,
             schedule_factor=2.0,
-            schedule_stop=128.0):
+            schedule_stop=128.0,
+            checkpoint=None,
+            checkpoint_every=1,
+            resume=None):
         """Mini-batch stochastic gradient descent, as the book: each epoch shuffles
         ``training_data`` (in place, with ``random.shuffle``) and steps on each
         mini-batch, the last one possibly shorter; after each epoch it prints
@@ -152,6 +155,12 @@ class Network(_ref.Network):
         ``schedule_factor`` after that many consecutive epochs without a new
         best evaluation accuracy, and stop once eta <= initial eta /
         ``schedule_stop``.  Both need ``evaluation_data``.
+
+        ``checkpoint=PATH`` saves the run every ``checkpoint_every`` epochs (an
+        .npz written atomically: network, velocities, random states, shuffled
+        order, schedule, the lists so far); ``resume=PATH`` continues such a
+        run given the same arguments, ending bit for bit where the
+        uninterrupted run would (a checkpoint of another run is refused).
 
         Every argument and both data sets are checked before any training: on
         an error the network is unchanged.
@@ -174,6 +183,16 @@ class Network(_ref.Network):
         labels_t = _dense.labels_of(Y) if monitor_training_accuracy else None
         _dense.check_params(self)
         _dense.kernel_ready_params(self)
+        ckpt = _checkpoint.Checkpoint(self, checkpoint, checkpoint_every, resume, dict(
+            kind="network2", cost=getattr(self.cost, "__name__", "?"), activation=self.activation,
+            mini_batch_size=mini_batch_size, eta=eta, lmbda=lmbda, regularization=regularization, mu=mu,
+            p_dropout=p_dropout, early_stopping_n=early_stopping_n, schedule_patience=schedule_patience,
+            schedule_factor=schedule_factor, schedule_stop=schedule_stop,
+            evaluation=None if evaluation_data is None else len(evaluation_data),
+            monitor=[monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost,
+                     monitor_training_accuracy]), X, Y)
+        if mu > 0 and _native_cost_code(self.cost) is None and (checkpoint or resume):
+            raise ValueError("checkpoints with momentum need a built-in cost (the native path)")
 
         # from here on the network changes, as the book's
         self.regularization = regularization
@@ -198,8 +217,14 @@ class Network(_ref.Network):
         training_cost, training_accuracy = [], []
         progress = _ref._Progress(eta, early_stopping_n, schedule_patience, schedule_factor, schedule_stop)
         shuffled = False
+        velocities = None if engine is None else engine.velocities
+        first, extra = ckpt.restore(shuffler, velocities)
+        if extra:
+            eta, seed, shuffled = extra["eta"], extra["seed"], True
+            progress.__dict__.update(extra["progress"])
+            evaluation_cost, evaluation_accuracy, training_cost, training_accuracy = extra["lists"]
         try:
-            for j in range(epochs):
+            for j in range(first, epochs):
                 order = shuffler.next_order()
                 shuffled = True
                 if engine is not None:
@@ -237,6 +262,9 @@ class Network(_ref.Network):
                     eta, stop = progress.after_epoch(eval_acc, eta)
                     if stop:
                         break
+                ckpt.after_epoch(j, shuffler, velocities, dict(
+                    eta=eta, seed=seed, progress=vars(progress),
+                    lists=[evaluation_cost, evaluation_accuracy, training_cost, training_accuracy]))
         except KeyboardInterrupt as e:
             if engine is not None:
                 engine.note_interrupt(e)     # net.last_interrupted_at: where the weights stand
