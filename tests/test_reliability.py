@@ -294,3 +294,149 @@ def test_sigint_stops_at_a_mini_batch_boundary(kind, tmp_path):
     else:
         for i, v in enumerate(vel):
             np.testing.assert_array_equal(saved["v%d" % i], v)
+
+
+# ---------------------------------------------------------------------------
+# threads: the GIL is released, concurrent runs equal sequential ones, fork works
+# ---------------------------------------------------------------------------
+
+def test_training_releases_the_gil():
+    """While one thread is inside a single native epoch call, another runs Python code."""
+    from nnfast import _dense
+    rng = np.random.default_rng(0)
+    X = rng.random((4000, 200))
+    Y = np.eye(10)[rng.integers(0, 10, 4000)]
+    order = np.tile(np.arange(4000, dtype=np.int64), 25)      # 100,000 examples in one call
+    np.random.seed(0)
+    net = network.Network([200, 100, 10])
+    engine = _dense.Engine(net, _dense.SIGMOID, _dense.SIGMOID, _dense.QUADRATIC, 10)
+    engine.bind()
+    started, seen_running = threading.Event(), []
+
+    def train():
+        started.set()
+        engine.core.train_epoch(X, Y, order, 0.1, nthreads=1)
+
+    worker = threading.Thread(target=train)
+    worker.start()
+    started.wait()
+    count = 0
+    while worker.is_alive() and count < 10 ** 9:
+        count += 1           # pure Python: needs the GIL
+        if count == 1000:
+            seen_running.append(worker.is_alive())
+    worker.join()
+    assert seen_running == [True], "the main thread could not run Python while the epoch ran"
+
+
+def _update_loop(net, batches, eta):
+    for batch in batches:
+        net.update_mini_batch(batch, eta)
+
+
+def test_two_networks_trained_at_once_equal_one_after_the_other():
+    """update_mini_batch has no hidden order (SGD's shuffle uses the global `random`,
+    so two SGD calls at once interleave its draws: see README), and network3's SGD
+    keeps the stored order: both must give the sequential results from two threads."""
+    rng = np.random.default_rng(0)
+    eye = np.eye(10)
+    data = [[(x.reshape(-1, 1), eye[c].reshape(-1, 1)) for x, c in zip(rng.random((300, 64)), rng.integers(0, 10, 300))]
+            for _ in range(2)]
+    batches = [[d[i:i + 100] for i in range(0, 300, 100)] * 5 for d in data]
+    x3, y3 = rng.random((200, 64)).astype(np.float32), rng.integers(0, 10, 200)
+
+    def fresh():
+        np.random.seed(3)
+        nets = [network.Network([64, 50, 10]), network2.Network([64, 40, 10], activation="tanh")]
+        n3 = network3.Network([ConvPoolLayer((4, 1, 3, 3), (10, 1, 8, 8)), FullyConnectedLayer(36, 20),
+                               SoftmaxLayer(20, 10)], 10)
+        return nets, n3
+
+    def jobs(nets, n3):
+        return [lambda: _update_loop(nets[0], batches[0], 0.5),
+                lambda: [nets[1].update_mini_batch(b, 0.3, 1.0, 300) for b in batches[1]],
+                lambda: n3.SGD((x3, y3), 3, 10, 0.1)]
+
+    nets_a, n3_a = fresh()
+    for job in jobs(nets_a, n3_a):
+        job()
+    nets_b, n3_b = fresh()
+    with nnfast.num_threads(2):
+        threads = [threading.Thread(target=job) for job in jobs(nets_b, n3_b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    for a, b in zip(nets_a, nets_b):
+        for p, q in zip(params(a), params(b)):
+            np.testing.assert_array_equal(p, q)
+    for p, q in zip(n3_a.params, n3_b.params):
+        np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("options", [dict(activation="tanh", cost=network2.LogLikelihoodCost),
+                                     dict(activation="relu", cost=network2.QuadraticCost)])
+def test_float32_results_do_not_depend_on_thread_count(options):
+    if not nnfast._config._core.openmp_enabled():
+        pytest.skip("serial build")
+    X, y = toy(n=300, n_in=40, seed=4)
+    runs = []
+    for t in (1, 2):
+        np.random.seed(4)
+        random.seed(4)
+        net = network2.Network([40, 30, 10], dtype=np.float32, **options)
+        with nnfast.num_threads(t):
+            out = net.SGD((X, y), 2, 7, 0.05, lmbda=0.5, regularization="L1", mu=0.3, p_dropout=0.1,
+                          evaluation_data=(X[:50], y[:50]), monitor_evaluation_cost=True)
+        runs.append((out, params(net)))
+    assert runs[0][0] == runs[1][0]
+    for p, q in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(p, q)
+
+
+FORK_CHILD = """
+import multiprocessing as mp, contextlib, io, random, sys
+import numpy as np
+import nnfast
+from nnfast import network, network3
+
+def train(kind):
+    rng = np.random.default_rng(1)
+    X, y = rng.random((1000, 64)), rng.integers(0, 10, 1000)
+    np.random.seed(0)
+    random.seed(0)
+    with contextlib.redirect_stdout(io.StringIO()), nnfast.num_threads(2):
+        if kind == "network":
+            net = network.Network([64, 30, 10])
+            net.SGD((X, y), 2, 10, 0.5)
+            return [float(w.sum()) for w in net.weights]
+        net = network3.Network([network3.FullyConnectedLayer(64, 30), network3.SoftmaxLayer(30, 10)], 10)
+        net.SGD((X.astype(np.float32), y), 2, 10, 0.5)
+        return [float(p.sum()) for p in net.params]
+
+def work(kind, q):
+    q.put(train(kind))
+
+if __name__ == "__main__":
+    kind = sys.argv[1]
+    parent = train(kind)                  # the parent trains first, on two OpenMP threads
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=work, args=(kind, q))
+    p.start()
+    child = q.get(timeout=60)
+    p.join(60)
+    assert p.exitcode == 0 and child == parent, (p.exitcode, child, parent)
+    print("fork ok", flush=True)
+"""
+
+
+@pytest.mark.parametrize("kind", ["network", "network3"])
+def test_fork_after_training_works(kind, tmp_path):
+    script = tmp_path / "fork_child.py"
+    script.write_text(FORK_CHILD)
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, str(script), kind], capture_output=True, text=True, env=env,
+                          timeout=150)
+    assert proc.returncode == 0 and "fork ok" in proc.stdout, proc.stderr

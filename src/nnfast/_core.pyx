@@ -10,6 +10,11 @@ cdef extern from "nnfast.h":
     int nn_openmp_enabled() nogil
     int nn_omp_max_threads() nogil
     const char *nn_simd_name() nogil
+    int nn_install_fork_handler() nogil
+
+# a child made by fork() (multiprocessing's default start method on Linux) must be able to
+# train after its parent did: see csrc/config.c
+nn_install_fork_handler()
 
 
 def openmp_enabled():
