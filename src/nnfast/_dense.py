@@ -95,21 +95,34 @@ def _input_matrix(X, name, n_in, dtype):
     keep = X.dtype == np.float32 and dtype == np.float64
     check_float_range(X, name, dtype)
     X = np.ascontiguousarray(X, dtype=X.dtype if keep else dtype)
-    if not np.isfinite(X).all():
-        bad = int(np.argmin(np.isfinite(X).all(axis=1)))
+    bad = first_row_where(X, lambda block: ~np.isfinite(block))
+    if bad is not None:
         raise ValueError("%s: input %d contains NaN or infinity" % (name, bad))
     return X
+
+
+def first_row_where(X, test, block_rows=4096):
+    """The first row of the 2-D array X where test(rows) is true somewhere, or None.
+
+    Works through blocks of rows, so that a check of the 60,000-image set needs
+    a few MB of temporaries instead of a boolean array as large as the data."""
+    X2 = X.reshape(len(X), -1)
+    for r in range(0, len(X2), block_rows):
+        hit = test(X2[r:r + block_rows])
+        if hit.any():
+            return r + int(np.argmax(hit.reshape(len(hit), -1).any(axis=1)))
+    return None
 
 
 def check_float_range(X, name, dtype):
     """Inputs beyond ``dtype``'s range (1e300 into float32) would turn into inf with a
     cast warning: say so instead."""
-    if X.dtype.kind == "f" and X.dtype.itemsize > np.dtype(dtype).itemsize and X.size:
+    if X.dtype.kind == "f" and X.dtype.itemsize > np.dtype(dtype).itemsize and X.size and X.ndim >= 1:
+        big = np.finfo(dtype).max
         with np.errstate(invalid="ignore"):
-            big = np.abs(X) > np.finfo(dtype).max
-        if big.any():
-            raise ValueError("%s: input %d holds values beyond the range of %s"
-                             % (name, int(np.argmax(big.reshape(len(X), -1).any(axis=1))), np.dtype(dtype)))
+            bad = first_row_where(X, lambda block: np.abs(block) > big)
+        if bad is not None:
+            raise ValueError("%s: input %d holds values beyond the range of %s" % (name, bad, np.dtype(dtype)))
 
 
 def _stack_inputs(data, name, n_in):
