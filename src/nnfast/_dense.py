@@ -106,6 +106,8 @@ def first_row_where(X, test, block_rows=4096):
 
     Works through blocks of rows, so that a check of the 60,000-image set needs
     a few MB of temporaries instead of a boolean array as large as the data."""
+    if X.size == 0:
+        return None
     X2 = X.reshape(len(X), -1)
     for r in range(0, len(X2), block_rows):
         hit = test(X2[r:r + block_rows])
