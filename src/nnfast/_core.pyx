@@ -103,6 +103,27 @@ cdef int _code(cnp.ndarray a):
     return NN_F32 if a.dtype == np.float32 else NN_F64
 
 
+# The checks below guard the C boundary itself: a pointer is only ever taken from an array
+# whose dtype, shape, memory layout and writeability the kernel's reading or writing needs
+# (the network modules check and convert user data before; these are cheap, per call).
+
+cdef _need(a, name, dtype, shape=None, bint writeable=False):
+    """``a`` as an ndarray of ``dtype`` (a tuple: any of them), C-contiguous and aligned, of
+    ``shape`` (None entries: any), writeable when asked; else ValueError / TypeError."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError("%s must be a numpy array, got %s" % (name, type(a).__name__))
+    dtypes = dtype if isinstance(dtype, tuple) else (dtype,)
+    if a.dtype not in dtypes:
+        raise TypeError("%s must have dtype %s, got %s" % (name, " or ".join(str(np.dtype(d)) for d in dtypes), a.dtype))
+    if shape is not None and (a.ndim != len(shape) or any(s is not None and a.shape[i] != s for i, s in enumerate(shape))):
+        raise ValueError("%s must have shape %s, got %s" % (name, tuple("n" if s is None else s for s in shape), a.shape))
+    if not (a.flags.c_contiguous and a.flags.aligned):
+        raise ValueError("%s must be C-contiguous and aligned" % name)
+    if writeable and not a.flags.writeable:
+        raise ValueError("%s must be writeable" % name)
+    return a
+
+
 cdef void *_ptr(cnp.ndarray a):
     return cnp.PyArray_DATA(a)
 
@@ -131,6 +152,12 @@ cdef class DenseNet:
                   bint momentum=False, bint dropout=False):
         cdef int L = len(sizes) - 1
         cdef int l
+        if L < 1 or any(int(v) < 1 for v in sizes):
+            raise ValueError("DenseNet: sizes must hold at least two layer sizes >= 1, got %r" % (sizes,))
+        if not (0 <= act_hidden <= 3 and act_out in (1, 4) and 0 <= cost <= 2 and mbs >= 0):
+            raise ValueError("DenseNet: bad activation, cost or mini-batch size")
+        if np.dtype(dtype) not in (np.float64, np.float32):
+            raise TypeError("DenseNet: dtype must be float64 or float32")
         self.dtype = np.dtype(dtype)
         self.mbs = mbs
         self.sizes = <nn_size *>malloc(sizeof(nn_size) * (L + 1))
@@ -173,6 +200,22 @@ cdef class DenseNet:
         """Point the kernels at these arrays (W_l, b_l, and velocities for momentum)."""
         cdef int l
         cdef list params = []
+        cdef int L = self.net.L
+        if len(weights) != L or len(biases) != L:
+            raise ValueError("set_params: %d weight and bias arrays expected" % L)
+        if self.net.vW != NULL and (vw is None or vb is None or len(vw) != L or len(vb) != L):
+            raise ValueError("set_params: momentum needs %d velocity arrays for weights and for biases" % L)
+        for l in range(1, L + 1):
+            J, K = self.sizes[l], self.sizes[l - 1]
+            _need(weights[l - 1], "weights[%d]" % (l - 1), self.dtype, (J, K), True)
+            if biases[l - 1].size != J:
+                raise ValueError("biases[%d] must have %d entries" % (l - 1, J))
+            _need(biases[l - 1], "biases[%d]" % (l - 1), self.dtype, None, True)
+            if self.net.vW != NULL:
+                _need(vw[l - 1], "vw[%d]" % (l - 1), self.dtype, (J, K), True)
+                if vb[l - 1].size != J:
+                    raise ValueError("vb[%d] must have %d entries" % (l - 1, J))
+                _need(vb[l - 1], "vb[%d]" % (l - 1), self.dtype, None, True)
         for l in range(1, self.net.L + 1):
             self.net.W[l] = _ptr(weights[l - 1])
             self.net.b[l] = _ptr(biases[l - 1])
@@ -190,6 +233,16 @@ cdef class DenseNet:
         cdef nn_dense_sgd o
         cdef nn_size done
         cdef int bad = 0
+        cdef int L = self.net.L
+        if self.mbs < 1 or self.net.W[L] == NULL:
+            raise ValueError("train_epoch: made without a mini-batch size, or set_params not called")
+        _need(X, "X", (np.float32, self.dtype), (None, self.sizes[0]))
+        _need(Y, "Y", self.dtype, (X.shape[0], self.sizes[L]))
+        _need(order, "order", np.int64, (None,))
+        if order.shape[0] and (order.min() < 0 or order.max() >= X.shape[0]):
+            raise ValueError("train_epoch: order holds rows outside 0..%d" % (X.shape[0] - 1))
+        if nthreads < 1:
+            raise ValueError("nthreads must be >= 1")
         o.X = _ptr(X)
         o.x_dtype = _code(X)
         o.ldx = X.shape[1]
@@ -220,6 +273,13 @@ cdef class DenseNet:
     def evaluate(self, cnp.ndarray X, cnp.ndarray Y=None, double hidden_scale=1.0, int nthreads=1,
                  bint want_cost=False, bint want_output=False):
         """Forward pass over every row of X: (argmax per row, cost per row or None, outputs or None)."""
+        if self.net.W[self.net.L] == NULL:
+            raise ValueError("evaluate: set_params not called")
+        _need(X, "X", (np.float32, self.dtype), (None, self.sizes[0]))
+        if want_cost:
+            _need(Y, "Y", self.dtype, (X.shape[0], self.sizes[self.net.L]))
+        if nthreads < 1:
+            raise ValueError("nthreads must be >= 1")
         cdef nn_size n = X.shape[0]
         cdef int L = self.net.L
         cdef cnp.ndarray pred = np.empty(n, dtype=np.int64)
@@ -242,6 +302,11 @@ cdef class DenseNet:
 
 def dense_forward(cnp.ndarray A, cnp.ndarray W, cnp.ndarray b, bint naive=False, int nthreads=1):
     """Z = A W^T + b for one layer (tests: the fast kernel and the naive C reference)."""
+    _need(A, "A", (np.float64, np.float32), (None, None))
+    _need(W, "W", A.dtype, (None, A.shape[1]))
+    _need(b, "b", A.dtype, (W.shape[0],))
+    if nthreads < 1:
+        raise ValueError("nthreads must be >= 1")
     cdef nn_size B = A.shape[0], K = A.shape[1], J = W.shape[0]
     cdef cnp.ndarray Z = np.empty((B, J), dtype=A.dtype)
     cdef int dt = _code(A)
@@ -257,6 +322,14 @@ def dense_forward(cnp.ndarray A, cnp.ndarray W, cnp.ndarray b, bint naive=False,
 def dense_backward(cnp.ndarray A, cnp.ndarray W, cnp.ndarray D, cnp.ndarray dA, cnp.ndarray dW,
                    cnp.ndarray db, bint naive=False, int nthreads=1):
     """dA += D W; dW += D^T A; db += column sums of D (accumulating, as llm.c's backward)."""
+    _need(A, "A", (np.float64, np.float32), (None, None))
+    _need(W, "W", A.dtype, (None, A.shape[1]))
+    _need(D, "D", A.dtype, (A.shape[0], W.shape[0]))
+    _need(dA, "dA", A.dtype, (A.shape[0], A.shape[1]), True)
+    _need(dW, "dW", A.dtype, (W.shape[0], A.shape[1]), True)
+    _need(db, "db", A.dtype, (W.shape[0],), True)
+    if nthreads < 1:
+        raise ValueError("nthreads must be >= 1")
     cdef nn_size B = A.shape[0], K = A.shape[1], J = W.shape[0]
     cdef int dt = _code(A)
     cdef void *pa = _ptr(A)

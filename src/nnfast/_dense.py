@@ -24,6 +24,8 @@ FLOAT_TYPES = (np.dtype(np.float64), np.dtype(np.float32))
 CHUNK_SECONDS = 0.05
 FIRST_CHUNK_BATCHES = 256
 MAX_CHUNK_BATCHES = 1 << 16
+# the most weights one layer may have: 2**31 - 1, what a C int (and a BLAS dimension) can count
+MAX_MATRIX = (1 << 31) - 1
 
 
 # ---------------------------------------------------------------------------
@@ -45,6 +47,10 @@ def check_sizes(sizes):
         if s < 1:
             raise ValueError("sizes[%d] must be >= 1, got %d" % (i, s))
         out.append(int(s))
+    for i in range(len(out) - 1):
+        if out[i] * out[i + 1] > MAX_MATRIX:
+            raise ValueError("sizes[%d] * sizes[%d] = %d weights: more than the %d one layer may have"
+                             % (i, i + 1, out[i] * out[i + 1], MAX_MATRIX))
     return out
 
 

@@ -85,6 +85,7 @@ class Network(_ref.Network):
         (randn*sqrt(2/n_in)).  Biases are drawn before weights from
         ``np.random``, as the book.  ``dtype``: float64 (default) or float32."""
         self.dtype = _dense.check_dtype(dtype)
+        _dense.check_sizes(sizes)
         super().__init__(sizes, cost=cost, activation=activation, initializer=initializer)
 
     def _cast(self):

@@ -124,6 +124,12 @@ def _int(value, name, where):
     return int(value)
 
 
+def _count(n, what, where):
+    """Element counts the kernels (and BLAS, with its int dimensions) must be able to index."""
+    if n > _dense.MAX_MATRIX:
+        raise ValueError("%s: %s has %d elements, more than the %d supported" % (where, what, n, _dense.MAX_MATRIX))
+
+
 def _p_dropout(p, where):
     try:
         p = float(p)
@@ -172,6 +178,9 @@ class ConvPoolLayer(object):
         self.activation_fn = activation_fn
         self.n_in = im[1] * im[2] * im[3]
         self.n_out = fs[0] * (oh // ps[0]) * (ow // ps[1])
+        _count(int(np.prod(fs, dtype=object)), "the filter bank", where)
+        _count(im[0] * fs[1] * fs[2] * fs[3] * oh * ow, "the mini-batch's unrolled (im2col) input", where)
+        _count(im[0] * max(self.n_in, fs[0] * oh * ow), "the mini-batch's input or convolution output", where)
         self.p_dropout = 0.0
 
     def __repr__(self):
@@ -206,6 +215,7 @@ class FullyConnectedLayer(object):
 
     def _configure(self, n_in, n_out, activation_fn, p_dropout, where="FullyConnectedLayer"):
         self.n_in, self.n_out = _int(n_in, "n_in", where), _int(n_out, "n_out", where)
+        _count(self.n_in * self.n_out, "the weight matrix", where)
         if activation_fn is not None:
             _act_code(activation_fn, where)
         self.p_dropout = _p_dropout(p_dropout, where)
@@ -288,6 +298,8 @@ class Network(object):
                 raise ValueError("Network: layer %d %r takes %d inputs but layer %d %r gives %s outputs"
                                  % (j, layer, layer.n_in, j - 1, prev, prev._describe_out()))
         self.mini_batch_size = _int(mini_batch_size, "mini_batch_size", "Network")
+        for layer in layers:
+            _count(self.mini_batch_size * max(layer.n_in, layer.n_out), "a mini-batch of %r" % (layer,), "Network")
         self.dtype = _dtype(dtype)
         for j, layer in enumerate(layers):
             self._check_params(j, layer)
