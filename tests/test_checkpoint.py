@@ -16,7 +16,8 @@ import pytest
 import nnfast
 from nnfast import network, network2
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+# children import the nnfast this process imported (the source tree or an installed copy)
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(nnfast.__file__)))
 
 PRELUDE = """
 import random

@@ -22,7 +22,8 @@ import nnfast
 from nnfast import TrainingDiverged, network, network2, network3
 from nnfast.network3 import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+# children import the nnfast this process imported (the source tree or an installed copy)
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(nnfast.__file__)))
 
 
 def toy(n=200, n_in=20, n_out=5, seed=0, scale=1.0):
@@ -440,3 +441,69 @@ def test_fork_after_training_works(kind, tmp_path):
     proc = subprocess.run([sys.executable, str(script), kind], capture_output=True, text=True, env=env,
                           timeout=150)
     assert proc.returncode == 0 and "fork ok" in proc.stdout, proc.stderr
+
+
+
+NET3_CHILD = """
+import contextlib, io, re, sys
+import numpy as np
+from nnfast import network3
+
+def make():
+    np.random.seed(0)
+    return network3.Network([network3.FullyConnectedLayer(64, 30), network3.SoftmaxLayer(30, 10)], 10)
+
+def data():
+    rng = np.random.default_rng(0)
+    return rng.random((5000, 64)).astype(np.float32), rng.integers(0, 10, 5000)
+
+if __name__ == "__main__":
+    net = make()
+    x, y = data()
+    print("ready", flush=True)
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            net.SGD((x, y), 100000, 10, 0.1)
+    except KeyboardInterrupt:
+        pass
+    else:
+        sys.exit("not interrupted")
+    # the book's "Training mini-batch number N" lines (every 1000): a lower bound of the progress
+    last = max(int(v) for v in re.findall(r"Training mini-batch number (\\d+)", printed.getvalue()))
+    np.savez(sys.argv[1], *net.params, last=np.array(last))
+    with contextlib.redirect_stdout(io.StringIO()):
+        net.SGD((x, y), 1, 10, 0.1)          # keeps working
+    assert all(np.isfinite(p).all() for p in net.params)
+    print("saved", flush=True)
+"""
+
+
+def test_sigint_stops_network3_at_a_mini_batch_boundary(tmp_path):
+    """The parameters after Ctrl-C are those after some whole number k of mini-batches:
+    replayed one mini-batch at a time on the same (unshuffled) order."""
+    out = str(tmp_path / "net3.npz")
+    code, stdout, err = run_child(NET3_CHILD, [out], signal_after=0.7)
+    assert code == 0 and "saved" in stdout, err
+    with np.load(out) as f:
+        last = int(f["last"])
+        got = [f["arr_%d" % i] for i in range(len(f.files) - 1)]
+    ns = {"__name__": "replay"}
+    exec(NET3_CHILD, ns)
+    net, (x, y) = ns["make"](), ns["data"]()
+    net._sync()
+    plan, order, nb = net._plan(), np.arange(len(y), dtype=np.int64), len(y) // 10
+    x = np.ascontiguousarray(x)
+    y = np.ascontiguousarray(y, dtype=np.int64)
+    k = 0
+    while k < last:             # fast-forward to the last printed mini-batch number
+        i = k % nb
+        step = min(nb - i, last - k)
+        plan.train(x, y, order, i, step, 0.1, 0.0, 0, (k // nb) * len(y), 1)
+        k += step
+    for _ in range(1000 + 2 * network3._CHUNK_BATCHES):
+        if all(np.array_equal(p, g) for p, g in zip(net.params, got)):
+            return
+        plan.train(x, y, order, k % nb, 1, 0.1, 0.0, 0, (k // nb) * len(y), 1)
+        k += 1
+    pytest.fail("the interrupted parameters are not those after a whole number of mini-batches")

@@ -387,8 +387,9 @@ class Engine(object):
         exc._nnfast_noted = True
         where = (max(self.epochs_started - 1, 0), int(self.core.examples_done))
         self.net.last_interrupted_at = where
-        exc.add_note("nnfast: training stopped in epoch %d after %d examples (a whole number of mini-batches); "
-                     "net.last_interrupted_at = %r" % (where[0], where[1], where))
+        if hasattr(exc, "add_note"):     # Python >= 3.11
+            exc.add_note("nnfast: training stopped in epoch %d after %d examples (a whole number of mini-batches); "
+                         "net.last_interrupted_at = %r" % (where[0], where[1], where))
 
 
 def evaluate_arrays(net, X, Y=None, act_hidden=SIGMOID, act_out=SIGMOID, cost=QUADRATIC,
