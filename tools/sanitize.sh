@@ -18,6 +18,10 @@ find "$tmp/src" -name '*.so' -delete
 cd "$tmp"
 export NNFAST_EXTRA_CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 python3 setup.py -q build_ext --inplace >build.log 2>&1 || { cat build.log; exit 1; }
+for so in src/nnfast/*.so; do   # make sure the build really is instrumented
+    nm -D "$so" | grep -q __asan_report || { echo "sanitize.sh: $so is not built with ASan" >&2; exit 1; }
+    nm -D "$so" | grep -q __ubsan_handle || { echo "sanitize.sh: $so is not built with UBSan" >&2; exit 1; }
+done
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
 export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:allocator_may_return_null=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
@@ -27,8 +31,10 @@ if [ $# -eq 0 ]; then
 fi
 args=()
 for a in "$@"; do [ -e "$a" ] || [[ "$a" == -* ]] || [[ "$a" == *::* ]] && args+=("$a"); done
+set +e
 PYTHONPATH=src python3 -m pytest -q -p no:cacheprovider "${args[@]}" 2>&1 | tee pytest.log
 status=${PIPESTATUS[0]}
+set -e
 if grep -qE "ERROR: AddressSanitizer|runtime error:" pytest.log; then
     echo "sanitize.sh: sanitizer report found" >&2
     exit 1
