@@ -18,9 +18,10 @@ find "$tmp/src" -name '*.so' -delete
 cd "$tmp"
 export NNFAST_EXTRA_CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 python3 setup.py -q build_ext --inplace >build.log 2>&1 || { cat build.log; exit 1; }
-for so in src/nnfast/*.so; do   # make sure the build really is instrumented
-    nm -D "$so" | grep -q __asan_report || { echo "sanitize.sh: $so is not built with ASan" >&2; exit 1; }
-    nm -D "$so" | grep -q __ubsan_handle || { echo "sanitize.sh: $so is not built with UBSan" >&2; exit 1; }
+for so in src/nnfast/*.so; do   # make sure the build really is instrumented (grep -c reads all: no SIGPIPE)
+    syms="$(nm -D "$so")"
+    grep -c __asan_init <<<"$syms" >/dev/null || { echo "sanitize.sh: $so is not built with ASan" >&2; exit 1; }
+    grep -c __ubsan_handle <<<"$syms" >/dev/null || { echo "sanitize.sh: $so is not built with UBSan" >&2; exit 1; }
 done
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
 export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:allocator_may_return_null=1"
