@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Memcheck over a short training run of each network kind, on the in-place build
-# (python3 setup.py build_ext --inplace first).  Fails on any invalid read/write, use of
+# Memcheck over a short training run of each network kind, on the in-place build when there
+# is one (python3 setup.py build_ext --inplace), else on the installed nnfast.  Fails on any invalid read/write, use of
 # uninitialised values, or a "definitely lost" block whose stack passes through nnfast.
 #
 #   tools/valgrind.sh
@@ -17,7 +17,8 @@ for f in /usr/lib/valgrind/python3.supp /usr/lib/x86_64-linux-gnu/valgrind/pytho
 done
 # the interpreter itself, not a launcher script (pyenv's shims are bash)
 py="$(python3 -c 'import sys; print(sys.executable)')"
-export PYTHONMALLOC=malloc PYTHONPATH="$here/src" OMP_NUM_THREADS=2
+export PYTHONMALLOC=malloc OMP_NUM_THREADS=2
+if ls "$here"/src/nnfast/_core*.so >/dev/null 2>&1; then export PYTHONPATH="$here/src"; fi
 valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=none \
     --track-origins=yes --num-callers=30 "${supp[@]}" --log-file="$log" \
     "$py" - <<'PY'
