@@ -46,7 +46,7 @@ def run(kind, epochs, **kw):
                   schedule_stop=1e9, **kw)
     return net, None, out
 """
-EPOCHS = 100
+EPOCHS = 200
 
 
 def reference(kind):

@@ -4,9 +4,7 @@ during SGD stays far below the size of one more copy of the data (180 MB here).
 Memory assertions, not timing ones.  Linux only (/proc/self/status)."""
 import importlib.util
 import os
-import sys
 
-import numpy as np
 import pytest
 
 import nnfast
