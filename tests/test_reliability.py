@@ -6,6 +6,8 @@ no warnings; SIGINT mid-epoch leaves the weights as after a whole number of
 mini-batches; training releases the GIL and gives the same numbers from two
 Python threads at once; a forked worker trains after the parent did.
 """
+import contextlib
+import io
 import os
 import random
 import signal
@@ -506,3 +508,28 @@ def test_sigint_stops_network3_at_a_mini_batch_boundary(tmp_path):
         plan.train(x, y, order, k % nb, 1, 0.1, 0.0, 0, (k // nb) * len(y), 1)
         k += 1
     pytest.fail("the interrupted parameters are not those after a whole number of mini-batches")
+
+
+class HalfQuadraticCost(network2.QuadraticCost):
+    """A cost class of the user's own: network2 trains it on its numpy path."""
+
+    @staticmethod
+    def delta(z, a, y):
+        return 0.5 * (a - y) * network2.sigmoid_prime(z)
+
+
+@pytest.mark.filterwarnings("ignore:nnfast.network2. cost")
+def test_custom_cost_numpy_path_raises_training_diverged():
+    X, y = toy(scale=10)
+    np.random.seed(1)
+    random.seed(1)
+    net = network2.Network([20, 15, 5], cost=HalfQuadraticCost, activation="relu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.filterwarnings("ignore", "nnfast.network2: cost")
+        with pytest.raises(TrainingDiverged, match=r"epoch 0, mini-batch \d+") as info:
+            with contextlib.redirect_stdout(io.StringIO()):
+                net.SGD((X, y), 3, 10, 1e308)
+    assert info.value.epoch == 0
+    if "as before that mini-batch" in str(info.value):
+        assert all(np.isfinite(a).all() for a in params(net))

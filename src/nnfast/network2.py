@@ -27,6 +27,7 @@ import warnings
 import numpy as np
 
 from . import _checkpoint, _config, _core, _dense
+from ._errors import TrainingDiverged
 from .reference import _rng
 from .reference import network2 as _ref
 from .reference.network2 import (  # noqa: F401 - the book's module-level names
@@ -66,6 +67,11 @@ def _materialize(data):
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray) and data[0].ndim == 2:
         return data
     return list(data)
+
+
+def _where(where):
+    """' in epoch j, mini-batch k' for TrainingDiverged's message (nothing outside SGD)."""
+    return "" if where[0] is None else " in epoch %d, mini-batch %d" % where
 
 
 def _softmax_columns(z):
@@ -235,7 +241,8 @@ class Network(_ref.Network):
                     for k in range(0, n, mini_batch_size):
                         rows = order[k:k + mini_batch_size]
                         masks = None if seed is None else self._masks(seed, j * n + k, len(rows), p_dropout)
-                        self._numpy_step(X[rows], Y[rows], eta, lmbda, n, masks, mu, regularization)
+                        self._numpy_step(X[rows], Y[rows], eta, lmbda, n, masks, mu, regularization,
+                                         where=(j, k // mini_batch_size))
                 print("Epoch {} training complete".format(j))
                 if monitor_training_cost or monitor_training_accuracy:
                     pred, cost = evaluator(X, Y, monitor_training_cost)
@@ -323,9 +330,19 @@ class Network(_ref.Network):
         if mu > 0:
             self._velocity_w, self._velocity_b = engine.velocities
 
-    def _numpy_step(self, X, Y, eta, lmbda, n, masks, mu, regularization):
+    def _numpy_step(self, X, Y, eta, lmbda, n, masks, mu, regularization, where=(None, None)):
         """One mini-batch (rows of X, Y) in numpy, the examples as columns: the
-        reference's backprop for all of them at once, then its update."""
+        reference's backprop for all of them at once, then its update.  As the
+        native path, an inf or NaN weighted input or output delta raises
+        TrainingDiverged before the update (``where``: epoch and mini-batch)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            self._numpy_step_unchecked(X, Y, eta, lmbda, n, masks, mu, regularization, where)
+        params = self.weights + self.biases
+        if not all(np.isfinite(a).all() for a in params):
+            raise TrainingDiverged("training diverged%s: its update overflowed, the weights or biases now hold "
+                                   "infinities or NaN (try a smaller eta)" % _where(where), *where)
+
+    def _numpy_step_unchecked(self, X, Y, eta, lmbda, n, masks, mu, regularization, where):
         act, act_prime = self._hidden()
         p = self.p_dropout
         a = np.asarray(X, dtype=self.dtype).T
@@ -347,6 +364,10 @@ class Network(_ref.Network):
         nabla_b = [None] * len(self.biases)
         nabla_w = [None] * len(self.weights)
         delta = np.asarray(self.cost.delta(zs[-1], activations[-1], np.asarray(Y).T))
+        if not (all(np.isfinite(z).all() for z in zs) and np.isfinite(delta).all()):
+            raise TrainingDiverged("training diverged%s: a weighted input or output delta became infinite or NaN; "
+                                   "the weights are as before that mini-batch (try a smaller eta)" % _where(where),
+                                   *where)
         nabla_b[-1] = np.sum(delta, axis=1, keepdims=True)
         nabla_w[-1] = np.dot(delta, activations[-2].T)
         for l in range(2, self.num_layers):
