@@ -272,6 +272,28 @@ def _dtype(dtype):
     return dt
 
 
+class _NoteInterrupt(object):
+    """Ctrl-C during SGD: ``net.last_interrupted_at = (epoch, examples done in it)``, from the
+    plan's count of trained mini-batches (the parameters are as after exactly those)."""
+
+    def __init__(self, net, plan, batches_per_epoch):
+        self.net, self.plan, self.per_epoch = net, plan, batches_per_epoch
+        net.last_interrupted_at = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            done = self.plan.batches_done
+            where = (done // self.per_epoch, (done % self.per_epoch) * self.net.mini_batch_size)
+            self.net.last_interrupted_at = where
+            if hasattr(exc, "add_note"):
+                exc.add_note("nnfast: training stopped in epoch %d after %d examples (a whole number of "
+                             "mini-batches); net.last_interrupted_at = %r" % (where[0], where[1], where))
+        return False
+
+
 class Network(object):
     """A chain of layers, the last a SoftmaxLayer, trained on mini-batches of ``mini_batch_size``.
 
@@ -427,7 +449,7 @@ class Network(object):
             return float(np.mean(pred == data[1][:m]))
 
         best_validation_accuracy, best_iteration, test_accuracy = 0.0, None, None
-        with _config.blas_limit(1):
+        with _config.blas_limit(1), _NoteInterrupt(self, plan, num_training_batches):
             for epoch in range(epochs):
                 if shuffle:
                     order = np.random.permutation(n).astype(np.int64)
