@@ -170,3 +170,63 @@ def test_checkpoint_every_must_be_a_positive_int(tmp_path, every):
     with pytest.raises(ValueError, match="checkpoint_every"):
         net.SGD((np.zeros((4, 4)), np.zeros(4, dtype=int)), 1, 2, 0.1,
                 checkpoint=str(tmp_path / "c.npz"), checkpoint_every=every)
+
+
+NET3 = """
+import numpy as np
+from nnfast import network3
+
+def run3(epochs, **kw):
+    rng = np.random.default_rng(0)
+    x, y = rng.random((500, 16)).astype(np.float32), rng.integers(0, 4, 500)
+    np.random.seed(1)
+    net = network3.Network([network3.FullyConnectedLayer(16, 12, p_dropout=0.2),
+                            network3.SoftmaxLayer(12, 4, p_dropout=0.1)], 10)
+    out = net.SGD((x, y), epochs, 10, 0.3, (x[:100], y[:100]), (x[100:200], y[100:200]), lmbda=0.1,
+                  shuffle=True, **kw)
+    return net, out
+"""
+
+
+def test_network3_sigkill_then_resume_is_bit_identical(tmp_path):
+    path = str(tmp_path / "run3.npz")
+    script = NET3 + "\nimport sys\nrun3(%d, checkpoint=sys.argv[1], checkpoint_every=2)\n" % EPOCHS
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-c", script, path], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not os.path.exists(path) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert os.path.exists(path), proc.stderr.read()
+    k = saved_epoch(path)
+    assert k < EPOCHS - 1 and k % 2 == 1
+    ns = {}
+    exec(NET3, ns)
+    with contextlib.redirect_stdout(io.StringIO()), nnfast.num_threads(1):
+        want_net, want_out = ns["run3"](EPOCHS)
+        net, out = ns["run3"](EPOCHS, resume=path)
+    assert out == want_out
+    for a, b in zip(net.params, want_net.params):
+        assert np.array_equal(a, b)
+
+
+def test_network3_resume_rejects_another_architecture(tmp_path):
+    path = str(tmp_path / "c3.npz")
+    ns = {}
+    exec(NET3, ns)
+    with contextlib.redirect_stdout(io.StringIO()):
+        ns["run3"](2, checkpoint=path)
+    from nnfast import network3
+    rng = np.random.default_rng(0)
+    x, y = rng.random((500, 16)).astype(np.float32), rng.integers(0, 4, 500)
+    net = network3.Network([network3.FullyConnectedLayer(16, 13), network3.SoftmaxLayer(13, 4)], 10)
+    with pytest.raises(ValueError, match="layers"):
+        net.SGD((x, y), 3, 10, 0.3, (x[:100], y[:100]), (x[100:200], y[100:200]), lmbda=0.1, shuffle=True,
+                resume=path)

@@ -1,4 +1,4 @@
-"""Checkpoints of an SGD run (network.py and network2.py): save every k epochs, resume bit for bit.
+"""Checkpoints of an SGD run (network, network2, network3): save every k epochs, resume bit for bit.
 
 A checkpoint is one ``.npz`` file (never pickled: loaded with ``allow_pickle=False``):
 
@@ -7,9 +7,10 @@ A checkpoint is one ``.npz`` file (never pickled: loaded with ``allow_pickle=Fal
   ``random``'s state (``random.getstate()`` is a tuple of ints: JSON lists), the parts of
   numpy's global state that are not an array, and what the SGD loop keeps between epochs
   (the current eta, the dropout seed, the schedule's counters, the returned lists so far);
-- ``w0``, ``w1``, ... and ``b0``, ... the weights and biases; ``vw0``, ... and ``vb0``, ...
-  the momentum velocities; ``order``: the shuffled row indices (``random.shuffle`` shuffles
-  them in place epoch after epoch); ``np_keys``: numpy's MT19937 key.
+- ``w0``, ``w1``, ... and ``b0``, ... the weights and biases (network3: ``layer0.w``, ...);
+  ``vw0``, ... and ``vb0``, ... the momentum velocities; ``order``: the shuffled row indices
+  (``random.shuffle`` shuffles them in place epoch after epoch; network3 draws its orders from
+  numpy); ``np_keys``: numpy's MT19937 key.
 
 It is written to a temporary file in the same folder and moved over the old one with
 ``os.replace``: a run killed at any moment leaves the previous checkpoint or the new one,
@@ -29,8 +30,9 @@ FORMAT = 1
 
 def _fingerprint(X, Y):
     """Cheap identity of the training data (exact for the same arrays in the same order)."""
-    return [len(X), float(np.sum(X, dtype=np.float64)), float(np.sum(Y, dtype=np.float64)),
-            float(np.dot(np.arange(len(X), dtype=np.float64) % 97, np.sum(Y, axis=1, dtype=np.float64)))]
+    rows = np.sum(np.reshape(Y, (len(Y), -1)), axis=1, dtype=np.float64)
+    return [len(X), float(np.sum(X, dtype=np.float64)), float(np.sum(rows)),
+            float(np.dot(np.arange(len(X), dtype=np.float64) % 97, rows))]
 
 
 def _jsonable(value):
@@ -41,9 +43,11 @@ def _jsonable(value):
 class Checkpoint(object):
     """Saving (``path`` every ``every`` epochs) and resuming (from ``resume``) for one SGD call.
 
-    ``options``: what must agree between the saved and the resuming run."""
+    ``options``: what must agree between the saved and the resuming run.  ``params``: for
+    networks other than network/network2's (network3), the parameter arrays by name, restored
+    in place; the dense networks' ``weights`` and ``biases`` lists are the default."""
 
-    def __init__(self, net, path, every, resume, options, X, Y):
+    def __init__(self, net, path, every, resume, options, X, Y, params=None):
         if path is not None and not isinstance(path, (str, bytes, os.PathLike)):
             raise TypeError("checkpoint must be a file path, got %r" % (path,))
         if resume is not None and not isinstance(resume, (str, bytes, os.PathLike)):
@@ -51,9 +55,10 @@ class Checkpoint(object):
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
             raise ValueError("checkpoint_every must be an integer >= 1, got %r" % (every,))
         self.net = net
+        self.params = params
         self.path = None if path is None else os.fspath(path)
         self.every = int(every)
-        self.options = _jsonable(dict(options, sizes=list(net.sizes), dtype=str(np.dtype(net.dtype)),
+        self.options = _jsonable(dict(options, sizes=list(getattr(net, "sizes", [])), dtype=str(np.dtype(net.dtype)),
                                       data=_fingerprint(X, Y)))
         self.state = None
         if resume is not None:
@@ -76,16 +81,15 @@ class Checkpoint(object):
             raise ValueError("resume: %s was saved by a different run: %s"
                              % (path, "; ".join("%s is %r there, %r here" % (k, saved.get(k), self.options.get(k))
                                                 for k in diff)))
-        L, sizes = len(self.net.sizes) - 1, self.net.sizes
         n = self.options["data"][0]
-        for l in range(L):
-            for key, shape in (("w%d" % l, (sizes[l + 1], sizes[l])), ("b%d" % l, (sizes[l + 1], 1))):
-                a = arrays.get(key)
-                if a is None or a.shape != shape or a.dtype != self.net.dtype or not np.isfinite(a).all():
-                    raise ValueError("resume: %s: %s missing or not a finite %s array of shape %s"
-                                     % (path, key, np.dtype(self.net.dtype), shape))
+        for key, shape in self._shapes():
+            a = arrays.get(key)
+            if a is None or a.shape != shape or a.dtype != self.net.dtype or not np.isfinite(a).all():
+                raise ValueError("resume: %s: %s missing or not a finite %s array of shape %s"
+                                 % (path, key, np.dtype(self.net.dtype), shape))
         order = arrays.get("order")
-        if order is None or order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
+        if self.params is None and (order is None or order.shape != (n,)
+                                    or not np.array_equal(np.sort(order), np.arange(n))):
             raise ValueError("resume: %s: the saved order is not a permutation of the %d examples" % (path, n))
         if not isinstance(meta.get("epoch"), int) or meta["epoch"] < 0:
             raise ValueError("resume: %s: bad epoch number" % path)
@@ -102,12 +106,22 @@ class Checkpoint(object):
         self.meta, self.arrays = meta, arrays
         return meta
 
-    def restore(self, shuffler, velocities=None):
+    def _shapes(self):
+        if self.params is not None:
+            return [(k, v.shape) for k, v in self.params().items()]
+        sizes = self.net.sizes
+        return [item for l in range(len(sizes) - 1)
+                for item in (("w%d" % l, (sizes[l + 1], sizes[l])), ("b%d" % l, (sizes[l + 1], 1)))]
+
+    def restore(self, shuffler=None, velocities=None):
         """Put the saved state in place; returns (first epoch to run, the loop's saved extras)."""
         if self.state is None:
             return 0, {}
-        a, L = self.arrays, len(self.net.sizes) - 1
-        for l in range(L):
+        a, L = self.arrays, len(getattr(self.net, "sizes", [])) - 1
+        if self.params is not None:
+            for key, arr in self.params().items():
+                arr[...] = a[key]
+        for l in range(L if self.params is None else 0):
             self.net.weights[l] = np.ascontiguousarray(a["w%d" % l])
             self.net.biases[l] = np.ascontiguousarray(a["b%d" % l])
         if velocities is not None:
@@ -118,14 +132,15 @@ class Checkpoint(object):
                         raise ValueError("resume: the checkpoint has no momentum velocity %s of shape %s"
                                          % (key, vs[l].shape))
                     vs[l][...] = v
-        shuffler.idx = [int(i) for i in a["order"]]
+        if shuffler is not None:
+            shuffler.idx = [int(i) for i in a["order"]]
         random.setstate(self.py_state)
         np.random.set_state(self.np_state)
         return self.meta["epoch"] + 1, self.meta.get("extra", {})
 
     # -- writing
 
-    def after_epoch(self, j, shuffler, velocities=None, extra=None):
+    def after_epoch(self, j, shuffler=None, velocities=None, extra=None):
         """Save after epoch j when a checkpoint is due."""
         if self.path is None or (j + 1) % self.every:
             return
@@ -133,10 +148,14 @@ class Checkpoint(object):
         meta = {"format": FORMAT, "options": self.options, "epoch": j, "random": random.getstate(),
                 "numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
                 "extra": _jsonable(extra or {})}
-        arrays = {"meta": np.array(json.dumps(meta)), "order": np.array(shuffler.idx, dtype=np.int64),
-                  "np_keys": np.asarray(np_state[1], dtype=np.uint32)}
-        for l, (w, b) in enumerate(zip(self.net.weights, self.net.biases)):
-            arrays["w%d" % l], arrays["b%d" % l] = w, b
+        arrays = {"meta": np.array(json.dumps(meta)), "np_keys": np.asarray(np_state[1], dtype=np.uint32)}
+        if shuffler is not None:
+            arrays["order"] = np.array(shuffler.idx, dtype=np.int64)
+        if self.params is not None:
+            arrays.update(self.params())
+        else:
+            for l, (w, b) in enumerate(zip(self.net.weights, self.net.biases)):
+                arrays["w%d" % l], arrays["b%d" % l] = w, b
         if velocities is not None:
             for l, (vw, vb) in enumerate(zip(*velocities)):
                 arrays["vw%d" % l], arrays["vb%d" % l] = vw, vb

@@ -33,7 +33,7 @@ import tempfile
 
 import numpy as np
 
-from . import _config, _dense, _net3
+from . import _checkpoint, _config, _dense, _net3
 from ._errors import TrainingDiverged
 
 # mini-batches per native call of SGD: Ctrl-C is seen between calls, well within a second,
@@ -405,7 +405,7 @@ class Network(object):
         return x, y
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data=None, test_data=None, lmbda=0.0,
-            shuffle=False):
+            shuffle=False, *, checkpoint=None, checkpoint_every=1, resume=None):
         """Train the network using mini-batch stochastic gradient descent.
 
         The book's algorithm: consecutive mini-batches of the training set in its stored order
@@ -413,7 +413,12 @@ class Network(object):
         dropped; ``param -= eta * grad`` of the mean log-likelihood plus
         ``0.5 * lmbda * sum(w**2) / num_training_batches``.  Prints the book's lines and returns
         ``(best_validation_accuracy, best_iteration, test_accuracy)`` (accuracies as fractions;
-        None where there was no data)."""
+        None where there was no data).
+
+        ``checkpoint=PATH`` saves the run every ``checkpoint_every`` epochs (an .npz written
+        atomically: parameters, numpy's random state, dropout seed, best accuracies);
+        ``resume=PATH`` continues it given the same arguments, ending bit for bit where the
+        uninterrupted run would."""
         epochs = int(epochs) if not isinstance(epochs, bool) and hasattr(epochs, "__index__") else None
         if epochs is None or epochs < 0:
             raise ValueError("SGD: epochs must be a non-negative integer")
@@ -449,8 +454,19 @@ class Network(object):
             return float(np.mean(pred == data[1][:m]))
 
         best_validation_accuracy, best_iteration, test_accuracy = 0.0, None, None
+        ckpt = _checkpoint.Checkpoint(self, checkpoint, checkpoint_every, resume, dict(
+            kind="network3", layers=[repr(layer) for layer in self.layers], mini_batch_size=B, eta=eta, lmbda=lmbda,
+            shuffle=bool(shuffle), validation=None if validation is None else len(validation[1]),
+            test=None if test is None else len(test[1])), training_x, training_y, params=self._named_params)
+        first, extra = ckpt.restore()
+        if extra:
+            seed, best_validation_accuracy, best_iteration, test_accuracy = extra["state"]
+        saved = lambda j: ckpt.after_epoch(j, extra=dict(state=[  # noqa: E731 - after epoch j, all its lines
+            seed, best_validation_accuracy, best_iteration, test_accuracy]))
         with _config.blas_limit(1), _NoteInterrupt(self, plan, num_training_batches):
-            for epoch in range(epochs):
+            for epoch in range(first, epochs):
+                if epoch > first:
+                    saved(epoch - 1)
                 if shuffle:
                     order = np.random.permutation(n).astype(np.int64)
                 i = 0
@@ -476,6 +492,8 @@ class Network(object):
                     if test is not None:
                         test_accuracy = batch_accuracy(test)
                         print("The corresponding test accuracy is {0:.2%}".format(test_accuracy))
+        if epochs > first:
+            saved(epochs - 1)
         print("Finished training network.")
         if validation is None:
             return None, None, None
@@ -484,6 +502,11 @@ class Network(object):
         if test_accuracy is not None:
             print("Corresponding test accuracy of {0:.2%}".format(test_accuracy))
         return best_validation_accuracy, best_iteration, test_accuracy
+
+    def _named_params(self):
+        """Every layer's w and b by name (checkpoints)."""
+        return {"layer%d.%s" % (j, name): getattr(layer, name)
+                for j, layer in enumerate(self.layers) for name in ("w", "b")}
 
     def _check_finite(self, before, epoch, first, end):
         """After mini-batches first..end-1: if a parameter became infinite or NaN, put every
