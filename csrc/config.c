@@ -1,6 +1,31 @@
 /* Runtime configuration: what this build and this CPU give the kernels. */
 #include "nnfast.h"
 
+#if defined(NNFAST_OPENMP) && !defined(_WIN32)
+#include <pthread.h>
+
+/* GNU libgomp keeps a pool of worker threads per thread that opened a parallel region;
+ * fork() copies the pool's bookkeeping but not its threads, so a child that enters a
+ * parallel region after its parent used one waits for them forever (GCC bug 60035;
+ * multiprocessing's "fork" start method does exactly that).  Releasing the forking
+ * thread's pool just before the fork avoids it: parent and child each make a new one
+ * at their next parallel region, at the cost of a thread start. */
+static void nn_before_fork(void) {
+    omp_pause_resource_all(omp_pause_soft);
+}
+#endif
+
+int nn_install_fork_handler(void) {
+#if defined(NNFAST_OPENMP) && !defined(_WIN32)
+    static int installed = 0;
+    if (installed) return 0;
+    installed = 1;
+    return pthread_atfork(nn_before_fork, NULL, NULL);
+#else
+    return 0;
+#endif
+}
+
 int nn_openmp_enabled(void) {
 #ifdef NNFAST_OPENMP
     return 1;

@@ -63,10 +63,15 @@ typedef struct {
     int nthreads;
     volatile int *stop;      /* polled once per mini-batch; nonzero ends the epoch early (may be NULL) */
     volatile nn_size *progress;  /* examples done so far this epoch (may be NULL) */
+    int *nonfinite;          /* set to 1 when an inf or NaN weighted input or output delta ended the
+                              * epoch before that mini-batch's update (may be NULL) */
 } nn_dense_sgd;
 
 /* Train one epoch in place.  Returns the number of examples processed: n, or
- * fewer (always a whole number of mini-batches) when *stop became nonzero. */
+ * fewer (always a whole number of mini-batches) when *stop became nonzero or a
+ * non-finite value appeared (then *nonfinite is 1 and W, b are as after the
+ * mini-batch before). */
+
 nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt);
 
 /* Batched evaluation (book: feedforward over a data set, evaluate/accuracy/total_cost).

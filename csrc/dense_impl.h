@@ -289,7 +289,7 @@ static inline double FN(cost_row)(int cost, const T *a, const T *y, nn_size J) {
     double c = 0;
     if (cost == NN_QUADRATIC) {
         for (nn_size j = 0; j < J; j++) { double e = (double)a[j] - (double)y[j]; c += e * e; }
-        return 0.5 * c;
+        return FN(nan_to_num)(0.5 * c);
     }
     for (nn_size j = 0; j < J; j++) {
         double aj = a[j], yj = y[j], v;
@@ -297,7 +297,9 @@ static inline double FN(cost_row)(int cost, const T *a, const T *y, nn_size J) {
         else v = -yj * log(aj);
         c += FN(nan_to_num)(v);
     }
-    return c;
+    /* saturated outputs give log(0) terms of DBL_MAX each (the book's nan_to_num): their sum
+     * stays at DBL_MAX rather than overflowing to inf */
+    return FN(nan_to_num)(c);
 }
 
 static inline int64_t FN(argmax)(const T *a, nn_size J) {
@@ -340,6 +342,15 @@ static inline nn_size FN(prefetch_lines)(const char *const *rows, nn_size lines,
     return next;
 }
 
+/* 1 when every z[r * ld + j], r in [0, B), j in [jlo, jhi), is finite.  x * 0 is 0 for a
+ * finite x and NaN for +-inf or NaN, so one sum of x * 0 tells (and vectorises). */
+static inline int FN(finite_block)(const T *z, nn_size ld, nn_size B, nn_size jlo, nn_size jhi) {
+    T acc = 0;
+    for (nn_size r = 0; r < B; r++)
+        for (nn_size j = jlo; j < jhi; j++) acc += z[r * ld + j] * (T)0;
+    return acc == 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* the epoch: every mini-batch's forward, backward and update                */
 /* ------------------------------------------------------------------------ */
@@ -377,6 +388,7 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
         for (nn_size r = 0; r < mbs; r++) rows[l * mbs + r] = A[l] + r * S[l];
 
     volatile int stop_now = 0;
+    volatile int nonfinite = 0;   /* a thread saw an inf/NaN z or output delta: stop before the update */
     nn_size done = 0;
 
 #ifdef NNFAST_OPENMP
@@ -455,6 +467,7 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
                         arow[j] = a;
                     }
                 }
+                if (!FN(finite_block)(Z[l], S[l], B, lo, hi)) nonfinite = 1;
                 NN_BARRIER
             }
 
@@ -469,8 +482,13 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
                     FN(output_act)(net->act_out, zr, arow, J);
                     FN(output_delta)(net->cost, net->act_out, zr, arow, Y + ord[r] * o->ldy, D[L] + r * J, J);
                 }
+                if (!FN(finite_block)(Z[L] + lo * J, J, hi - lo, 0, J) ||
+                    !FN(finite_block)(D[L] + lo * J, J, hi - lo, 0, J)) nonfinite = 1;
                 NN_BARRIER
             }
+            /* every thread reads the flag after the barrier (and nobody writes it again before
+             * the next barrier): all leave together, W and b as after the previous mini-batch */
+            if (nonfinite) break;
 
             /* backward: phase l computes delta_{l-1} (needs the old W_l) and updates W_{l+1};
              * phase 1 also updates W_1.  A barrier between phases keeps reads before writes. */
@@ -529,6 +547,7 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
         }
 #undef NN_BARRIER
     }
+    if (nonfinite && o->nonfinite) *o->nonfinite = 1;
     free(rows);
     free(rows0);
     free(xconv);

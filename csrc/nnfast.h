@@ -26,6 +26,7 @@ typedef ptrdiff_t nn_size;
 /* ---- runtime configuration (config.c) ---- */
 int nn_openmp_enabled(void);          /* 1 when built with OpenMP */
 int nn_omp_max_threads(void);         /* omp_get_max_threads(), or 1 */
+int nn_install_fork_handler(void);    /* release OpenMP's threads before fork() (once; 0 on success) */
 const char *nn_simd_name(void);       /* instruction set the dense kernels dispatch to */
 int nn_cpu_has_avx2_fma(void);        /* run-time CPU check, x86 only (0 elsewhere) */
 

@@ -277,7 +277,7 @@ def test_bad_sizes(sizes, exc):
 
 def test_layer_too_large_for_blas_is_refused_before_allocating():
     from nnfast import network2
-    with pytest.raises(ValueError, match="2\\*\\*31"):
+    with pytest.raises(ValueError, match=r"sizes.*(2147483647|2\*\*31)"):
         network2.Network([1, 2 ** 31, 1])
 
 

@@ -10,6 +10,11 @@ cdef extern from "nnfast.h":
     int nn_openmp_enabled() nogil
     int nn_omp_max_threads() nogil
     const char *nn_simd_name() nogil
+    int nn_install_fork_handler() nogil
+
+# a child made by fork() (multiprocessing's default start method on Linux) must be able to
+# train after its parent did: see csrc/config.c
+nn_install_fork_handler()
 
 
 def openmp_enabled():
@@ -76,6 +81,7 @@ cdef extern from "dense.h":
         int nthreads
         volatile int *stop
         volatile nn_size *progress
+        int *nonfinite
     nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt) nogil
     const char *nn_dense_path() nogil
     nn_size nn_dense_eval_scratch(const nn_dense_net *net) nogil
@@ -98,6 +104,27 @@ cdef int _code(cnp.ndarray a):
     return NN_F32 if a.dtype == np.float32 else NN_F64
 
 
+# The checks below guard the C boundary itself: a pointer is only ever taken from an array
+# whose dtype, shape, memory layout and writeability the kernel's reading or writing needs
+# (the network modules check and convert user data before; these are cheap, per call).
+
+cdef _need(a, name, dtype, shape=None, bint writeable=False):
+    """``a`` as an ndarray of ``dtype`` (a tuple: any of them), C-contiguous and aligned, of
+    ``shape`` (None entries: any), writeable when asked; else ValueError / TypeError."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError("%s must be a numpy array, got %s" % (name, type(a).__name__))
+    dtypes = dtype if isinstance(dtype, tuple) else (dtype,)
+    if a.dtype not in dtypes:
+        raise TypeError("%s must have dtype %s, got %s" % (name, " or ".join(str(np.dtype(d)) for d in dtypes), a.dtype))
+    if shape is not None and (a.ndim != len(shape) or any(s is not None and a.shape[i] != s for i, s in enumerate(shape))):
+        raise ValueError("%s must have shape %s, got %s" % (name, tuple("n" if s is None else s for s in shape), a.shape))
+    if not (a.flags.c_contiguous and a.flags.aligned):
+        raise ValueError("%s must be C-contiguous and aligned" % name)
+    if writeable and not a.flags.writeable:
+        raise ValueError("%s must be writeable" % name)
+    return a
+
+
 cdef void *_ptr(cnp.ndarray a):
     return cnp.PyArray_DATA(a)
 
@@ -116,11 +143,22 @@ cdef class DenseNet:
     cdef list keep
     cdef object dtype
     cdef readonly Py_ssize_t mbs
+    # examples trained by train_epoch calls since the caller last set it to 0: kept here, in C,
+    # because a KeyboardInterrupt can surface right after the call, before Python sees its result
+    cdef public Py_ssize_t examples_done
+    # True when the last train_epoch call stopped at a non-finite z or output delta
+    cdef readonly bint nonfinite
 
     def __cinit__(self, sizes, dtype, int act_hidden, int act_out, int cost, Py_ssize_t mbs=0,
                   bint momentum=False, bint dropout=False):
         cdef int L = len(sizes) - 1
         cdef int l
+        if L < 1 or any(int(v) < 1 for v in sizes):
+            raise ValueError("DenseNet: sizes must hold at least two layer sizes >= 1, got %r" % (sizes,))
+        if not (0 <= act_hidden <= 3 and act_out in (1, 4) and 0 <= cost <= 2 and mbs >= 0):
+            raise ValueError("DenseNet: bad activation, cost or mini-batch size")
+        if np.dtype(dtype) not in (np.float64, np.float32):
+            raise TypeError("DenseNet: dtype must be float64 or float32")
         self.dtype = np.dtype(dtype)
         self.mbs = mbs
         self.sizes = <nn_size *>malloc(sizeof(nn_size) * (L + 1))
@@ -163,6 +201,22 @@ cdef class DenseNet:
         """Point the kernels at these arrays (W_l, b_l, and velocities for momentum)."""
         cdef int l
         cdef list params = []
+        cdef int L = self.net.L
+        if len(weights) != L or len(biases) != L:
+            raise ValueError("set_params: %d weight and bias arrays expected" % L)
+        if self.net.vW != NULL and (vw is None or vb is None or len(vw) != L or len(vb) != L):
+            raise ValueError("set_params: momentum needs %d velocity arrays for weights and for biases" % L)
+        for l in range(1, L + 1):
+            J, K = self.sizes[l], self.sizes[l - 1]
+            _need(weights[l - 1], "weights[%d]" % (l - 1), self.dtype, (J, K), True)
+            if biases[l - 1].size != J:
+                raise ValueError("biases[%d] must have %d entries" % (l - 1, J))
+            _need(biases[l - 1], "biases[%d]" % (l - 1), self.dtype, None, True)
+            if self.net.vW != NULL:
+                _need(vw[l - 1], "vw[%d]" % (l - 1), self.dtype, (J, K), True)
+                if vb[l - 1].size != J:
+                    raise ValueError("vb[%d] must have %d entries" % (l - 1, J))
+                _need(vb[l - 1], "vb[%d]" % (l - 1), self.dtype, None, True)
         for l in range(1, self.net.L + 1):
             self.net.W[l] = _ptr(weights[l - 1])
             self.net.b[l] = _ptr(biases[l - 1])
@@ -179,6 +233,17 @@ cdef class DenseNet:
         """One epoch of SGD over ``order`` (int64 rows of X and Y). Returns examples done."""
         cdef nn_dense_sgd o
         cdef nn_size done
+        cdef int bad = 0
+        cdef int L = self.net.L
+        if self.mbs < 1 or self.net.W[L] == NULL:
+            raise ValueError("train_epoch: made without a mini-batch size, or set_params not called")
+        _need(X, "X", (np.float32, self.dtype), (None, self.sizes[0]))
+        _need(Y, "Y", self.dtype, (X.shape[0], self.sizes[L]))
+        _need(order, "order", np.int64, (None,))
+        if order.shape[0] and (order.min() < 0 or order.max() >= X.shape[0]):
+            raise ValueError("train_epoch: order holds rows outside 0..%d" % (X.shape[0] - 1))
+        if nthreads < 1:
+            raise ValueError("nthreads must be >= 1")
         o.X = _ptr(X)
         o.x_dtype = _code(X)
         o.ldx = X.shape[1]
@@ -197,10 +262,13 @@ cdef class DenseNet:
         o.nthreads = nthreads
         o.stop = NULL
         o.progress = NULL
+        o.nonfinite = &bad
         with nogil:
             done = nn_dense_train_epoch(&self.net, &o)
         if done < 0:
             raise MemoryError("nnfast: out of memory starting an epoch")
+        self.examples_done += done
+        self.nonfinite = bad
         return done
 
     def evaluate(self, cnp.ndarray X, cnp.ndarray Y=None, double hidden_scale=1.0, int nthreads=1,
@@ -209,6 +277,13 @@ cdef class DenseNet:
 
         The products go through scipy's BLAS on chunks of rows spread over
         ``nthreads`` threads: the caller holds BLAS to one thread meanwhile."""
+        if self.net.W[self.net.L] == NULL:
+            raise ValueError("evaluate: set_params not called")
+        _need(X, "X", (np.float32, self.dtype), (None, self.sizes[0]))
+        if want_cost:
+            _need(Y, "Y", self.dtype, (X.shape[0], self.sizes[self.net.L]))
+        if nthreads < 1:
+            raise ValueError("nthreads must be >= 1")
         cdef void *gemm = <void *>sgemm if self.net.dtype == NN_F32 else <void *>dgemm
         cdef nn_size n = X.shape[0]
         cdef int L = self.net.L
@@ -232,6 +307,11 @@ cdef class DenseNet:
 
 def dense_forward(cnp.ndarray A, cnp.ndarray W, cnp.ndarray b, bint naive=False, int nthreads=1):
     """Z = A W^T + b for one layer (tests: the fast kernel and the naive C reference)."""
+    _need(A, "A", (np.float64, np.float32), (None, None))
+    _need(W, "W", A.dtype, (None, A.shape[1]))
+    _need(b, "b", A.dtype, (W.shape[0],))
+    if nthreads < 1:
+        raise ValueError("nthreads must be >= 1")
     cdef nn_size B = A.shape[0], K = A.shape[1], J = W.shape[0]
     cdef cnp.ndarray Z = np.empty((B, J), dtype=A.dtype)
     cdef int dt = _code(A)
@@ -247,6 +327,14 @@ def dense_forward(cnp.ndarray A, cnp.ndarray W, cnp.ndarray b, bint naive=False,
 def dense_backward(cnp.ndarray A, cnp.ndarray W, cnp.ndarray D, cnp.ndarray dA, cnp.ndarray dW,
                    cnp.ndarray db, bint naive=False, int nthreads=1):
     """dA += D W; dW += D^T A; db += column sums of D (accumulating, as llm.c's backward)."""
+    _need(A, "A", (np.float64, np.float32), (None, None))
+    _need(W, "W", A.dtype, (None, A.shape[1]))
+    _need(D, "D", A.dtype, (A.shape[0], W.shape[0]))
+    _need(dA, "dA", A.dtype, (A.shape[0], A.shape[1]), True)
+    _need(dW, "dW", A.dtype, (W.shape[0], A.shape[1]), True)
+    _need(db, "db", A.dtype, (W.shape[0],), True)
+    if nthreads < 1:
+        raise ValueError("nthreads must be >= 1")
     cdef nn_size B = A.shape[0], K = A.shape[1], J = W.shape[0]
     cdef int dt = _code(A)
     cdef void *pa = _ptr(A)

@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from . import _config, _core
+from ._errors import TrainingDiverged
 
 # codes shared with csrc/nnfast.h
 LINEAR, SIGMOID, TANH, RELU, SOFTMAX = 0, 1, 2, 3, 4
@@ -24,6 +25,8 @@ MAX_LAYER = 2 ** 31 - 1
 CHUNK_SECONDS = 0.05
 FIRST_CHUNK_BATCHES = 256
 MAX_CHUNK_BATCHES = 1 << 16
+# the most weights one layer may have: 2**31 - 1, what a C int (and a BLAS dimension) can count
+MAX_MATRIX = (1 << 31) - 1
 
 
 # ---------------------------------------------------------------------------
@@ -47,6 +50,10 @@ def check_sizes(sizes):
         if s > MAX_LAYER:
             raise ValueError("sizes[%d] must be at most %d (BLAS counts in 32-bit ints), got %d" % (i, MAX_LAYER, s))
         out.append(int(s))
+    for i in range(len(out) - 1):
+        if out[i] * out[i + 1] > MAX_MATRIX:
+            raise ValueError("sizes[%d] * sizes[%d] = %d weights: more than the %d one layer may have"
+                             % (i, i + 1, out[i] * out[i + 1], MAX_MATRIX))
     return out
 
 
@@ -95,11 +102,38 @@ def _input_matrix(X, name, n_in, dtype):
         raise ValueError("%s: inputs must have %d values each (sizes[0]), got an array of shape %s"
                          % (name, n_in, X.shape))
     keep = X.dtype == np.float32 and dtype == np.float64
+    check_float_range(X, name, dtype)
     X = np.ascontiguousarray(X, dtype=X.dtype if keep else dtype)
-    if not np.isfinite(X).all():
-        bad = int(np.argmin(np.isfinite(X).all(axis=1)))
+    bad = first_row_where(X, lambda block: ~np.isfinite(block))
+    if bad is not None:
         raise ValueError("%s: input %d contains NaN or infinity" % (name, bad))
     return X
+
+
+def first_row_where(X, test, block_rows=4096):
+    """The first row of the 2-D array X where test(rows) is true somewhere, or None.
+
+    Works through blocks of rows, so that a check of the 60,000-image set needs
+    a few MB of temporaries instead of a boolean array as large as the data."""
+    if X.size == 0:
+        return None
+    X2 = X.reshape(len(X), -1)
+    for r in range(0, len(X2), block_rows):
+        hit = test(X2[r:r + block_rows])
+        if hit.any():
+            return r + int(np.argmax(hit.reshape(len(hit), -1).any(axis=1)))
+    return None
+
+
+def check_float_range(X, name, dtype):
+    """Inputs beyond ``dtype``'s range (1e300 into float32) would turn into inf with a
+    cast warning: say so instead."""
+    if X.dtype.kind == "f" and X.dtype.itemsize > np.dtype(dtype).itemsize and X.size and X.ndim >= 1:
+        big = np.finfo(dtype).max
+        with np.errstate(invalid="ignore"):
+            bad = first_row_where(X, lambda block: np.abs(block) > big)
+        if bad is not None:
+            raise ValueError("%s: input %d holds values beyond the range of %s" % (name, bad, np.dtype(dtype)))
 
 
 def _stack_inputs(data, name, n_in):
@@ -251,6 +285,8 @@ class Engine(object):
         self.velocities = None
         self.last_threads = None
         self.chunk = FIRST_CHUNK_BATCHES * self.core.mbs   # examples per native call, adapted
+        self.epochs_started = 0      # epoch() calls so far: an SGD call's epoch number
+        net.last_interrupted_at = None
         if momentum:
             self.velocities = ([np.zeros_like(w) for w in net.weights], [np.zeros_like(b) for b in net.biases])
 
@@ -262,7 +298,15 @@ class Engine(object):
         else:
             self.core.set_params(w, b)
 
-    def epoch(self, X, Y, order, eta, counter0=0, progress=None, **kw):
+    def epoch(self, *args, **kw):
+        """One epoch (see _epoch); on Ctrl-C, records where it stopped (note_interrupt)."""
+        try:
+            return self._epoch(*args, **kw)
+        except KeyboardInterrupt as e:
+            self.note_interrupt(e)
+            raise
+
+    def _epoch(self, X, Y, order, eta, counter0=0, progress=None, **kw):
         """One epoch over ``order`` (row indices); returns the examples done.
 
         The epoch runs as a few native calls of whole mini-batches each, sized
@@ -281,12 +325,15 @@ class Engine(object):
         nt = _config.effective_threads()
         n, mbs = len(order), self.core.mbs
         pos = 0
+        self.epochs_started += 1
+        self.core.examples_done = 0
 
         def run(size, threads):
             nonlocal pos
             t0 = time.perf_counter()
             pos += self.core.train_epoch(X, Y, order[pos:pos + size], eta, counter0=counter0 + pos,
                                          nthreads=threads, **kw)
+            self.check_finite(pos)
             if progress is not None:
                 progress(pos, n)
             return time.perf_counter() - t0
@@ -305,6 +352,47 @@ class Engine(object):
                 size = int(size * min(4.0, CHUNK_SECONDS / seconds)) // mbs * mbs
                 self.chunk = max(mbs, min(size, MAX_CHUNK_BATCHES * mbs))
         return pos
+
+    def check_finite(self, pos):
+        """Raise TrainingDiverged when the last native call met an inf or NaN.
+
+        The kernels check every weighted input and output delta before a
+        mini-batch's update and stop there.  An update can itself overflow
+        (eta times a gradient beyond the largest float): the next mini-batch's
+        forward pass then sees it, or, after the last one of a call, the check
+        of the parameters here (a few microseconds per call of ~50 ms).
+        """
+        j, mbs = self.epochs_started - 1, self.core.mbs
+        params = self.net.weights + self.net.biases
+        if self.velocities is not None:
+            params = params + self.velocities[0] + self.velocities[1]
+        finite = all(np.isfinite(a).all() for a in params)
+        if self.core.nonfinite:
+            k = pos // mbs
+            if finite:
+                raise TrainingDiverged("training diverged in epoch %d, mini-batch %d: a weighted input or output "
+                                       "delta became infinite or NaN; the weights are as before that mini-batch "
+                                       "(try a smaller eta)" % (j, k), j, k)
+            k -= 1
+        elif finite:
+            return
+        else:
+            k = (pos - 1) // mbs
+        raise TrainingDiverged("training diverged in epoch %d, mini-batch %d: its update overflowed, the weights "
+                               "or biases now hold infinities or NaN (try a smaller eta)" % (j, k), j, k)
+
+    def note_interrupt(self, exc):
+        """Ctrl-C: record where (``net.last_interrupted_at = (epoch, examples done in it)``;
+        the weights are as after that many examples, a whole number of mini-batches).
+        SGD calls this too, for an interrupt between two epochs."""
+        if getattr(exc, "_nnfast_noted", False):
+            return
+        exc._nnfast_noted = True
+        where = (max(self.epochs_started - 1, 0), int(self.core.examples_done))
+        self.net.last_interrupted_at = where
+        if hasattr(exc, "add_note"):     # Python >= 3.11
+            exc.add_note("nnfast: training stopped in epoch %d after %d examples (a whole number of mini-batches); "
+                         "net.last_interrupted_at = %r" % (where[0], where[1], where))
 
 
 def evaluate_arrays(net, X, Y=None, act_hidden=SIGMOID, act_out=SIGMOID, cost=QUADRATIC,

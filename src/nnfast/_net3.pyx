@@ -74,6 +74,9 @@ cdef class Plan:
     cdef readonly list keep
     cdef readonly list grads
     cdef readonly object loss
+    # mini-batches trained by train() so far: counted here, in C, because a KeyboardInterrupt
+    # can surface right after the call returns, before Python sees anything else
+    cdef public Py_ssize_t batches_done
 
     def __cinit__(self):
         self.net.layers = NULL
@@ -163,6 +166,7 @@ cdef class Plan:
             with nogil:
                 nn3_train_d(&self.net, &X[0, 0], &Y[0], &order[0], first_batch, n_batches, eta, l2, seed,
                             first_example, nthreads)
+        self.batches_done += n_batches
 
     def gradients(self, const floating[:, ::1] X, const int64_t[::1] Y, uint64_t seed, uint64_t first_example):
         """Data-term gradients of one mini-batch into self.grads (serial)."""

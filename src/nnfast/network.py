@@ -17,7 +17,7 @@ integer labels.
 """
 import numpy as np
 
-from . import _dense, _progress
+from . import _checkpoint, _dense, _progress
 from . import history as _history
 from .reference import network as _reference
 from .reference.network import sigmoid, sigmoid_prime  # noqa: F401 - the book's module functions
@@ -42,7 +42,7 @@ class Network(_reference.Network):
         self.weights = [w.astype(self.dtype, copy=False) for w in self.weights]
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, test_data=None, *,
-            progress=None, history=None, on_epoch=None):
+            progress=None, history=None, on_epoch=None, checkpoint=None, checkpoint_every=1, resume=None):
         """Train with mini-batch stochastic gradient descent.  ``training_data`` is a
         list of ``(x, y)`` tuples (or an array pair); each epoch shuffles it with
         ``random.shuffle`` and cuts it into consecutive mini-batches, the last one
@@ -53,7 +53,12 @@ class Network(_reference.Network):
         stderr is a terminal; True, False, or a callable ``progress(done, n)``);
         ``history`` (a path or an ``nnfast.history.History``) records each
         epoch's seconds and test accuracy (``evaluation_accuracy``, a count);
-        ``on_epoch(net, epoch, record)`` is called after each epoch."""
+        ``on_epoch(net, epoch, record)`` is called after each epoch.
+
+        ``checkpoint=PATH`` saves the run every
+        ``checkpoint_every`` epochs (an .npz written atomically: network, random
+        states, shuffled order); ``resume=PATH`` continues such a run with the
+        same arguments, ending bit for bit where the uninterrupted run would."""
         epochs = _dense.check_int("epochs", epochs, 0)
         mini_batch_size = _dense.check_int("mini_batch_size", mini_batch_size, 1)
         eta = _dense.check_real("eta", eta, positive=True)
@@ -74,8 +79,11 @@ class Network(_reference.Network):
         rec = _history.recorder(history, on_epoch, dict(
             program="network", sizes=self.sizes, cost="QuadraticCost", epochs=epochs, mini_batch_size=mini_batch_size,
             eta=eta, dtype=self.dtype.name, n_training=n, n_evaluation=len(Xt) if test_data is not None else 0))
+        ckpt = _checkpoint.Checkpoint(self, checkpoint, checkpoint_every, resume,
+                                      dict(kind="network", mini_batch_size=mini_batch_size, eta=eta), X, Y)
+        first, _ = ckpt.restore(shuffler)
         try:
-            for j in range(epochs):
+            for j in range(first, epochs):
                 order = shuffler.next_order()
                 bar.start("Epoch %d" % j, n)
                 engine.epoch(X, Y, order, eta, progress=bar.hook)
@@ -88,6 +96,10 @@ class Network(_reference.Network):
                     print("Epoch {0} complete".format(j))
                 if rec is not None:
                     rec.epoch(self, j, evaluation_accuracy=correct)
+                ckpt.after_epoch(j, shuffler)
+        except KeyboardInterrupt as e:
+            engine.note_interrupt(e)     # net.last_interrupted_at: where the weights stand
+            raise
         finally:
             bar.close()
             if is_list and epochs > 0:

@@ -26,8 +26,9 @@ import warnings
 
 import numpy as np
 
-from . import _config, _core, _dense, _progress
+from . import _checkpoint, _config, _core, _dense, _progress
 from . import history as _history
+from ._errors import TrainingDiverged
 from .reference import _rng
 from .reference import network2 as _ref
 from .reference.network2 import (  # noqa: F401 - the book's module-level names
@@ -69,6 +70,11 @@ def _materialize(data):
     return list(data)
 
 
+def _where(where):
+    """' in epoch j, mini-batch k' for TrainingDiverged's message (nothing outside SGD)."""
+    return "" if where[0] is None else " in epoch %d, mini-batch %d" % where
+
+
 def _softmax_columns(z):
     e = np.exp(z - np.max(z, axis=0, keepdims=True))
     return e / np.sum(e, axis=0, keepdims=True)
@@ -86,6 +92,7 @@ class Network(_ref.Network):
         (randn*sqrt(2/n_in)).  Biases are drawn before weights from
         ``np.random``, as the book.  ``dtype``: float64 (default) or float32."""
         self.dtype = _dense.check_dtype(dtype)
+        _dense.check_sizes(sizes)
         super().__init__(sizes, cost=cost, activation=activation, initializer=initializer)
 
     def _cast(self):
@@ -139,7 +146,10 @@ class Network(_ref.Network):
             schedule_stop=128.0,
             progress=None,
             history=None,
-            on_epoch=None):
+            on_epoch=None,
+            checkpoint=None,
+            checkpoint_every=1,
+            resume=None):
         """Mini-batch stochastic gradient descent, as the book: each epoch shuffles
         ``training_data`` (in place, with ``random.shuffle``) and steps on each
         mini-batch, the last one possibly shorter; after each epoch it prints
@@ -156,6 +166,12 @@ class Network(_ref.Network):
         ``schedule_factor`` after that many consecutive epochs without a new
         best evaluation accuracy, and stop once eta <= initial eta /
         ``schedule_stop``.  Both need ``evaluation_data``.
+
+        ``checkpoint=PATH`` saves the run every ``checkpoint_every`` epochs (an
+        .npz written atomically: network, velocities, random states, shuffled
+        order, schedule, the lists so far); ``resume=PATH`` continues such a
+        run given the same arguments, ending bit for bit where the
+        uninterrupted run would (a checkpoint of another run is refused).
 
         Every argument and both data sets are checked before any training: on
         an error the network is unchanged.
@@ -185,6 +201,16 @@ class Network(_ref.Network):
         labels_t = _dense.labels_of(Y) if monitor_training_accuracy else None
         _dense.check_params(self)
         _dense.kernel_ready_params(self)
+        ckpt = _checkpoint.Checkpoint(self, checkpoint, checkpoint_every, resume, dict(
+            kind="network2", cost=getattr(self.cost, "__name__", "?"), activation=self.activation,
+            mini_batch_size=mini_batch_size, eta=eta, lmbda=lmbda, regularization=regularization, mu=mu,
+            p_dropout=p_dropout, early_stopping_n=early_stopping_n, schedule_patience=schedule_patience,
+            schedule_factor=schedule_factor, schedule_stop=schedule_stop,
+            evaluation=None if evaluation_data is None else len(evaluation_data),
+            monitor=[monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost,
+                     monitor_training_accuracy]), X, Y)
+        if mu > 0 and _native_cost_code(self.cost) is None and (checkpoint or resume):
+            raise ValueError("checkpoints with momentum need a built-in cost (the native path)")
 
         # from here on the network changes, as the book's
         self.regularization = regularization
@@ -216,8 +242,14 @@ class Network(_ref.Network):
             activation=self.activation, epochs=epochs, mini_batch_size=mini_batch_size, eta=eta, lmbda=lmbda,
             regularization=regularization, mu=mu, p_dropout=p_dropout, dtype=self.dtype.name, n_training=n,
             n_evaluation=len(Xe) if evaluation_data is not None else 0))
+        velocities = None if engine is None else engine.velocities
+        first, extra = ckpt.restore(shuffler, velocities)
+        if extra:
+            eta, seed, shuffled = extra["eta"], extra["seed"], True
+            schedule.__dict__.update(extra["progress"])
+            evaluation_cost, evaluation_accuracy, training_cost, training_accuracy = extra["lists"]
         try:
-            for j in range(epochs):
+            for j in range(first, epochs):
                 order = shuffler.next_order()
                 shuffled = True
                 bar.start("Epoch %d" % j, n)
@@ -229,7 +261,8 @@ class Network(_ref.Network):
                     for k in range(0, n, mini_batch_size):
                         rows = order[k:k + mini_batch_size]
                         masks = None if seed is None else self._masks(seed, j * n + k, len(rows), p_dropout)
-                        self._numpy_step(X[rows], Y[rows], eta, lmbda, n, masks, mu, regularization)
+                        self._numpy_step(X[rows], Y[rows], eta, lmbda, n, masks, mu, regularization,
+                                         where=(j, k // mini_batch_size))
                         if bar.hook is not None:
                             bar.hook(k + len(rows), n)
                 bar.close()
@@ -265,6 +298,13 @@ class Network(_ref.Network):
                     eta, stop = schedule.after_epoch(eval_acc, eta)
                     if stop:
                         break
+                ckpt.after_epoch(j, shuffler, velocities, dict(
+                    eta=eta, seed=seed, progress=vars(schedule),
+                    lists=[evaluation_cost, evaluation_accuracy, training_cost, training_accuracy]))
+        except KeyboardInterrupt as e:
+            if engine is not None:
+                engine.note_interrupt(e)     # net.last_interrupted_at: where the weights stand
+            raise
         finally:
             bar.close()
             if is_list and shuffled:
@@ -319,9 +359,19 @@ class Network(_ref.Network):
         if mu > 0:
             self._velocity_w, self._velocity_b = engine.velocities
 
-    def _numpy_step(self, X, Y, eta, lmbda, n, masks, mu, regularization):
+    def _numpy_step(self, X, Y, eta, lmbda, n, masks, mu, regularization, where=(None, None)):
         """One mini-batch (rows of X, Y) in numpy, the examples as columns: the
-        reference's backprop for all of them at once, then its update."""
+        reference's backprop for all of them at once, then its update.  As the
+        native path, an inf or NaN weighted input or output delta raises
+        TrainingDiverged before the update (``where``: epoch and mini-batch)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            self._numpy_step_unchecked(X, Y, eta, lmbda, n, masks, mu, regularization, where)
+        params = self.weights + self.biases
+        if not all(np.isfinite(a).all() for a in params):
+            raise TrainingDiverged("training diverged%s: its update overflowed, the weights or biases now hold "
+                                   "infinities or NaN (try a smaller eta)" % _where(where), *where)
+
+    def _numpy_step_unchecked(self, X, Y, eta, lmbda, n, masks, mu, regularization, where):
         act, act_prime = self._hidden()
         p = self.p_dropout
         a = np.asarray(X, dtype=self.dtype).T
@@ -343,6 +393,10 @@ class Network(_ref.Network):
         nabla_b = [None] * len(self.biases)
         nabla_w = [None] * len(self.weights)
         delta = np.asarray(self.cost.delta(zs[-1], activations[-1], np.asarray(Y).T))
+        if not (all(np.isfinite(z).all() for z in zs) and np.isfinite(delta).all()):
+            raise TrainingDiverged("training diverged%s: a weighted input or output delta became infinite or NaN; "
+                                   "the weights are as before that mini-batch (try a smaller eta)" % _where(where),
+                                   *where)
         nabla_b[-1] = np.sum(delta, axis=1, keepdims=True)
         nabla_w[-1] = np.dot(delta, activations[-2].T)
         for l in range(2, self.num_layers):
@@ -358,6 +412,12 @@ class Network(_ref.Network):
             self._cast()
 
     # -- evaluation
+
+    def feedforward(self, a):
+        """The book's feedforward (numpy); weighted inputs beyond the float range
+        give inf/NaN outputs without numpy's overflow warnings."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return super().feedforward(a)
 
     def accuracy(self, data, convert=False):
         """Number of inputs whose output argmax is the label.  As the book,
@@ -412,7 +472,10 @@ class _Evaluator(object):
             fn = net.cost.fn
             cost = np.array([fn(out[i].reshape(-1, 1), Y[i].reshape(-1, 1)) for i in range(len(out))],
                             dtype=np.float64)
-        return pred, (float(np.mean(cost)) if want_cost else None)
+        if want_cost:
+            with np.errstate(over="ignore"):   # saturated outputs: costs of up to DBL_MAX each
+                cost = float(np.nan_to_num(np.mean(cost)))
+        return pred, cost
 
 
 #### Loading a Network

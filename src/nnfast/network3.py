@@ -33,8 +33,13 @@ import tempfile
 
 import numpy as np
 
-from . import _config, _net3, _progress
+from . import _checkpoint, _config, _dense, _net3, _progress
 from . import history as _history
+from ._errors import TrainingDiverged
+
+# mini-batches per native call of SGD: Ctrl-C is seen between calls, well within a second,
+# and a divergence check (TrainingDiverged) follows each call
+_CHUNK_BATCHES = 100
 
 __all__ = ["linear", "sigmoid", "tanh", "ReLU", "load_data_shared", "size", "Network", "ConvPoolLayer",
            "FullyConnectedLayer", "SoftmaxLayer", "Ensemble", "load"]
@@ -120,6 +125,12 @@ def _int(value, name, where):
     return int(value)
 
 
+def _count(n, what, where):
+    """Element counts the kernels (and BLAS, with its int dimensions) must be able to index."""
+    if n > _dense.MAX_MATRIX:
+        raise ValueError("%s: %s has %d elements, more than the %d supported" % (where, what, n, _dense.MAX_MATRIX))
+
+
 def _p_dropout(p, where):
     try:
         p = float(p)
@@ -168,6 +179,9 @@ class ConvPoolLayer(object):
         self.activation_fn = activation_fn
         self.n_in = im[1] * im[2] * im[3]
         self.n_out = fs[0] * (oh // ps[0]) * (ow // ps[1])
+        _count(int(np.prod(fs, dtype=object)), "the filter bank", where)
+        _count(im[0] * fs[1] * fs[2] * fs[3] * oh * ow, "the mini-batch's unrolled (im2col) input", where)
+        _count(im[0] * max(self.n_in, fs[0] * oh * ow), "the mini-batch's input or convolution output", where)
         self.p_dropout = 0.0
 
     def __repr__(self):
@@ -202,6 +216,7 @@ class FullyConnectedLayer(object):
 
     def _configure(self, n_in, n_out, activation_fn, p_dropout, where="FullyConnectedLayer"):
         self.n_in, self.n_out = _int(n_in, "n_in", where), _int(n_out, "n_out", where)
+        _count(self.n_in * self.n_out, "the weight matrix", where)
         if activation_fn is not None:
             _act_code(activation_fn, where)
         self.p_dropout = _p_dropout(p_dropout, where)
@@ -258,6 +273,28 @@ def _dtype(dtype):
     return dt
 
 
+class _NoteInterrupt(object):
+    """Ctrl-C during SGD: ``net.last_interrupted_at = (epoch, examples done in it)``, from the
+    plan's count of trained mini-batches (the parameters are as after exactly those)."""
+
+    def __init__(self, net, plan, batches_per_epoch):
+        self.net, self.plan, self.per_epoch = net, plan, batches_per_epoch
+        net.last_interrupted_at = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            done = self.plan.batches_done
+            where = (done // self.per_epoch, (done % self.per_epoch) * self.net.mini_batch_size)
+            self.net.last_interrupted_at = where
+            if hasattr(exc, "add_note"):
+                exc.add_note("nnfast: training stopped in epoch %d after %d examples (a whole number of "
+                             "mini-batches); net.last_interrupted_at = %r" % (where[0], where[1], where))
+        return False
+
+
 class Network(object):
     """A chain of layers, the last a SoftmaxLayer, trained on mini-batches of ``mini_batch_size``.
 
@@ -284,6 +321,8 @@ class Network(object):
                 raise ValueError("Network: layer %d %r takes %d inputs but layer %d %r gives %s outputs"
                                  % (j, layer, layer.n_in, j - 1, prev, prev._describe_out()))
         self.mini_batch_size = _int(mini_batch_size, "mini_batch_size", "Network")
+        for layer in layers:
+            _count(self.mini_batch_size * max(layer.n_in, layer.n_out), "a mini-batch of %r" % (layer,), "Network")
         self.dtype = _dtype(dtype)
         for j, layer in enumerate(layers):
             self._check_params(j, layer)
@@ -343,8 +382,9 @@ class Network(object):
         if a.ndim != 2 or a.shape[1] != self.layers[0].n_in:
             raise ValueError("%s: x has shape %r but the first layer takes %d inputs: expected (n, %d)"
                              % (name, a.shape, self.layers[0].n_in, self.layers[0].n_in))
+        _dense.check_float_range(a, name + ": x", self.dtype)
         a = np.ascontiguousarray(a, dtype=self.dtype)
-        if not np.all(np.isfinite(a)):
+        if _dense.first_row_where(a, lambda block: ~np.isfinite(block)) is not None:
             raise ValueError("%s: x holds NaN or infinite values" % name)
         return a
 
@@ -366,7 +406,8 @@ class Network(object):
         return x, y
 
     def SGD(self, training_data, epochs, mini_batch_size, eta, validation_data=None, test_data=None, lmbda=0.0,
-            shuffle=False, *, progress=None, history=None, on_epoch=None):
+            shuffle=False, *, progress=None, history=None, on_epoch=None, checkpoint=None, checkpoint_every=1,
+            resume=None):
         """Train the network using mini-batch stochastic gradient descent.
 
         The book's algorithm: consecutive mini-batches of the training set in its stored order
@@ -380,7 +421,12 @@ class Network(object):
         False, or a callable ``progress(done, n)``).  ``history`` (a path or an
         ``nnfast.history.History``) records each epoch's seconds, ``validation_accuracy`` and,
         when the book computes it (at a new best), ``test_accuracy``, as fractions.
-        ``on_epoch(net, epoch, record)`` is called after each epoch with that record."""
+        ``on_epoch(net, epoch, record)`` is called after each epoch with that record.
+
+        ``checkpoint=PATH`` saves the run every ``checkpoint_every`` epochs (an .npz written
+        atomically: parameters, numpy's random state, dropout seed, best accuracies);
+        ``resume=PATH`` continues it given the same arguments, ending bit for bit where the
+        uninterrupted run would."""
         epochs = int(epochs) if not isinstance(epochs, bool) and hasattr(epochs, "__index__") else None
         if epochs is None or epochs < 0:
             raise ValueError("SGD: epochs must be a non-negative integer")
@@ -422,8 +468,19 @@ class Network(object):
             program="network3", layers=[repr(layer) for layer in self.layers], epochs=epochs, mini_batch_size=B,
             eta=float(eta), lmbda=float(lmbda), dtype=self.dtype.name, shuffle=bool(shuffle), n_training=n,
             n_validation=len(validation[1]) if validation else 0, n_test=len(test[1]) if test else 0))
-        with _config.blas_limit(1):
-            for epoch in range(epochs):
+        ckpt = _checkpoint.Checkpoint(self, checkpoint, checkpoint_every, resume, dict(
+            kind="network3", layers=[repr(layer) for layer in self.layers], mini_batch_size=B, eta=eta, lmbda=lmbda,
+            shuffle=bool(shuffle), validation=None if validation is None else len(validation[1]),
+            test=None if test is None else len(test[1])), training_x, training_y, params=self._named_params)
+        first, extra = ckpt.restore()
+        if extra:
+            seed, best_validation_accuracy, best_iteration, test_accuracy = extra["state"]
+        saved = lambda j: ckpt.after_epoch(j, extra=dict(state=[  # noqa: E731 - after epoch j, all its lines
+            seed, best_validation_accuracy, best_iteration, test_accuracy]))
+        with _config.blas_limit(1), _NoteInterrupt(self, plan, num_training_batches):
+            for epoch in range(first, epochs):
+                if epoch > first:
+                    saved(epoch - 1)
                 if shuffle:
                     order = np.random.permutation(n).astype(np.int64)
                 i = 0
@@ -433,8 +490,11 @@ class Network(object):
                     if iteration % 1000 == 0:
                         bar.clear()
                         print("Training mini-batch number {0}".format(iteration))
-                    end = min(num_training_batches, (iteration // 1000 + 1) * 1000 - num_training_batches * epoch)
+                    end = min(num_training_batches, (iteration // 1000 + 1) * 1000 - num_training_batches * epoch,
+                              i + _CHUNK_BATCHES)
+                    before = [p.copy() for p in self.params]
                     plan.train(training_x, training_y, order, i, end - i, eta, l2, seed, epoch * used, threads)
+                    self._check_finite(before, epoch, i, end)
                     i = end
                     if bar.hook is not None:
                         bar.hook(i * B, used)
@@ -456,6 +516,8 @@ class Network(object):
                 if rec is not None:
                     rec.epoch(self, epoch, validation_accuracy=validation_accuracy,
                               test_accuracy=test_accuracy if best_iteration == iteration else None)
+        if epochs > first:
+            saved(epochs - 1)
         print("Finished training network.")
         if validation is None:
             return None, None, None
@@ -464,6 +526,22 @@ class Network(object):
         if test_accuracy is not None:
             print("Corresponding test accuracy of {0:.2%}".format(test_accuracy))
         return best_validation_accuracy, best_iteration, test_accuracy
+
+    def _named_params(self):
+        """Every layer's w and b by name (checkpoints)."""
+        return {"layer%d.%s" % (j, name): getattr(layer, name)
+                for j, layer in enumerate(self.layers) for name in ("w", "b")}
+
+    def _check_finite(self, before, epoch, first, end):
+        """After mini-batches first..end-1: if a parameter became infinite or NaN, put every
+        parameter back as it was before them and raise TrainingDiverged."""
+        if all(np.isfinite(p).all() for p in self.params):
+            return
+        for p, b in zip(self.params, before):
+            p[...] = b
+        raise TrainingDiverged("training diverged in epoch %d, within mini-batches %d..%d: a parameter became "
+                               "infinite or NaN; the parameters are restored to their values before mini-batch "
+                               "%d (try a smaller eta)" % (epoch, first, end - 1, first), epoch, first)
 
     # ---- beyond the book ----
 
