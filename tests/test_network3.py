@@ -141,6 +141,24 @@ def test_thread_count_does_not_change_results():
             np.testing.assert_array_equal(a, b)
 
 
+def test_thread_probe_picks_a_count_without_changing_results():
+    """Epochs of at least 300 mini-batches time their first calls on all threads and on one
+    and run the rest on the faster: the numbers are those of a one-thread run, bit for bit."""
+    if not nnfast._config._core.openmp_enabled():
+        pytest.skip("serial build")
+    res = []
+    x, y = data(3200, seed=10)
+    for t in (1, 2):
+        np.random.seed(0)
+        net = n3.Network(layers(n3, 10, p=0.2), 10)
+        with nnfast.num_threads(t):
+            net.SGD((x, y), 1, 10, 0.1, None, None)
+        assert net.last_threads in ((1,) if t == 1 else (1, 2))
+        res.append([p.copy() for p in net.params])
+    for a, b in zip(*res):
+        np.testing.assert_array_equal(a, b)
+
+
 # ---- the book's interface -------------------------------------------------------------------
 
 def test_book_initialisation_and_attributes():
