@@ -38,7 +38,7 @@ def simd_name():
 
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.stdlib cimport malloc, free
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
@@ -345,3 +345,32 @@ def dense_backward(cnp.ndarray A, cnp.ndarray W, cnp.ndarray D, cnp.ndarray dA, 
     cdef void *pdb = _ptr(db)
     with nogil:
         nn_dense_backward(dt, pa, K, B, pw, K, J, pd, J, pda, K, pdw, pdb, naive, nthreads)
+
+
+# ---------------------------------------------------------------------------
+# the book's random.shuffle, on row indices (csrc/shuffle.c)
+# ---------------------------------------------------------------------------
+
+cdef extern from "shuffle.h":
+    int nn_py_shuffle(uint32_t *mt, int *index, int64_t *x, int64_t n) nogil
+
+
+def py_shuffle(cnp.ndarray order, tuple internal_state):
+    """Shuffle ``order`` (int64, C-contiguous) in place exactly as ``random.shuffle``
+    would a list, from ``random.getstate()[1]`` (624 words and an index); returns that
+    tuple advanced, for ``random.setstate``."""
+    if order.dtype != np.int64 or not order.flags.c_contiguous or not order.flags.writeable or order.ndim != 1:
+        raise ValueError("order must be a writeable C-contiguous 1-d int64 array")
+    if len(internal_state) != 625:
+        raise ValueError("internal_state must be random.getstate()[1] (625 integers)")
+    cdef cnp.ndarray mt = np.array(internal_state[:624], dtype=np.uint32)
+    cdef int index = internal_state[624]
+    cdef int64_t n = order.shape[0]
+    cdef uint32_t *pm = <uint32_t *>_ptr(mt)
+    cdef int64_t *px = <int64_t *>_ptr(order)
+    cdef int rc
+    with nogil:
+        rc = nn_py_shuffle(pm, &index, px, n)
+    if rc != 0:
+        raise ValueError("py_shuffle: %d items or generator index %d out of range" % (n, index))
+    return tuple(mt.tolist()) + (index,)
