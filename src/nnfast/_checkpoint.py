@@ -32,7 +32,7 @@ def _fingerprint(X, Y):
     """Cheap identity of the training data (exact for the same arrays in the same order)."""
     rows = np.sum(np.reshape(Y, (len(Y), -1)), axis=1, dtype=np.float64)
     return [len(X), float(np.sum(X, dtype=np.float64)), float(np.sum(rows)),
-            float(np.dot(np.arange(len(X), dtype=np.float64) % 97, rows))]
+            float(np.sum((np.arange(len(X), dtype=np.float64) % 97) * rows))]   # no BLAS: its idle threads spin
 
 
 def _jsonable(value):
@@ -58,8 +58,10 @@ class Checkpoint(object):
         self.params = params
         self.path = None if path is None else os.fspath(path)
         self.every = int(every)
-        self.options = _jsonable(dict(options, sizes=list(getattr(net, "sizes", [])), dtype=str(np.dtype(net.dtype)),
-                                      data=_fingerprint(X, Y)))
+        self.options = None
+        if self.path is not None or resume is not None:   # a pass over the data: only when it is needed
+            self.options = _jsonable(dict(options, sizes=list(getattr(net, "sizes", [])),
+                                          dtype=str(np.dtype(net.dtype)), data=_fingerprint(X, Y)))
         self.state = None
         if resume is not None:
             self.state = self._read(os.fspath(resume))
