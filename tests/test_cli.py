@@ -60,3 +60,14 @@ def test_info_and_help():
     assert r.returncode == 0 and "OpenMP" in r.stdout and "SIMD" in r.stdout
     r = _nnfast("chapter1", "--help")
     assert r.returncode == 0 and "default: 30" in r.stdout.replace("(default: 30)", "default: 30")
+
+
+@pytest.mark.parametrize("args", [["download", "--no-such-flag"], ["expand", "--no-such-flag"],
+                                  ["download", "--dataset", "cifar"]])
+def test_download_and_expand_bad_flags_are_one_line_with_status_2(args, capsys):
+    from nnfast.__main__ import main
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error" in err

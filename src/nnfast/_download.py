@@ -240,11 +240,11 @@ def download(dataset="mnist", folder=None, *, files=None, quiet=False, timeout=_
 
 def main(argv=None):
     """``python -m nnfast download``: fetch a dataset's missing IDX files; returns an exit code."""
-    import argparse
     from . import mnist_loader
-    p = argparse.ArgumentParser(prog="nnfast download",
-                                description="Fetch MNIST or Fashion-MNIST's four IDX files "
-                                            "(SHA-256 checked) into the data folder.")
+    from ._cli import _Parser    # argparse with one-line errors, status 2
+    p = _Parser(prog="nnfast download",
+                description="Fetch MNIST or Fashion-MNIST's four IDX files "
+                            "(SHA-256 checked) into the data folder.")
     p.add_argument("--dataset", default="mnist", choices=mnist_loader.DATASETS)
     p.add_argument("--dir", help="destination (default: $NNFAST_DATA/<dataset>, else "
                                  "~/.cache/nnfast/<dataset>)")

@@ -255,7 +255,8 @@ def _source_sets(dataset, data, download):
 def main(argv=None):
     """``python -m nnfast expand``: write the expanded training set; returns an exit code."""
     from . import mnist_loader
-    p = argparse.ArgumentParser(
+    from ._cli import _Parser    # argparse with one-line errors, status 2
+    p = _Parser(
         prog="nnfast expand",
         description="Expand the training set as the book's expand_mnist.py does (each image "
                     "plus its four one-pixel shifts, shuffled), optionally with further shifts "
