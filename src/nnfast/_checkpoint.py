@@ -21,9 +21,10 @@ uninterrupted run, so the end result is identical to the last bit.
 import json
 import os
 import random
-import tempfile
 
 import numpy as np
+
+from . import _atomic
 
 FORMAT = 1
 
@@ -161,17 +162,4 @@ class Checkpoint(object):
         if velocities is not None:
             for l, (vw, vb) in enumerate(zip(*velocities)):
                 arrays["vw%d" % l], arrays["vb%d" % l] = vw, vb
-        folder = os.path.dirname(os.path.abspath(self.path))
-        fd, tmp = tempfile.mkstemp(prefix=".nnfast-checkpoint-", suffix=".npz", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        _atomic.write_atomic(self.path, lambda f: np.savez(f, **arrays), fsync=True, prefix=".nnfast-checkpoint-")

@@ -22,10 +22,11 @@ import gzip
 import os
 import pickle
 import sys
-import tempfile
 import time
 
 import numpy as np
+
+from . import _atomic
 
 __all__ = ["expand", "shift", "rotate", "main"]
 
@@ -192,21 +193,7 @@ def expand(images, labels, seed=0, rotations=False, shifts=1, shuffle=True):
 # --------------------------------------------------------------------------- files
 
 def _atomic_write(path, write):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        from .mnist_loader import _umask_mode
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    _atomic.write_atomic(path, write)
 
 
 def save_npz(path, training, validation, test):

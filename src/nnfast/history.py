@@ -24,8 +24,9 @@ import json
 import math
 import numbers
 import os
-import tempfile
 import time
+
+from . import _atomic
 
 FORMAT = "nnfast-history"
 VERSION = 1
@@ -36,18 +37,7 @@ __all__ = ["History", "HistoryFormatError", "FORMAT", "VERSION"]
 def write_atomic(path, text):
     """Write ``text`` to ``path`` through a temporary file in the same folder and
     ``os.replace``: a reader sees the old file or the new one, never half of one."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".nnfast-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    _atomic.write_atomic(path, lambda f: f.write(text), text=True)
 
 
 class HistoryFormatError(ValueError):

@@ -32,6 +32,8 @@ import zlib
 
 import numpy as np
 
+from . import _atomic
+
 __all__ = ["load_data", "load_data_wrapper", "vectorized_result", "load_idx", "read_idx",
            "DATASETS", "default_data_dir"]
 
@@ -209,34 +211,19 @@ def _folder_writable(folder):
     return bool(st.st_mode & 0o222) and os.access(folder, os.W_OK)
 
 
-def _umask_mode():
-    """0o666 less the process umask: the mode a plain open() would give a new file
-    (tempfile.mkstemp makes files 0o600, too strict for shared data folders)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+_umask_mode = _atomic.umask_mode
 
 
 def _cache_write(folder, split, sources, images, labels):
-    import tempfile
     if not _folder_writable(folder):
         return False
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".nnfast-cache-", suffix=".tmp")
-    except OSError:
-        return False  # read-only or otherwise unwritable folder: no cache
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, images=images, labels=labels, sources=_source_sig(sources))
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, _cache_path(folder, split))
+        _atomic.write_atomic(_cache_path(folder, split),
+                             lambda f: np.savez(f, images=images, labels=labels, sources=_source_sig(sources)),
+                             prefix=".nnfast-cache-")
         return True
     except Exception:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        return False
+        return False  # read-only or otherwise unwritable folder, a full disk: no cache
 
 
 def load_idx(folder, split):

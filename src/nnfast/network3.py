@@ -29,12 +29,11 @@ Differences from the book, all documented where they apply:
 """
 import json
 import os
-import tempfile
 import time
 
 import numpy as np
 
-from . import _checkpoint, _config, _dense, _net3, _progress
+from . import _atomic, _checkpoint, _config, _dense, _net3, _progress
 from . import history as _history
 from ._errors import TrainingDiverged
 
@@ -621,19 +620,7 @@ class Network(object):
         arrays = {"architecture": np.array(json.dumps(arch))}
         for j, layer in enumerate(self.layers):
             arrays["w%d" % j], arrays["b%d" % j] = layer.w, layer.b
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".nnfast-", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        _atomic.write_atomic(path, lambda f: np.savez(f, **arrays), fsync=True)
 
 
 def load(path):
