@@ -157,7 +157,18 @@ def gemm_rate(dtype, threads, n=2000, reps=3):
     return best
 
 
+SETTLE_SECONDS = 0.3
+
+
+def settle():
+    """A pause before each timed run: the BLAS and PyTorch thread pools of the run
+    before keep spinning for a while after their last call and would take cores
+    from whichever implementation is timed next."""
+    time.sleep(SETTLE_SECONDS)
+
+
 def _timeit(fn):
+    settle()
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
@@ -238,6 +249,7 @@ class Context(object):
             if folder is None:
                 raise RuntimeError("Fashion-MNIST not found: set NNFAST_DATA to the folder holding "
                                    "fashion-mnist/ with the four IDX .gz files")
+            settle()
             t0 = time.perf_counter()
             self._data[kind] = common.load_idx(folder, kind)
             log("loaded fashion-mnist %s: %d images in %.2f s" % (kind, len(self._data[kind][1]),
@@ -267,6 +279,7 @@ def time_torch(sizes, dt, threads, fn_train, fn_acc, **netkw):
         for _ in range(REPEAT):
             with threadpool_limits(limits=threads, user_api="blas"):
                 net = torch_peer.Network(sizes, dtype=dt, seed=SEED, variant=variant, **netkw)
+                settle()
                 t0 = time.perf_counter()
                 res = fn_train(net)
                 sec = time.perf_counter() - t0
@@ -345,6 +358,7 @@ def _chapter1_row(ctx, sizes, mbs, dt, threads, X, y, Xt, yt, epochs, eta, net_m
                 seed_all()
                 net = net_mod.Network(sizes, dtype=dt)
                 with nnfast.num_threads(threads), quiet():
+                    settle()
                     t0 = time.perf_counter()
                     net.SGD((X, y), epochs, mbs, eta)
                     s = (time.perf_counter() - t0) / epochs
@@ -362,6 +376,7 @@ def _chapter1_row(ctx, sizes, mbs, dt, threads, X, y, Xt, yt, epochs, eta, net_m
                 rnet = ref_mod.Network(sizes)
                 data = list(ref_list)
                 with threadpool_limits(limits=threads, user_api="blas"), quiet():
+                    settle()
                     t0 = time.perf_counter()
                     rnet.SGD(data, 1, mbs, eta)
                     s = (time.perf_counter() - t0) * n / len(data)
@@ -371,6 +386,7 @@ def _chapter1_row(ctx, sizes, mbs, dt, threads, X, y, Xt, yt, epochs, eta, net_m
     for _ in range(REPEAT):
         with threadpool_limits(limits=threads, user_api="blas"):
             bnet = numpy_batched.Network(sizes, dtype=dt, seed=SEED)
+            settle()
             t0 = time.perf_counter()
             bnet.SGD(X, y, epochs, mbs, eta, seed=SEED)
             s = (time.perf_counter() - t0) / epochs
@@ -492,6 +508,7 @@ def chapter3(ctx):
                         seed_all()
                         net = n2.Network(sizes, cost=n2.CrossEntropyCost, **kw)
                         with nnfast.num_threads(threads), quiet():
+                            settle()
                             t0 = time.perf_counter()
                             _nnfast_network2_sgd(net, (X, Y), epochs, mbs, eta, lmbda, (Xe, ye), monitor)
                             s = (time.perf_counter() - t0) / epochs
@@ -510,6 +527,7 @@ def chapter3(ctx):
                     ev = common.as_test_list(Xe[:sub_eval], ye[:sub_eval])
                     rnet = ref2.Network(sizes, cost=ref2.CrossEntropyCost)
                     with threadpool_limits(limits=threads, user_api="blas"), quiet():
+                        settle()
                         t0 = time.perf_counter()
                         rnet.SGD(tr, 1, mbs, eta, lmbda=lmbda, evaluation_data=ev,
                                  monitor_evaluation_cost=True, monitor_evaluation_accuracy=True,
@@ -521,6 +539,7 @@ def chapter3(ctx):
             for _ in range(REPEAT):
                 with threadpool_limits(limits=threads, user_api="blas"):
                     bnet = numpy_batched.Network(sizes, cost="cross-entropy", init="default", dtype=dt, seed=SEED)
+                    settle()
                     t0 = time.perf_counter()
                     bnet.SGD(X, y, epochs, mbs, eta, lmbda=lmbda, **mon)
                     s = (time.perf_counter() - t0) / epochs
