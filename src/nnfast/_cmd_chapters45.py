@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from ._cli import _int_at_least
+
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
     """Defaults shown, except None and False: those options explain themselves."""
@@ -22,18 +24,6 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None or action.default is False:
             return action.help
         return super()._get_help_string(action)
-
-
-def _int_at_least(minimum):
-    def parse(text):
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError("expected a whole number, got %r" % text) from None
-        if v < minimum:
-            raise argparse.ArgumentTypeError("must be >= %d, got %d" % (minimum, v))
-        return v
-    return parse
 
 
 def _real(positive):
