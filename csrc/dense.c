@@ -22,12 +22,6 @@
 #define ACT_PRIME nn_act_prime_d
 #define EXP exp
 #include "dense_impl.h"
-#undef T
-#undef SFX
-#undef VL
-#undef ACT
-#undef ACT_PRIME
-#undef EXP
 
 #define T float
 #define SFX _f
@@ -36,12 +30,6 @@
 #define ACT_PRIME nn_act_prime_f
 #define EXP expf
 #include "dense_impl.h"
-#undef T
-#undef SFX
-#undef VL
-#undef ACT
-#undef ACT_PRIME
-#undef EXP
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define NN_HAVE_AVX2_PATH 1
@@ -59,12 +47,6 @@
 #define ACT_PRIME nn_act_prime_d
 #define EXP exp
 #include "dense_impl.h"
-#undef T
-#undef SFX
-#undef VL
-#undef ACT
-#undef ACT_PRIME
-#undef EXP
 
 #define T float
 #define SFX _f_avx2
@@ -73,12 +55,6 @@
 #define ACT_PRIME nn_act_prime_f
 #define EXP expf
 #include "dense_impl.h"
-#undef T
-#undef SFX
-#undef VL
-#undef ACT
-#undef ACT_PRIME
-#undef EXP
 
 #if defined(__clang__)
 #pragma clang attribute pop

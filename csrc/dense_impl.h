@@ -1,6 +1,7 @@
 /* Fully connected kernels and the epoch loop, written once for any element type.
  *
- * Included by dense.c once per (type, instruction set) with these macros set:
+ * Included by dense.c once per (type, instruction set) with these macros set
+ * (undefined again at the end of this file):
  *   T          element type (double or float)
  *   SFX        suffix of every function name (_d, _f, _d_avx2, _f_avx2)
  *   VL         lanes in a 32-byte vector of T
@@ -738,3 +739,11 @@ static void FN(layer_backward)(const T *A, nn_size lda, nn_size B, const T *W, n
 #undef FN
 #undef CAT
 #undef CAT_
+
+/* the including file's parameters, so that the next instantiation sets them afresh */
+#undef T
+#undef SFX
+#undef VL
+#undef ACT
+#undef ACT_PRIME
+#undef EXP
