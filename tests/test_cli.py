@@ -65,7 +65,7 @@ def test_info_and_help():
 @pytest.mark.parametrize("args", [["download", "--no-such-flag"], ["expand", "--no-such-flag"],
                                   ["download", "--dataset", "cifar"]])
 def test_download_and_expand_bad_flags_are_one_line_with_status_2(args, capsys):
-    from nnfast.__main__ import main
+    from nnfast.cli import main
     with pytest.raises(SystemExit) as e:
         main(args)
     assert e.value.code == 2

@@ -1,13 +1,12 @@
-"""`nnfast chapter3`, `chapter6`, `bench` and the common flags: the book's lines on stdout,
+"""`nnfast chapter3`, `chapter6` and the common flags: the book's lines on stdout,
 histories that agree with them, and bad input as one line with status 2."""
-import json
 import os
 import subprocess
 import sys
 
 import pytest
 
-from nnfast import __main__ as cli
+from nnfast import cli
 from nnfast.history import History
 
 
@@ -73,7 +72,7 @@ def test_chapter6_fc_run(fashion_dir, tmp_path):
 
 
 def test_chapter6_ensemble_votes(fashion_dir, monkeypatch, capsys, tmp_path):
-    from nnfast import _cli_chapters as ch
+    from nnfast.cli import chapters as ch
     # the book's members are dropout networks; small fully connected ones keep the test fast
     monkeypatch.setitem(ch.CH6_NETS, "ensemble", ("test", ch._fc_net, ch.CH6_NETS["ensemble"][2]))
     code = cli.main(["chapter6", "--net", "ensemble", "--no-expanded", "--ensemble-size", "2", "--dataset",
@@ -138,7 +137,7 @@ def test_help_shows_presets_and_defaults():
 
 
 def test_presets_hold_the_books_hyperparameters():
-    from nnfast import _cli_chapters as ch
+    from nnfast.cli import chapters as ch
     assert ch.CH3_RUNS["overfitting"][1]["epochs"] == 400 and ch.CH3_RUNS["overfitting"][1]["n_train"] == 1000
     assert ch.CH3_RUNS["overfitting-l2"][1]["lmbda"] == 0.1 and ch.CH3_RUNS["l2"][1]["lmbda"] == 5.0
     assert ch.CH3_RUNS["cross-entropy"][1]["eta"] == 0.5
@@ -148,24 +147,6 @@ def test_presets_hold_the_books_hyperparameters():
     assert six["dropout"]["epochs"] == 40 and six["dropout"]["expanded"]
     layers = ch.CH6_NETS["dropout"][1](10)
     assert [getattr(l, "p_dropout", 0) for l in layers] == [0, 0, 0.5, 0.5, 0.5]
-
-
-def test_bench_needs_a_source_checkout(monkeypatch, capsys):
-    assert cli._find_compare() is not None and cli._find_compare().endswith(os.path.join("benchmarks", "compare.py"))
-    monkeypatch.setattr(cli, "_find_compare", lambda: None)
-    assert cli.main(["bench"]) == 2
-    err = capsys.readouterr().err
-    assert "source checkout" in err and err.count("\n") == 1
-
-
-def test_bench_runs_compare(tmp_path, monkeypatch, capsys):
-    script = tmp_path / "compare.py"
-    script.write_text("import sys, json\nprint(json.dumps(sys.argv[1:]))\n")
-    monkeypatch.setattr(cli, "_find_compare", lambda: str(script))
-    out = subprocess.run([sys.executable, "-c", "import sys; from nnfast import __main__ as m; "
-                          "m._find_compare = lambda: %r; sys.exit(m.main(['bench', '--epochs', '1']))" % str(script)],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0 and json.loads(out.stdout) == ["--epochs", "1"]
 
 
 def test_chapter1_save_and_history(fashion_dir, tmp_path):
@@ -185,7 +166,8 @@ def test_add_common_lets_a_command_replace_a_flag():
     """Other commands register with register(sub, _add_common) and may define their own --epochs."""
     import argparse
     p = argparse.ArgumentParser()
-    cli._add_common(p)
+    from nnfast.cli.common import _add_common
+    _add_common(p)
     p.add_argument("--epochs", type=int, default=7)
     args = p.parse_args(["--dataset", "fashion-mnist", "--quiet"])
     assert args.epochs == 7 and args.dataset == "fashion-mnist" and args.quiet and args.history is None

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from nnfast.__main__ import main
+from nnfast.cli import main
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

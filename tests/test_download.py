@@ -8,8 +8,10 @@ import threading
 import numpy as np
 import pytest
 
-from nnfast import _download, mnist_loader
-from nnfast._download import DownloadError
+from nnfast import mnist_loader
+from nnfast.cli.download import main as download_main
+from nnfast.data import download as _download
+from nnfast.data.download import DownloadError
 
 
 class Server:
@@ -248,12 +250,12 @@ def test_main(env, server, fashion_bytes, capsys):
     for n, b in fashion_bytes.items():
         if n.startswith("t10k"):
             server.routes["/mirror/" + n] = b
-    assert _download.main(["--dataset", "fashion-mnist", "--quiet"]) == 1
+    assert download_main(["--dataset", "fashion-mnist", "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "train-images-idx3-ubyte.gz" in err and "HTTP 404" in err
     assert sorted(os.listdir(env / "fashion-mnist")) == ["t10k-images-idx3-ubyte.gz",
                                                          "t10k-labels-idx1-ubyte.gz"]
     for n, b in fashion_bytes.items():
         server.routes["/mirror/" + n] = b
-    assert _download.main(["--dataset", "fashion-mnist", "--dir", str(env / "x")]) == 0
+    assert download_main(["--dataset", "fashion-mnist", "--dir", str(env / "x")]) == 0
     assert "all four IDX files in %s" % (env / "x") in capsys.readouterr().out

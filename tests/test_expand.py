@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from nnfast import expand_mnist, mnist_loader
+from nnfast.cli.expand import main as expand_main
 
 
 def book_expand(images, labels):
@@ -149,7 +150,7 @@ def small_book_pickle(path, sizes=(60, 10, 12)):
 def test_main_from_book_pickle(tmp_path, capsys):
     sets = small_book_pickle(tmp_path / "mnist.pkl.gz")
     out = tmp_path / "mnist_expanded.npz"
-    assert expand_mnist.main(["--data", str(tmp_path / "mnist.pkl.gz"), "--out", str(out),
+    assert expand_main(["--data", str(tmp_path / "mnist.pkl.gz"), "--out", str(out),
                               "--pickle", "--seed", "4"]) == 0
     assert "300 training images" in capsys.readouterr().out
     assert os.stat(out).st_mode & 0o044 == 0o044 or os.umask(os.umask(0)) & 0o044
@@ -193,20 +194,20 @@ def test_main_unwritable_and_wrong_input(tmp_path, capsys, monkeypatch):
     ro.mkdir()
     os.chmod(ro, 0o555)
     try:
-        assert expand_mnist.main(["--data", str(tmp_path / "mnist.pkl.gz"),
+        assert expand_main(["--data", str(tmp_path / "mnist.pkl.gz"),
                                   "--out", str(ro / "x.npz"), "--quiet"]) == 1
         assert "cannot write" in capsys.readouterr().err
         assert os.listdir(ro) == []
     finally:
         os.chmod(ro, 0o755)
     (tmp_path / "notes.txt").write_text("hello")
-    assert expand_mnist.main(["--data", str(tmp_path / "notes.txt"),
+    assert expand_main(["--data", str(tmp_path / "notes.txt"),
                               "--out", str(tmp_path / "x.npz")]) == 1
     assert "notes.txt" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()
     # an existing output survives a failed run
     (tmp_path / "x.npz").write_bytes(b"old")
-    assert expand_mnist.main(["--data", str(tmp_path / "notes.txt"),
+    assert expand_main(["--data", str(tmp_path / "notes.txt"),
                               "--out", str(tmp_path / "x.npz")]) == 1
     assert (tmp_path / "x.npz").read_bytes() == b"old"
     # a file of the wrong kind given as expanded data

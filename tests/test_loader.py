@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from nnfast import mnist_loader
+from nnfast.data import loader as data_loader, registry
 
 
 def write_idx(path, arr, gz=None, magic=None, extra=b"", cut=0):
@@ -34,7 +35,7 @@ def small_set(n=100, seed=0):
 
 
 def write_split(folder, split, images, labels, gz=True):
-    img, lab = mnist_loader._IDX_FILES[split]
+    img, lab = registry._IDX_FILES[split]
     suffix = ".gz" if gz else ""
     write_idx(os.path.join(folder, img + suffix), images)
     write_idx(os.path.join(folder, lab + suffix), labels)
@@ -220,7 +221,7 @@ def test_wrong_dims(tmp_path):
     with pytest.raises(ValueError, match="28x28"):
         mnist_loader.load_idx(tmp_path, "test")
     # images and labels swapped
-    img, lab = mnist_loader._IDX_FILES["test"]
+    img, lab = registry._IDX_FILES["test"]
     write_idx(tmp_path / (img + ".gz"), labels)
     write_idx(tmp_path / (lab + ".gz"), images)
     with pytest.raises(ValueError, match="t10k-images-idx3-ubyte.gz"):
@@ -269,7 +270,7 @@ def test_cache_written_and_used(tmp_path, monkeypatch):
 
     def boom(*a):
         raise AssertionError("IDX file read although the cache is fresh")
-    monkeypatch.setattr(mnist_loader, "_parse_idx", boom)
+    monkeypatch.setattr(data_loader, "_parse_idx", boom)
     X2, y2 = mnist_loader.load_idx(tmp_path, "test")
     np.testing.assert_array_equal(X1, X2)
     np.testing.assert_array_equal(y1, y2)
@@ -279,7 +280,7 @@ def test_cache_written_and_used(tmp_path, monkeypatch):
     images2, labels2 = small_set(50, seed=5)
     write_split(tmp_path, "test", images2, labels2)
     later = os.stat(cache).st_mtime + 10
-    for name in mnist_loader._IDX_FILES["test"]:
+    for name in registry._IDX_FILES["test"]:
         os.utime(tmp_path / (name + ".gz"), (later, later))
     X3, y3 = mnist_loader.load_idx(tmp_path, "test")
     np.testing.assert_array_equal(y3, labels2)

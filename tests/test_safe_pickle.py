@@ -7,8 +7,9 @@ import struct
 import numpy as np
 import pytest
 
-from nnfast import _safe_pickle, mnist_loader
-from nnfast._safe_pickle import UnsafePickleError
+from nnfast import mnist_loader
+from nnfast.data import safe_pickle as _safe_pickle
+from nnfast.data.safe_pickle import UnsafePickleError
 
 
 # --------------------------------------------------------------------------- Python 2 pickles

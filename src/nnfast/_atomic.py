@@ -13,6 +13,20 @@ def umask_mode():
     return 0o666 & ~mask
 
 
+def folder_writable(folder):
+    """Whether we may add files to ``folder``.
+
+    The folder's permission bits are honoured even for root (who could write
+    anyway): a folder nobody may write to is a read-only data folder, left alone.
+    """
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return False
+    return bool(st.st_mode & 0o222) and os.access(folder, os.W_OK)
+
+
+
 def write_atomic(path, write, text=False, fsync=False, prefix=".nnfast-"):
     """Call ``write(f)`` on a new temporary file beside ``path`` (binary, or UTF-8 text
     with ``text=True``), optionally fsync it, give it the mode a plain open() would, and

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from ._cli import (CommandError, _begin, _Formatter, _history_for, _load, _nonneg_float,
+from .common import (CommandError, _begin, _Formatter, _history_for, _load, _nonneg_float,
                        _positive_float, _positive_int, _run_book, _sizes)
 
 # ---------------------------------------------------------------------------
@@ -70,7 +70,7 @@ def _settings(args, preset, defaults):
 
 
 def _chapter3(args):
-    from . import network2
+    from .. import network2
     say, progress = _begin(args)
     s = _settings(args, CH3_RUNS[args.run][1], CH3_DEFAULTS)
     monitor = s["monitor"] if isinstance(s["monitor"], list) else _monitors(s["monitor"])
@@ -110,7 +110,7 @@ def _chapter3(args):
 # ---------------------------------------------------------------------------
 
 def _conv(mbs, act, maps=2):
-    from .network3 import ConvPoolLayer, sigmoid
+    from ..network3 import ConvPoolLayer, sigmoid
     act = act or sigmoid
     layers = [ConvPoolLayer(image_shape=(mbs, 1, 28, 28), filter_shape=(20, 1, 5, 5), poolsize=(2, 2),
                             activation_fn=act)]
@@ -121,35 +121,35 @@ def _conv(mbs, act, maps=2):
 
 
 def _fc_net(mbs):
-    from .network3 import FullyConnectedLayer, SoftmaxLayer
+    from ..network3 import FullyConnectedLayer, SoftmaxLayer
     return [FullyConnectedLayer(n_in=784, n_out=100), SoftmaxLayer(n_in=100, n_out=10)]
 
 
 def _conv1_net(mbs):
-    from .network3 import FullyConnectedLayer, SoftmaxLayer
+    from ..network3 import FullyConnectedLayer, SoftmaxLayer
     return _conv(mbs, None, 1) + [FullyConnectedLayer(n_in=20 * 12 * 12, n_out=100), SoftmaxLayer(n_in=100, n_out=10)]
 
 
 def _conv2_net(mbs):
-    from .network3 import FullyConnectedLayer, SoftmaxLayer
+    from ..network3 import FullyConnectedLayer, SoftmaxLayer
     return _conv(mbs, None) + [FullyConnectedLayer(n_in=40 * 4 * 4, n_out=100), SoftmaxLayer(n_in=100, n_out=10)]
 
 
 def _relu_net(mbs):
-    from .network3 import FullyConnectedLayer, ReLU, SoftmaxLayer
+    from ..network3 import FullyConnectedLayer, ReLU, SoftmaxLayer
     return _conv(mbs, ReLU) + [FullyConnectedLayer(n_in=40 * 4 * 4, n_out=100, activation_fn=ReLU),
                                SoftmaxLayer(n_in=100, n_out=10)]
 
 
 def _extra_fc_net(mbs):
-    from .network3 import FullyConnectedLayer, ReLU, SoftmaxLayer
+    from ..network3 import FullyConnectedLayer, ReLU, SoftmaxLayer
     return _conv(mbs, ReLU) + [FullyConnectedLayer(n_in=40 * 4 * 4, n_out=100, activation_fn=ReLU),
                                FullyConnectedLayer(n_in=100, n_out=100, activation_fn=ReLU),
                                SoftmaxLayer(n_in=100, n_out=10)]
 
 
 def _dropout_net(mbs):
-    from .network3 import FullyConnectedLayer, ReLU, SoftmaxLayer
+    from ..network3 import FullyConnectedLayer, ReLU, SoftmaxLayer
     return _conv(mbs, ReLU) + [FullyConnectedLayer(n_in=40 * 4 * 4, n_out=1000, activation_fn=ReLU, p_dropout=0.5),
                                FullyConnectedLayer(n_in=1000, n_out=1000, activation_fn=ReLU, p_dropout=0.5),
                                SoftmaxLayer(n_in=1000, n_out=10, p_dropout=0.5)]
@@ -178,7 +178,7 @@ CH6_DEFAULTS = dict(mini_batch_size=10, n_train=None, ensemble_size=5)
 
 
 def _train6(args, s, name, data, say, progress, suffix=""):
-    from . import network3
+    from .. import network3
     training, validation, test = data
     net = network3.Network(CH6_NETS[name][1](s["mini_batch_size"]), s["mini_batch_size"], dtype=np.dtype(args.dtype))
     history = _history_for(args, "chapter6", {"net": name, "expanded": s["expanded"], "member": suffix[1:] or None},
@@ -190,7 +190,7 @@ def _train6(args, s, name, data, say, progress, suffix=""):
 
 
 def _chapter6(args):
-    from . import network3
+    from .. import network3
     say, progress = _begin(args)
     name = args.net
     s = _settings(args, CH6_NETS[name][2], CH6_DEFAULTS)

@@ -19,44 +19,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from .. import _atomic
+from .registry import FILES, MIRRORS, check_dataset, default_data_dir
+
 __all__ = ["download", "DownloadError", "MIRRORS", "FILES", "urls_for"]
-
-#: Public mirrors, tried in order.
-MIRRORS = {
-    "mnist": (
-        "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "https://storage.googleapis.com/cvdf-datasets/mnist/",
-        "http://yann.lecun.com/exdb/mnist/",
-    ),
-    "fashion-mnist": (
-        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-    ),
-}
-
-#: file name -> (size in bytes, SHA-256) of the gzip files as published.
-FILES = {
-    "mnist": {
-        "train-images-idx3-ubyte.gz":
-            (9912422, "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
-        "train-labels-idx1-ubyte.gz":
-            (28881, "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
-        "t10k-images-idx3-ubyte.gz":
-            (1648877, "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
-        "t10k-labels-idx1-ubyte.gz":
-            (4542, "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
-    },
-    "fashion-mnist": {
-        "train-images-idx3-ubyte.gz":
-            (26421856, "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7"),
-        "train-labels-idx1-ubyte.gz":
-            (29491, "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056"),
-        "t10k-images-idx3-ubyte.gz":
-            (4422079, "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa"),
-        "t10k-labels-idx1-ubyte.gz":
-            (5125, "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05"),
-    },
-}
 
 _CHUNK = 1 << 16
 _TIMEOUT = 30
@@ -143,8 +109,7 @@ def _fetch_one(url, name, size, sha, folder, quiet, timeout):
         digest = h.hexdigest()
         if digest != sha:
             raise _BadFile("SHA-256 mismatch: got %s, expected %s" % (digest, sha))
-        from .mnist_loader import _umask_mode
-        os.chmod(tmp, _umask_mode())
+        os.chmod(tmp, _atomic.umask_mode())
         os.replace(tmp, os.path.join(folder, name))
     except BaseException:
         try:
@@ -176,10 +141,9 @@ def download(dataset="mnist", folder=None, *, files=None, quiet=False, timeout=_
     Raises DownloadError (an OSError) listing every URL tried and what went wrong,
     and PermissionError when the folder cannot be written.
     """
-    from . import mnist_loader
-    mnist_loader._check_dataset(dataset)
+    check_dataset(dataset)
     if folder is None:
-        folder = mnist_loader.default_data_dir(dataset)
+        folder = default_data_dir(dataset)
     folder = os.fspath(folder)
     table = FILES[dataset]
     names = list(table) if files is None else list(files)
@@ -195,7 +159,7 @@ def download(dataset="mnist", folder=None, *, files=None, quiet=False, timeout=_
     except OSError as e:
         raise PermissionError("cannot create the data folder %s (%s); set NNFAST_DATA to a "
                               "writable folder" % (folder, e)) from None
-    if not mnist_loader._folder_writable(folder):
+    if not _atomic.folder_writable(folder):
         raise PermissionError("cannot write to the data folder %s; set NNFAST_DATA to a "
                               "writable folder, or place the files there by hand" % folder)
     failures = {}
@@ -236,25 +200,3 @@ def download(dataset="mnist", folder=None, *, files=None, quiet=False, timeout=_
         lines += ["    %s  %s" % (table[n][1], n) for n in failures]
         raise DownloadError("\n".join(lines))
     return folder
-
-
-def main(argv=None):
-    """``python -m nnfast download``: fetch a dataset's missing IDX files; returns an exit code."""
-    from . import mnist_loader
-    from ._cli import _Parser    # argparse with one-line errors, status 2
-    p = _Parser(prog="nnfast download",
-                description="Fetch MNIST or Fashion-MNIST's four IDX files "
-                            "(SHA-256 checked) into the data folder.")
-    p.add_argument("--dataset", default="mnist", choices=mnist_loader.DATASETS)
-    p.add_argument("--dir", help="destination (default: $NNFAST_DATA/<dataset>, else "
-                                 "~/.cache/nnfast/<dataset>)")
-    p.add_argument("--quiet", action="store_true")
-    args = p.parse_args(argv)
-    try:
-        folder = download(args.dataset, args.dir, quiet=args.quiet)
-    except (OSError, ValueError) as e:
-        print("nnfast download: %s" % e, file=sys.stderr)
-        return 1
-    if not args.quiet:
-        print("%s: all four IDX files in %s" % (args.dataset, folder))
-    return 0

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from ._cli import _int_at_least
+from .common import _int_at_least
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
@@ -63,7 +63,7 @@ def _figure(width, height):
 # ---------------------------------------------------------------------------
 
 def _chapter4(args):
-    from . import universality as U
+    from .. import universality as U
     output = _png_path(args.output) if args.output else None
     f = U.chapter_function
     xs = np.linspace(0.0, 1.0, args.points)
@@ -110,8 +110,8 @@ def _print_chain(title, chain):
 
 
 def _chapter5(args):
-    from . import diagnostics, mnist_loader, network2
-    from ._config import num_threads
+    from .. import diagnostics, mnist_loader, network2
+    from .._config import num_threads
     output = _png_path(args.output) if args.output else None
     if args.seed is not None:
         np.random.seed(args.seed)

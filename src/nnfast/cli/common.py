@@ -104,7 +104,7 @@ def _sizes(text):
 def _add_common(p, epochs=None, dtype="float64"):
     """The flags every training command shares.  ``epochs``: the command's default
     (None: its preset's).  A command may add its own version of any of them."""
-    from . import mnist_loader
+    from .. import mnist_loader
     for container in [p] + list(getattr(p, "_action_groups", [])):
         container.conflict_handler = "resolve"      # a command's own --epochs etc. replaces these
     p.add_argument("--dataset", default="mnist", choices=mnist_loader.DATASETS,
@@ -163,7 +163,7 @@ def _begin(args):
 
 def _load(args, expanded=False, loader=None):
     """The data set as mnist_loader.load_data gives it, with one-line errors that say what to do."""
-    from . import mnist_loader
+    from .. import mnist_loader
     t = time.perf_counter()
     try:
         sets = (loader or mnist_loader.load_data)(args.data, dataset=args.dataset, expanded=expanded,
@@ -186,7 +186,7 @@ def _history_for(args, command, extra=None, suffix=""):
     """A History that SGD writes after every epoch, with the command line in its settings."""
     if not args.history:
         return None
-    from .history import History
+    from ..history import History
     path = args.history
     if suffix:
         stem, ext = os.path.splitext(path)
@@ -200,7 +200,7 @@ def _history_for(args, command, extra=None, suffix=""):
 
 def _run_book(args, say, fn):
     """Run ``fn()`` (an SGD call) with the epoch timer on stdout unless --quiet."""
-    from ._config import num_threads
+    from .._config import num_threads
     timer = _EpochTimer(sys.stdout)
     old = sys.stdout
     if not args.quiet:
