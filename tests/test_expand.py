@@ -185,7 +185,7 @@ def test_expanded_found_in_data_folder(tmp_path, monkeypatch):
     tr, va, te = mnist_loader.load_data(dataset="fashion-mnist", expanded=True)
     assert tr[0].shape == (50, 784) and va[0].shape == (3, 784) and te[1].shape == (7,)
     assert tr[0].dtype == np.float32 and 0 <= tr[0].min() and tr[0].max() <= 1
-    assert not [n for n in os.listdir(tmp_path / "fashion-mnist") if n.endswith(".tmp")]
+    assert not [n for n in os.listdir(tmp_path / "fashion-mnist") if "nnfast-tmp" in n]
 
 
 def test_main_unwritable_and_wrong_input(tmp_path, capsys, monkeypatch):

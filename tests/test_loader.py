@@ -266,11 +266,11 @@ def test_cache_written_and_used(tmp_path, monkeypatch):
     X1, y1 = mnist_loader.load_idx(tmp_path, "test")
     cache = tmp_path / "nnfast-cache-test.npz"
     assert cache.exists()
-    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+    assert not [p for p in os.listdir(tmp_path) if "nnfast-tmp" in p]
 
     def boom(*a):
         raise AssertionError("IDX file read although the cache is fresh")
-    monkeypatch.setattr(data_loader, "_parse_idx", boom)
+    monkeypatch.setattr(data_loader, "_read_idx_file", boom)
     X2, y2 = mnist_loader.load_idx(tmp_path, "test")
     np.testing.assert_array_equal(X1, X2)
     np.testing.assert_array_equal(y1, y2)

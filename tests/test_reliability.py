@@ -234,9 +234,14 @@ print("saved", flush=True)
 """
 
 
+# A child inherits an ignored SIGINT from a test runner started in the background (nohup,
+# a CI job) and would then train on until the timeout: it restores Python's Ctrl-C first.
+RESTORE_SIGINT = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+
 def run_child(script, args, signal_after=None, sig=signal.SIGINT, timeout=120):
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-c", script] + list(args), stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", RESTORE_SIGINT + script] + list(args), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     try:
         if signal_after is not None:

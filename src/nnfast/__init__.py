@@ -13,10 +13,10 @@ the book's figures from it.
 """
 from ._version import __version__
 from ._config import get_num_threads, num_threads, set_num_threads, show_config
-from ._errors import TrainingDiverged
+from ._errors import BadFileError, TrainingDiverged
 
 __all__ = ["__version__", "show_config", "get_num_threads", "set_num_threads", "num_threads",
-           "TrainingDiverged"]
+           "TrainingDiverged", "BadFileError"]
 from ._gradcheck import gradcheck, GradCheckResult  # noqa: E402 - chapter 2: nnfast.gradcheck(net, x, y)
 
 __all__ += ["gradcheck", "GradCheckResult"]

@@ -18,27 +18,117 @@ never half of one.  Resuming with the same arguments continues exactly where the
 checkpoint was taken: the weights, random streams and mini-batches are those of the
 uninterrupted run, so the end result is identical to the last bit.
 """
+import hashlib
 import json
+import math
+import numbers
 import os
 import random
 
 import numpy as np
 
-from . import _atomic
+from . import _atomic, _files
+from ._errors import BadFileError
 
-FORMAT = 1
+FORMAT = 2
+MAX_EPOCH = 10 ** 7                   # a checkpoint further on than this was tampered with
+META_LIMIT = 64 << 20                 # bytes of JSON metadata
+_BLOCK = 1 << 22                      # bytes hashed per update
+
+
+def _digest(a):
+    """BLAKE2b of an array's dtype, shape and bytes (row blocks: no copy of a contiguous array)."""
+    a = np.asarray(a)
+    h = hashlib.blake2b(digest_size=20)
+    h.update(("%s%r|" % (a.dtype.str, a.shape)).encode())
+    rows = a.reshape(len(a), -1) if a.ndim else a.reshape(1, 1)
+    step = max(1, _BLOCK // max(1, rows.strides[0] if rows.ndim and len(rows) else 1))
+    for i in range(0, len(rows), step):
+        h.update(np.ascontiguousarray(rows[i:i + step]))
+    return h.hexdigest()
 
 
 def _fingerprint(X, Y):
-    """Cheap identity of the training data (exact for the same arrays in the same order)."""
-    rows = np.sum(np.reshape(Y, (len(Y), -1)), axis=1, dtype=np.float64)
-    return [len(X), float(np.sum(X, dtype=np.float64)), float(np.sum(rows)),
-            float(np.sum((np.arange(len(X), dtype=np.float64) % 97) * rows))]   # no BLAS: its idle threads spin
+    """Identity of the training data: the number of examples and a cryptographic hash each of
+    the inputs and of the labels (any changed pixel or label, any reordering, is seen)."""
+    return {"n": len(X), "inputs": _digest(X), "labels": _digest(Y)}
 
 
 def _jsonable(value):
-    """Options as JSON sees them (tuples become lists, numpy scalars plain numbers)."""
-    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+    """Options as JSON sees them (tuples become lists, numpy scalars plain numbers, NaN and
+    infinities None: standard JSON, which the reader insists on)."""
+    def finite(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, list):
+            return [finite(e) for e in v]
+        if isinstance(v, dict):
+            return {k: finite(e) for k, e in v.items()}
+        return v
+    return finite(json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v))))
+
+
+# -- what the metadata may hold: each field's type and range
+
+def _is_int(v, lo, hi):
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and lo <= v < hi
+
+
+def _is_real(v, lo=-math.inf, hi=math.inf):
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi
+
+
+def _opt(check):
+    return lambda v: v is None or check(v)
+
+
+_PROGRESS = {"eta_initial": lambda v: _is_real(v, 0.0) and v > 0,
+             "early_stopping_n": _opt(lambda v: _is_int(v, 1, 2 ** 63)),
+             "schedule_patience": _opt(lambda v: _is_int(v, 1, 2 ** 63)),
+             "schedule_factor": _opt(_is_real), "schedule_stop": _opt(_is_real),
+             "active": lambda v: isinstance(v, bool),
+             "best": _opt(lambda v: _is_int(v, 0, 2 ** 63)),
+             "no_improvement": lambda v: _is_int(v, 0, MAX_EPOCH + 1),
+             "since_change": lambda v: _is_int(v, 0, MAX_EPOCH + 1)}
+
+
+def _check_extra(kind, extra, epoch, options, bad):
+    """The SGD loop's saved state, field by field, for each network's SGD."""
+    if kind == "network":
+        if extra != {}:
+            bad("extra state where network keeps none")
+        return
+    if kind == "network3":
+        state = extra.get("state") if isinstance(extra, dict) and set(extra) == {"state"} else None
+        if not (isinstance(state, list) and len(state) == 4):
+            bad("extra: expected {\"state\": [seed, best validation accuracy, best iteration, test accuracy]}")
+        seed, best, iteration, test = state
+        if not (_is_int(seed, 0, 2 ** 63) and _is_real(best, 0.0, 1.0) and _opt(lambda v: _is_int(v, 0, 2 ** 63))(iteration)
+                and _opt(lambda v: _is_real(v, 0.0, 1.0))(test)):
+            bad("extra state %r out of range" % (state,))
+        return
+    if kind != "network2":
+        bad("unknown kind of network %r" % (kind,))
+    if not (isinstance(extra, dict) and set(extra) == {"eta", "seed", "progress", "lists"}):
+        bad("extra: expected the keys eta, seed, progress and lists")
+    if not (_is_real(extra["eta"]) and extra["eta"] > 0):
+        bad("extra: eta %r is not a positive number" % (extra["eta"],))
+    if not _opt(lambda v: _is_int(v, 0, 2 ** 63))(extra["seed"]):
+        bad("extra: dropout seed %r out of range" % (extra["seed"],))
+    progress = extra["progress"]
+    if not (isinstance(progress, dict) and set(progress) <= set(_PROGRESS)
+            and all(_PROGRESS[k](v) for k, v in progress.items())):
+        bad("extra: schedule state %r out of range" % (progress,))
+    lists = extra["lists"]
+    monitor = options.get("monitor") or [True] * 4
+    if not (isinstance(lists, list) and len(lists) == 4 and all(isinstance(l, list) for l in lists)):
+        bad("extra: lists must be the four lists SGD returns")
+    for name, l, on, count in zip(("evaluation_cost", "evaluation_accuracy", "training_cost", "training_accuracy"),
+                                  lists, monitor, (False, True, False, True)):
+        if len(l) != (epoch + 1 if on else 0):
+            bad("extra: %s holds %d values after epoch %d" % (name, len(l), epoch))
+        if not all(_is_int(v, 0, 2 ** 63) if count else _is_real(v) for v in l):
+            bad("extra: %s holds a value that is not a %s" % (name, "count" if count else "finite number"))
 
 
 class Checkpoint(object):
@@ -55,6 +145,7 @@ class Checkpoint(object):
             raise TypeError("resume must be a file path, got %r" % (resume,))
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
             raise ValueError("checkpoint_every must be an integer >= 1, got %r" % (every,))
+        _files.check_writable(path, "checkpoint")         # now, not after the first epoch
         self.net = net
         self.params = params
         self.path = None if path is None else os.fspath(path)
@@ -70,44 +161,84 @@ class Checkpoint(object):
     # -- reading
 
     def _read(self, path):
+        """Read and check the checkpoint ``path`` field by field; BadFileError (a ValueError)
+        naming the file and the field for anything damaged, tampered with or of another run."""
+        def bad(problem):
+            raise BadFileError("resume: %s: %s" % (path, problem), path)
+
+        names = [k for k, _ in self._shapes()] + ["meta", "np_keys"] + (["order"] if self.params is None else [])
+        L = len(getattr(self.net, "sizes", [])) - 1
+        velocities = ["v%s%d" % (wb, l) for wb in "wb" for l in range(max(L, 0))]
         try:
-            with np.load(path, allow_pickle=False) as f:
-                arrays = {k: f[k] for k in f.files}
-            meta = json.loads(str(arrays.pop("meta")))
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
-            raise ValueError("resume: %s is not an nnfast checkpoint (%s)" % (path, e)) from None
+            arrays = _files.read_npz(path, "resume", names, optional=velocities)
+            meta = _files.parse_json(_files.text_member(arrays, "meta", "resume", path).encode("utf-8"),
+                                     path, "resume")
+        except FileNotFoundError:
+            raise BadFileError("resume: %s is not an nnfast checkpoint (no such file)" % path, path) from None
+        except BadFileError as e:
+            raise BadFileError("resume: %s is not an nnfast checkpoint (%s)" % (path, e), path) from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise ValueError("resume: %s: unknown checkpoint format" % path)
-        saved = meta.get("options", {})
-        diff = sorted(k for k in set(saved) | set(self.options) if saved.get(k) != self.options.get(k))
-        if diff:
-            raise ValueError("resume: %s was saved by a different run: %s"
-                             % (path, "; ".join("%s is %r there, %r here" % (k, saved.get(k), self.options.get(k))
-                                                for k in diff)))
-        n = self.options["data"][0]
+            bad("not a checkpoint of format %d (this nnfast's)" % FORMAT)
+        if set(meta) != {"format", "options", "epoch", "random", "numpy", "extra"}:
+            bad("metadata keys %s, expected format, options, epoch, random, numpy, extra" % sorted(meta))
+        saved = meta["options"]
+        if not isinstance(saved, dict):
+            bad("options must be an object")
+        self._compare(path, saved)
+        n = self.options["data"]["n"]
+        epoch = meta["epoch"]
+        if not _is_int(epoch, 0, MAX_EPOCH) or (epoch + 1) * max(n, 1) >= 2 ** 62:
+            bad("epoch %r is not an epoch number (0 to %d)" % (epoch, MAX_EPOCH - 1))
         for key, shape in self._shapes():
-            a = arrays.get(key)
-            if a is None or a.shape != shape or a.dtype != self.net.dtype or not np.isfinite(a).all():
-                raise ValueError("resume: %s: %s missing or not a finite %s array of shape %s"
-                                 % (path, key, np.dtype(self.net.dtype), shape))
+            _files.finite_array(arrays[key], "resume: " + key, path, shape, np.dtype(self.net.dtype))
         order = arrays.get("order")
-        if self.params is None and (order is None or order.shape != (n,)
+        if self.params is None and (order is None or order.shape != (n,) or order.dtype.kind not in "iu"
                                     or not np.array_equal(np.sort(order), np.arange(n))):
-            raise ValueError("resume: %s: the saved order is not a permutation of the %d examples" % (path, n))
-        if not isinstance(meta.get("epoch"), int) or meta["epoch"] < 0:
-            raise ValueError("resume: %s: bad epoch number" % path)
-        try:
-            version, internal, gauss = meta["random"]
-            self.py_state = (int(version), tuple(int(v) for v in internal), None if gauss is None else float(gauss))
-            np_meta = meta["numpy"]
-            self.np_state = (str(np_meta[0]), np.asarray(arrays["np_keys"], dtype=np.uint32), int(np_meta[1]),
-                             int(np_meta[2]), float(np_meta[3]))
-            random.Random().setstate(self.py_state)          # validates before anything changes
-            np.random.RandomState().set_state(self.np_state)
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError("resume: %s: bad random state (%s)" % (path, e)) from None
+            bad("the saved order is not a permutation of the %d examples" % n)
+        for key in velocities:
+            if key in arrays:
+                _files.finite_array(arrays[key], "resume: " + key, path, dtype=np.dtype(self.net.dtype))
+        _check_extra(saved.get("kind"), meta["extra"], epoch, saved, bad)
+        self.py_state, self.np_state = self._random_states(meta, arrays, bad)
         self.meta, self.arrays = meta, arrays
         return meta
+
+    def _compare(self, path, saved):
+        """The saved run's options against this one's, the training data last (by its hashes)."""
+        here = self.options
+        diff = sorted(k for k in set(saved) | set(here) if k != "data" and saved.get(k) != here.get(k))
+        if diff:
+            raise BadFileError("resume: %s was saved by a different run: %s"
+                               % (path, "; ".join("%s is %r there, %r here" % (k, saved.get(k), here.get(k))
+                                                  for k in diff)), path)
+        theirs, ours = saved.get("data"), here["data"]
+        if not isinstance(theirs, dict) or set(theirs) != set(ours):
+            raise BadFileError("resume: %s: no fingerprint of its training data" % path, path)
+        changed = [what for key, what in (("n", "number of examples"), ("inputs", "inputs"), ("labels", "labels"))
+                   if theirs[key] != ours[key]]
+        if changed:
+            raise BadFileError("resume: %s was saved by a run on other training data: its %s differ%s"
+                               % (path, " and ".join(changed), "" if len(changed) > 1 else "s"), path)
+
+    @staticmethod
+    def _random_states(meta, arrays, bad):
+        """Python's and numpy's generator states, checked by building them on spare generators."""
+        rnd, npm, keys = meta["random"], meta["numpy"], arrays["np_keys"]
+        if not (isinstance(rnd, list) and len(rnd) == 3 and rnd[0] == 3 and isinstance(rnd[1], list)
+                and len(rnd[1]) == 625 and all(_is_int(v, 0, 2 ** 32) for v in rnd[1])
+                and _opt(_is_real)(rnd[2])):
+            bad("Python random state is not a Mersenne Twister state")
+        if not (isinstance(npm, list) and len(npm) == 4 and npm[0] == "MT19937" and _is_int(npm[1], 0, 625)
+                and npm[2] in (0, 1) and _is_real(npm[3]) and keys.shape == (624,) and keys.dtype == np.uint32):
+            bad("numpy random state is not an MT19937 state")
+        py_state = (3, tuple(int(v) for v in rnd[1]), None if rnd[2] is None else float(rnd[2]))
+        np_state = ("MT19937", np.asarray(keys, dtype=np.uint32), int(npm[1]), int(npm[2]), float(npm[3]))
+        try:
+            random.Random().setstate(py_state)          # validates before anything changes
+            np.random.RandomState().set_state(np_state)
+        except (TypeError, ValueError, OverflowError) as e:
+            bad("bad random state (%s)" % e)
+        return py_state, np_state
 
     def _shapes(self):
         if self.params is not None:
@@ -151,7 +282,7 @@ class Checkpoint(object):
         meta = {"format": FORMAT, "options": self.options, "epoch": j, "random": random.getstate(),
                 "numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
                 "extra": _jsonable(extra or {})}
-        arrays = {"meta": np.array(json.dumps(meta)), "np_keys": np.asarray(np_state[1], dtype=np.uint32)}
+        arrays = {"meta": np.array(json.dumps(meta, allow_nan=False)), "np_keys": np.asarray(np_state[1], dtype=np.uint32)}
         if shuffler is not None:
             arrays["order"] = np.array(shuffler.idx, dtype=np.int64)
         if self.params is not None:
@@ -162,4 +293,4 @@ class Checkpoint(object):
         if velocities is not None:
             for l, (vw, vb) in enumerate(zip(*velocities)):
                 arrays["vw%d" % l], arrays["vb%d" % l] = vw, vb
-        _atomic.write_atomic(self.path, lambda f: np.savez(f, **arrays), fsync=True, prefix=".nnfast-checkpoint-")
+        _atomic.write_atomic(self.path, lambda f: np.savez(f, **arrays), fsync=True)

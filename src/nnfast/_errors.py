@@ -16,3 +16,16 @@ class TrainingDiverged(FloatingPointError):
 
     def __reduce__(self):
         return type(self), (self.args[0], self.epoch, self.mini_batch)
+
+
+class BadFileError(ValueError):
+    """A file nnfast reads is malformed, truncated, tampered with, too large or of the
+    wrong kind.  The message names the file and what is wrong with it; ``path`` holds
+    the file's name (None when unknown).  A ValueError, so ``except ValueError`` sees it."""
+
+    def __init__(self, message, path=None):
+        self.path = path
+        super().__init__(message)
+
+    def __reduce__(self):
+        return type(self), (self.args[0], self.path)

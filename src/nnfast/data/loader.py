@@ -32,7 +32,8 @@ import zlib
 
 import numpy as np
 
-from .. import _atomic
+from .. import _atomic, _files
+from .._errors import BadFileError
 from .registry import (DATASETS, IDX_FILENAMES, _IDX_FILES, candidate_dirs, check_dataset,  # noqa: F401
                        default_data_dir, expanded_filename)
 
@@ -48,45 +49,69 @@ _BOOK_EXPANDED = os.path.join("..", "data", "mnist_expanded.pkl.gz")
 
 # --------------------------------------------------------------------------- IDX files
 
-def _read_raw(filename):
-    """The file's bytes, gunzipped when it is gzip (detected from its first bytes)."""
-    with open(filename, "rb") as f:
-        raw = f.read()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise ValueError("%s: corrupt or truncated gzip data (%s); delete it and fetch it "
-                             "again" % (filename, e)) from None
-    return raw
+_CHUNK = 1 << 20
 
 
-def _parse_idx(raw, filename):
-    if len(raw) < 4:
-        raise ValueError("%s: not an IDX file (only %d bytes)" % (filename, len(raw)))
-    zero, code, ndim = struct.unpack(">HBB", raw[:4])
+def _read_exact(stream, n, filename, what):
+    data = stream.read(n)
+    if len(data) < n:
+        raise BadFileError("%s: truncated %s (%d of %d bytes)" % (filename, what, len(data), n), filename)
+    return data
+
+
+def _read_idx_stream(stream, filename, size, gz):
+    """Header, then exactly the data it declares, read in blocks into one array: a file
+    (or a gzip bomb) holding more than the header says is refused after one byte too many,
+    and a header claiming more than the file can hold is refused before reading data."""
+    head = _read_exact(stream, 4, filename, "IDX header")
+    zero, code, ndim = struct.unpack(">HBB", head)
     if zero != 0 or code not in _IDX_DTYPES or ndim == 0:
-        raise ValueError("%s: bad magic number 0x%s: not an IDX file (expected 00 00, a type "
-                         "code such as 08 for uint8, and the number of dimensions)"
-                         % (filename, raw[:4].hex()))
+        raise BadFileError("%s: bad magic number 0x%s: not an IDX file (expected 00 00, a type "
+                           "code such as 08 for uint8, and the number of dimensions)"
+                           % (filename, head.hex()), filename)
     header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError("%s: truncated IDX header (%d dimensions need %d bytes, file has %d)"
-                         % (filename, ndim, header, len(raw)))
-    shape = struct.unpack(">%dI" % ndim, raw[4:header])
+    shape = struct.unpack(">%dI" % ndim, _read_exact(stream, header - 4, filename, "IDX header"))
     dtype = _IDX_DTYPES[code]
     count = 1
     for d in shape:
         count *= d
     need = count * dtype.itemsize
-    have = len(raw) - header
-    if have < need:
-        raise ValueError("%s: truncated: header says shape %s (%d bytes of data) but the file "
-                         "holds %d" % (filename, shape, need, have))
-    if have > need:
-        raise ValueError("%s: %d unexpected bytes after the data of shape %s (wrong or "
-                         "damaged file)" % (filename, have - need, shape))
-    return np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(shape)
+    can_hold = (size * _files.DEFLATE_RATIO) if gz else size - header
+    if need > can_hold:
+        raise BadFileError("%s: truncated or damaged: the header says shape %s (%d bytes of data) but %s"
+                           % (filename, shape, need, ("a gzip file of %d bytes cannot hold that much" % size) if gz
+                              else "the file holds %d" % can_hold), filename)
+    out = np.empty(need, dtype=np.uint8)
+    view = memoryview(out)
+    have = 0
+    while have < need:
+        got = stream.readinto(view[have:have + _CHUNK])
+        if not got:
+            raise BadFileError("%s: truncated: header says shape %s (%d bytes of data) but the file "
+                               "holds %d" % (filename, shape, need, have), filename)
+        have += got
+    extra = len(stream.read(_CHUNK))     # a bounded look past the end
+    if extra:
+        raise BadFileError("%s: %s%d unexpected bytes after the data of shape %s (wrong or damaged file)"
+                           % (filename, "more than " if extra == _CHUNK else "", extra - (extra == _CHUNK),
+                              shape), filename)
+    return out.view(dtype).reshape(shape)
+
+
+def _read_idx_file(filename):
+    """The IDX array in ``filename``, gunzipped as it streams when it is gzip."""
+    size = _files.regular_file(filename, "IDX file").st_size
+    with open(filename, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+        f.seek(0)
+        if not gz:
+            return _read_idx_stream(f, filename, size, False)
+        try:
+            with gzip.GzipFile(fileobj=f) as g:
+                return _read_idx_stream(g, filename, size, True)
+        except (OSError, EOFError, zlib.error) as e:
+            raise BadFileError("%s: corrupt or truncated gzip data (%s); delete it and fetch it "
+                               "again" % (filename, e), filename) from None
 
 
 def read_idx(filename):
@@ -97,7 +122,7 @@ def read_idx(filename):
     ValueError naming the file and the problem.
     """
     filename = os.fspath(filename)
-    arr = _parse_idx(_read_raw(filename), filename)
+    arr = _read_idx_file(filename)
     return arr.astype(arr.dtype.newbyteorder("="), copy=True)
 
 
@@ -117,16 +142,16 @@ def _missing_idx(folder, splits=("train", "test")):
 
 def _check_pair(images, labels, img_file, lab_file):
     if images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise ValueError("%s: expected images of 28x28 pixels (a 3-D IDX file), found shape %s"
-                         % (img_file, images.shape))
+        raise BadFileError("%s: expected images of 28x28 pixels (a 3-D IDX file), found shape %s"
+                           % (img_file, images.shape), img_file)
     if images.dtype != np.uint8:
-        raise ValueError("%s: expected uint8 pixels, found %s" % (img_file, images.dtype))
+        raise BadFileError("%s: expected uint8 pixels, found %s" % (img_file, images.dtype), img_file)
     if labels.ndim != 1 or labels.dtype != np.uint8:
-        raise ValueError("%s: expected a 1-D uint8 label file, found shape %s of %s"
-                         % (lab_file, labels.shape, labels.dtype))
+        raise BadFileError("%s: expected a 1-D uint8 label file, found shape %s of %s"
+                           % (lab_file, labels.shape, labels.dtype), lab_file)
     if images.shape[0] != labels.shape[0]:
-        raise ValueError("%s holds %d images but %s holds %d labels"
-                         % (img_file, images.shape[0], lab_file, labels.shape[0]))
+        raise BadFileError("%s holds %d images but %s holds %d labels"
+                           % (img_file, images.shape[0], lab_file, labels.shape[0]), lab_file)
 
 
 def _to_float(images):
@@ -149,8 +174,8 @@ def _read_split_uint8(folder, split):
     cached = _cache_read(folder, split, (img_file, lab_file))
     if cached is not None:
         return cached
-    images = _parse_idx(_read_raw(img_file), img_file)
-    labels = _parse_idx(_read_raw(lab_file), lab_file)
+    images = _read_idx_file(img_file)
+    labels = _read_idx_file(lab_file)
     _check_pair(images, labels, img_file, lab_file)
     _cache_write(folder, split, (img_file, lab_file), images, labels)
     return images, labels
@@ -179,8 +204,8 @@ def _cache_read(folder, split, sources):
         mtime = os.stat(path).st_mtime
         if any(os.stat(p).st_mtime > mtime for p in sources):
             return None
-        with np.load(path, allow_pickle=False) as z:
-            images, labels, sig = z["images"], z["labels"], z["sources"]
+        z = _files.read_npz(path, "cache", ("images", "labels", "sources"))
+        images, labels, sig = z["images"], z["labels"], z["sources"]
         if (images.dtype != np.uint8 or labels.dtype != np.uint8 or images.ndim != 3
                 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]
                 or not np.array_equal(sig, _source_sig(sources))):
@@ -195,8 +220,7 @@ def _cache_write(folder, split, sources, images, labels):
         return False
     try:
         _atomic.write_atomic(_cache_path(folder, split),
-                             lambda f: np.savez(f, images=images, labels=labels, sources=_source_sig(sources)),
-                             prefix=".nnfast-cache-")
+                             lambda f: np.savez(f, images=images, labels=labels, sources=_source_sig(sources)))
         return True
     except Exception:
         return False  # read-only or otherwise unwritable folder, a full disk: no cache
@@ -249,19 +273,9 @@ def _load_pickle(path):
 
 def _load_npz(path, dataset):
     """An expanded-data .npz: training_x/y (uint8 or float), plus validation/test if stored."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            keys = set(z.files)
-            if {"training_x", "training_y"} - keys:
-                raise ValueError("%s: not an nnfast expanded-data file (it lacks training_x "
-                                 "and training_y; it has %s)" % (path, ", ".join(sorted(keys))))
-            parts = {k: z[k] for k in keys}
-    except (OSError, EOFError, zlib.error) as e:
-        raise ValueError("%s: unreadable .npz (%s)" % (path, e)) from None
-    except Exception as e:  # zipfile.BadZipFile and friends
-        if isinstance(e, ValueError):
-            raise
-        raise ValueError("%s: unreadable .npz (%s: %s)" % (path, type(e).__name__, e)) from None
+    parts = _files.read_npz(path, "expanded data", ("training_x", "training_y"),
+                            optional=("validation_x", "validation_y", "test_x", "test_y"))
+    keys = set(parts)
 
     def fl(x):
         x = np.asarray(x)

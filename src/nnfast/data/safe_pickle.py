@@ -10,15 +10,24 @@ which is the byte-for-byte reading numpy expects.
 """
 import gzip
 import io
+import os
 import pickle
+import zlib
 
 import numpy as np
 
-__all__ = ["UnsafePickleError", "load", "loads", "load_file"]
+from .. import _files
+from .._errors import BadFileError
+
+__all__ = ["UnsafePickleError", "load", "loads", "load_file", "MAX_BYTES"]
+
+# The book's largest pickle, mnist_expanded.pkl.gz, holds about 0.85 GB once unzipped.
+MAX_BYTES = 2 << 30
 
 
-class UnsafePickleError(pickle.UnpicklingError):
-    """The pickle asks for something other than numpy arrays, tuples and lists."""
+class UnsafePickleError(pickle.UnpicklingError, ValueError):
+    """The pickle asks for something other than numpy arrays, tuples and lists
+    (a ValueError too: every bad file nnfast reads is one)."""
 
 
 def _reconstruct_fn():
@@ -49,12 +58,36 @@ def _check_dtype(dt):
     return dt
 
 
+def _check_size(shape, dtype):
+    """An array this pickle could really hold (numpy's own pickles start from shape (0,))."""
+    try:
+        dims = tuple(int(d) for d in (shape if isinstance(shape, (tuple, list)) else (shape,)))
+    except (TypeError, ValueError):
+        raise UnsafePickleError("numpy array shape %r is not a tuple of integers" % (shape,)) from None
+    n = 1
+    for d in dims:
+        if d < 0:
+            raise UnsafePickleError("numpy array shape %r has a negative size" % (dims,))
+        n *= d
+    if n * dtype.itemsize > MAX_BYTES:
+        raise UnsafePickleError("numpy array of shape %r is larger than any pickle this reader accepts" % (dims,))
+    return dims
+
+
+def _ndarray(*args, **kwargs):
+    """``numpy.ndarray`` as a pickle sees it: a marker for _reconstruct; calling it directly
+    (``numpy.ndarray((3,), 'O')`` builds an object array) is refused."""
+    raise UnsafePickleError("numpy.ndarray called directly: numpy's pickles never do that "
+                            "(it could build arrays of Python objects)")
+
+
 def _safe_reconstruct(subtype, shape, dtype):
-    if subtype is not np.ndarray:
+    if subtype is not _ndarray:
         raise UnsafePickleError("only plain numpy arrays can be rebuilt, not %r" % (subtype,))
     if isinstance(dtype, (bytes, str)):
         dtype = np.dtype(dtype if isinstance(dtype, str) else dtype.decode("latin1"))
-    return _np_reconstruct(np.ndarray, shape, _check_dtype(np.dtype(dtype)))
+    dtype = _check_dtype(np.dtype(dtype))
+    return _np_reconstruct(np.ndarray, _check_size(shape, dtype), dtype)
 
 
 def _safe_dtype(spec, *args):
@@ -90,7 +123,7 @@ def _safe_frombuffer(buf, dtype, shape, order):
     # protocol 5 pickles of arrays (numpy >= 1.16)
     if not isinstance(buf, (bytes, bytearray, pickle.PickleBuffer)) or order not in ("C", "F"):
         raise UnsafePickleError("numpy _frombuffer called with unexpected arguments")
-    _check_dtype(dtype)
+    _check_size(shape, _check_dtype(dtype))
     return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order).copy(order=order)
 
 
@@ -100,7 +133,7 @@ for _mod in ("numpy.core.numeric", "numpy._core.numeric"):
 for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
     _ALLOWED[(_mod, "_reconstruct")] = _safe_reconstruct
     _ALLOWED[(_mod, "scalar")] = _safe_scalar
-_ALLOWED[("numpy", "ndarray")] = np.ndarray
+_ALLOWED[("numpy", "ndarray")] = _ndarray
 _ALLOWED[("numpy", "dtype")] = _safe_dtype
 
 
@@ -118,6 +151,32 @@ class _Unpickler(pickle.Unpickler):
         raise UnsafePickleError("persistent ids are not allowed in this pickle")
 
 
+class _Bounded(object):
+    """A file object that refuses to give more than ``limit`` bytes in all (a gzip bomb
+    stops there, not at the end of its 1032-fold inflation)."""
+
+    def __init__(self, f, limit, name):
+        self.f, self.left, self.name = f, limit, name
+
+    def _take(self, data):
+        self.left -= len(data)
+        if self.left < 0:
+            raise BadFileError("%s: more than %d bytes of pickle once unzipped; refused" % (self.name, MAX_BYTES),
+                               self.name)
+        return data
+
+    def read(self, n=-1):
+        return self._take(self.f.read(self.left + 1 if n is None or n < 0 else min(n, self.left + 1)))
+
+    def readline(self):
+        return self._take(self.f.readline(self.left + 1))
+
+    def readinto(self, b):
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+
 def load(fileobj):
     """Unpickle from a binary file object, allowing only numpy arrays, tuples and lists."""
     return _Unpickler(fileobj, encoding="latin1").load()
@@ -129,14 +188,17 @@ def loads(data):
 
 
 def load_file(filename):
-    """Unpickle a file, gzip-compressed or not (detected from its first bytes)."""
+    """Unpickle a file, gzip-compressed or not (detected from its first bytes), reading at
+    most ``MAX_BYTES`` of pickle."""
+    filename = os.fspath(filename)
+    _files.regular_file(filename, "pickle")
     with open(filename, "rb") as f:
         head = f.read(2)
         f.seek(0)
         if head == b"\x1f\x8b":
             with gzip.GzipFile(fileobj=f) as g:
-                return _load_named(g, filename)
-        return _load_named(f, filename)
+                return _load_named(_Bounded(g, MAX_BYTES, filename), filename)
+        return _load_named(_Bounded(f, MAX_BYTES, filename), filename)
 
 
 def _load_named(f, filename):
@@ -144,7 +206,9 @@ def _load_named(f, filename):
         return load(f)
     except UnsafePickleError as e:
         raise UnsafePickleError("%s: %s" % (filename, e)) from None
-    except (EOFError, OSError, pickle.UnpicklingError, ValueError, TypeError,
-            AttributeError, IndexError, KeyError, UnicodeDecodeError) as e:
-        raise ValueError("%s: not a readable pickle of numpy arrays (%s: %s)"
-                         % (filename, type(e).__name__, e)) from None
+    except BadFileError:
+        raise
+    except (EOFError, OSError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError,
+            KeyError, UnicodeDecodeError, RecursionError, OverflowError, MemoryError, zlib.error) as e:
+        raise BadFileError("%s: not a readable pickle of numpy arrays (%s: %s)"
+                           % (filename, type(e).__name__, e), filename) from None
