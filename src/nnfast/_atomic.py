@@ -87,7 +87,7 @@ def _new_tmp(path):
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=_tmp_prefix(path))
     except OSError as e:      # say the user's path, not the temporary one
-        raise OSError(e.errno, "cannot save to %s (%s)" % (path, e.strerror or e), path) from None
+        raise OSError(e.errno, e.strerror or str(e), path) from None
     try:
         _lock(fd)
     except OSError:

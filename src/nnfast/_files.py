@@ -56,9 +56,9 @@ def read_bytes(path, what, limit):
         raise BadFileError("%s: %s holds %d bytes, more than the %d this reader accepts"
                            % (what, path, st.st_size, limit), path)
     with open(path, "rb") as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise BadFileError("%s: %s grew beyond %d bytes while being read" % (what, path, limit), path)
+        data = f.read(st.st_size + 1)      # not read(limit): that reserves the whole limit
+    if len(data) > st.st_size:
+        raise BadFileError("%s: %s grew while being read" % (what, path), path)
     return data
 
 
@@ -112,7 +112,7 @@ def parse_json(data, source, what, max_depth=MAX_DEPTH):
         raise BadFileError("%s: %s nests JSON more deeply than %d levels" % (what, source, max_depth),
                            source) from None
     except json.JSONDecodeError as e:
-        raise BadFileError("%s: %s is not valid JSON (%s)" % (what, source, e), source) from None
+        raise BadFileError("%s: %s is not JSON (%s)" % (what, source, e), source) from None
     except ValueError as e:    # _Refused, and int() past sys.get_int_max_str_digits()
         raise BadFileError("%s: %s holds %s" % (what, source, e), source) from None
     if not _depth_ok(value, max_depth):

@@ -26,7 +26,8 @@ import numbers
 import os
 import time
 
-from . import _atomic
+from . import _atomic, _files
+from ._errors import BadFileError
 
 FORMAT = "nnfast-history"
 VERSION = 1
@@ -40,8 +41,12 @@ def write_atomic(path, text):
     _atomic.write_atomic(path, lambda f: f.write(text), text=True)
 
 
-class HistoryFormatError(ValueError):
-    """A file that is not an nnfast history (or not a version this nnfast reads)."""
+LIMIT = 256 << 20      # bytes of history JSON (a million epochs)
+
+
+class HistoryFormatError(BadFileError):
+    """A file that is not an nnfast history (or not a version this nnfast reads):
+    a ``nnfast.BadFileError``, so a ValueError."""
 
 
 def _plain(value, where):
@@ -119,6 +124,13 @@ class History(object):
             raise HistoryFormatError("%s: \"settings\" must be an object" % source)
         if not isinstance(epochs, list) or not all(isinstance(r, dict) for r in epochs):
             raise HistoryFormatError("%s: \"epochs\" must be a list of objects, one per epoch" % source)
+        for i, r in enumerate(epochs):
+            e = r.get("epoch", 0)
+            if isinstance(e, bool) or not isinstance(e, int) or not 0 <= e < 2 ** 31:
+                raise HistoryFormatError("%s: epochs[%d] has epoch %.100r, not an epoch number" % (source, i, e))
+            for k, v in r.items():
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise HistoryFormatError("%s: epochs[%d][%r] is not a finite number" % (source, i, k))
         h = cls(settings=settings)
         h.epochs = epochs
         return h
@@ -128,12 +140,9 @@ class History(object):
         """Read a history written by ``save`` (or by ``SGD(history=path)``)."""
         path = os.fspath(path)
         try:
-            with open(path, "r", encoding="utf-8") as f:
-                data = json.load(f)
-        except UnicodeDecodeError:
-            raise HistoryFormatError("%s: not an nnfast history (not a text file)" % path) from None
-        except json.JSONDecodeError as e:
-            raise HistoryFormatError("%s: not an nnfast history (not JSON: %s)" % (path, e)) from None
+            data = _files.read_json(path, "history", LIMIT)
+        except BadFileError as e:
+            raise HistoryFormatError("%s (not an nnfast history)" % e, path) from None
         h = cls.from_dict(data, path)
         h.path = path
         return h

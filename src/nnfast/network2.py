@@ -26,9 +26,9 @@ import warnings
 
 import numpy as np
 
-from . import _checkpoint, _config, _core, _dense, _progress
+from . import _checkpoint, _config, _core, _dense, _netfiles, _progress
 from . import history as _history
-from ._errors import TrainingDiverged
+from ._errors import BadFileError, TrainingDiverged
 from .reference import _rng
 from .reference import network2 as _ref
 from .reference.network2 import (  # noqa: F401 - the book's module-level names
@@ -114,6 +114,14 @@ class Network(_ref.Network):
         """Weights N(0, 2/n_in), biases N(0, 1)."""
         super().he_weight_initializer()
         self._cast()
+
+    def save(self, filename):
+        """Save to ``filename`` as the book's JSON (sizes, weights, biases, cost), plus
+        ``activation``, ``p_dropout``, ``regularization`` when not the defaults.  Atomic, with
+        the mode the umask gives; weights holding NaN or infinities are refused (ValueError)."""
+        _netfiles.check_finite([("weights[%d]" % l, w) for l, w in enumerate(self.weights)]
+                               + [("biases[%d]" % l, b) for l, b in enumerate(self.biases)], "save")
+        _netfiles.write_json(filename, _netfiles.network2_dict(self))
 
     # -- how the kernels see this network
 
@@ -484,6 +492,16 @@ def load(filename):
     """Load a network saved by ``save`` (or by the book's network2): the book's
     JSON keys plus nnfast's optional ``activation``, ``p_dropout`` and
     ``regularization``.  Accepts only the known cost names and activations;
-    raises ``ValueError`` for missing keys, unknown names, non-numeric entries
-    and arrays whose shapes disagree with ``sizes``."""
-    return _ref._load(filename, Network)
+    raises ``nnfast.BadFileError`` (a ValueError) naming the file for anything
+    else: missing or unknown keys, unknown names, non-numeric or non-finite
+    entries, arrays whose shapes disagree with ``sizes``, binary junk, JSON
+    nested too deeply, a folder.  Like the book, constructs the network first
+    (drawing its initial weights from ``np.random``), then assigns."""
+    d = _netfiles.read_network2(filename, _ref._COSTS, _ref._ACTIVATIONS, _ref._REGULARIZATIONS)
+    try:
+        net = Network(d["sizes"], cost=_ref._COSTS[d["cost"]], activation=d["activation"])
+    except (TypeError, ValueError) as e:
+        raise BadFileError("%s: %s" % (filename, e), filename) from None
+    net.weights, net.biases = d["weights"], d["biases"]
+    net.p_dropout, net.regularization = d["p_dropout"], d["regularization"]
+    return net

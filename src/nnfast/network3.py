@@ -33,9 +33,9 @@ import time
 
 import numpy as np
 
-from . import _atomic, _checkpoint, _config, _dense, _net3, _progress
+from . import _atomic, _checkpoint, _config, _dense, _net3, _netfiles, _progress
 from . import history as _history
-from ._errors import TrainingDiverged
+from ._errors import BadFileError, TrainingDiverged
 
 # mini-batches per native call of SGD: Ctrl-C is seen between calls, well within a second,
 # and a divergence check (TrainingDiverged) follows each call
@@ -624,35 +624,27 @@ class Network(object):
 
 
 def load(path):
-    """Load a Network saved by ``Network.save`` (does not touch numpy's global generator)."""
-    with np.load(os.fspath(path), allow_pickle=False) as f:
-        try:
-            arch = json.loads(str(f["architecture"]))
-        except (KeyError, ValueError) as e:
-            raise ValueError("load: %s is not an nnfast network3 file (%s)" % (path, e)) from None
-        if not isinstance(arch, dict) or arch.get("format") != "nnfast.network3" or arch.get("version") != 1:
-            raise ValueError("load: %s is not an nnfast network3 file of version 1" % (path,))
+    """Load a Network saved by ``Network.save`` (does not touch numpy's global generator).
+    Anything but such a file raises ``nnfast.BadFileError`` (a ValueError) naming the file
+    and what is wrong, its architecture checked before a layer is built."""
+    arch, arrays = _netfiles.read_network3(path, _ACT_BY_NAME)
+    try:
         layers = []
-        for j, d in enumerate(arch.get("layers", [])):
-            kind = d.get("type") if isinstance(d, dict) else None
-            act = d.get("activation_fn")
-            if kind == "SoftmaxLayer":
+        for j, d in enumerate(arch["layers"]):
+            if d["type"] == "SoftmaxLayer":
                 layer = SoftmaxLayer.__new__(SoftmaxLayer)
                 layer._configure(d["n_in"], d["n_out"], None, d["p_dropout"], "SoftmaxLayer")
-            elif kind in ("ConvPoolLayer", "FullyConnectedLayer"):
-                if act not in _ACT_BY_NAME:
-                    raise ValueError("load: layer %d has unknown activation_fn %r" % (j, act))
-                if kind == "ConvPoolLayer":
-                    layer = ConvPoolLayer.__new__(ConvPoolLayer)
-                    layer._configure(d["filter_shape"], d["image_shape"], d["poolsize"], _ACT_BY_NAME[act])
-                else:
-                    layer = FullyConnectedLayer.__new__(FullyConnectedLayer)
-                    layer._configure(d["n_in"], d["n_out"], _ACT_BY_NAME[act], d["p_dropout"])
+            elif d["type"] == "ConvPoolLayer":
+                layer = ConvPoolLayer.__new__(ConvPoolLayer)
+                layer._configure(d["filter_shape"], d["image_shape"], d["poolsize"], _ACT_BY_NAME[d["activation_fn"]])
             else:
-                raise ValueError("load: layer %d has unknown type %r" % (j, kind))
-            layer.w, layer.b = f["w%d" % j], f["b%d" % j]
+                layer = FullyConnectedLayer.__new__(FullyConnectedLayer)
+                layer._configure(d["n_in"], d["n_out"], _ACT_BY_NAME[d["activation_fn"]], d["p_dropout"])
+            layer.w, layer.b = arrays["w%d" % j], arrays["b%d" % j]
             layers.append(layer)
-    return Network(layers, arch["mini_batch_size"], dtype=np.dtype(arch["dtype"]))
+        return Network(layers, arch["mini_batch_size"], dtype=np.dtype(arch["dtype"]))
+    except (TypeError, ValueError) as e:
+        raise BadFileError("load: %s: %s" % (path, e), os.fspath(path)) from None
 
 
 class Ensemble(object):

@@ -134,16 +134,12 @@ def _add_common(p, epochs=None, dtype="float64"):
 # ---------------------------------------------------------------------------
 
 def _check_writable(path, flag):
-    """Fail before training, not after, when ``path`` cannot be written."""
-    if path is None:
-        return
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    if os.path.isdir(path):
-        raise CommandError("%s %s: is a folder, not a file" % (flag, path))
-    if not os.path.isdir(folder):
-        raise CommandError("%s %s: cannot write there, no folder %s" % (flag, path, folder))
-    if not os.access(folder, os.W_OK):
-        raise CommandError("%s %s: cannot write there, folder %s is not writable" % (flag, path, folder))
+    """Fail before loading and training, not after, when ``path`` cannot be written."""
+    from .._files import check_writable
+    try:
+        check_writable(path, flag)
+    except OSError as e:
+        raise CommandError(e.strerror or str(e)) from None
 
 
 def _begin(args):

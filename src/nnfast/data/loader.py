@@ -262,8 +262,8 @@ def _validate_sets(sets, source):
             out.append((x, y.astype(np.int64)))
         return tuple(out)
     except (ValueError, TypeError):
-        raise ValueError("%s: expected (training, validation, test), each a pair (x of shape "
-                         "(n, 784), y of n integer labels)" % source) from None
+        raise BadFileError("%s: expected (training, validation, test), each a pair (x of shape "
+                           "(n, 784), y of n integer labels)" % source, source) from None
 
 
 def _load_pickle(path):
@@ -276,9 +276,14 @@ def _load_npz(path, dataset):
     parts = _files.read_npz(path, "expanded data", ("training_x", "training_y"),
                             optional=("validation_x", "validation_y", "test_x", "test_y"))
     keys = set(parts)
+    if 0 < len(keys) - 2 < 4:
+        raise BadFileError("%s: holds %s but not all of validation_x/y and test_x/y" % (path, ", ".join(sorted(keys))),
+                           path)
 
     def fl(x):
         x = np.asarray(x)
+        if x.ndim < 2 or int(np.prod(x.shape[1:])) != 784:
+            raise BadFileError("%s: images of shape %s, expected (n, 784) or (n, 28, 28)" % (path, x.shape), path)
         if x.dtype == np.uint8:
             return _to_float(x)
         return np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32)
@@ -323,6 +328,7 @@ def _load_path(path, dataset, expanded):
         return _load_folder(path)
     if not os.path.exists(path):
         raise FileNotFoundError("%s: no such file or folder" % path)
+    _files.regular_file(path, "data")      # a FIFO or a device is never opened
     with open(path, "rb") as f:
         head = f.read(4)
     if head[:2] == b"PK":

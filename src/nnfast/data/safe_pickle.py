@@ -25,9 +25,9 @@ __all__ = ["UnsafePickleError", "load", "loads", "load_file", "MAX_BYTES"]
 MAX_BYTES = 2 << 30
 
 
-class UnsafePickleError(pickle.UnpicklingError, ValueError):
+class UnsafePickleError(pickle.UnpicklingError, BadFileError):
     """The pickle asks for something other than numpy arrays, tuples and lists
-    (a ValueError too: every bad file nnfast reads is one)."""
+    (a ``nnfast.BadFileError`` too, so a ValueError, as every bad file nnfast reads)."""
 
 
 def _reconstruct_fn():
@@ -205,7 +205,7 @@ def _load_named(f, filename):
     try:
         return load(f)
     except UnsafePickleError as e:
-        raise UnsafePickleError("%s: %s" % (filename, e)) from None
+        raise UnsafePickleError("%s: %s" % (filename, e), filename) from None
     except BadFileError:
         raise
     except (EOFError, OSError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError,
