@@ -214,8 +214,10 @@ class Checkpoint(object):
         theirs, ours = saved.get("data"), here["data"]
         if not isinstance(theirs, dict) or set(theirs) != set(ours):
             raise BadFileError("resume: %s: no fingerprint of its training data" % path, path)
-        changed = [what for key, what in (("n", "number of examples"), ("inputs", "inputs"), ("labels", "labels"))
-                   if theirs[key] != ours[key]]
+        if theirs["n"] != ours["n"]:
+            raise BadFileError("resume: %s was saved by a run on other training data: %r examples there, %d here"
+                               % (path, theirs["n"], ours["n"]), path)
+        changed = [key for key in ("inputs", "labels") if theirs[key] != ours[key]]
         if changed:
             raise BadFileError("resume: %s was saved by a run on other training data: its %s differ%s"
                                % (path, " and ".join(changed), "" if len(changed) > 1 else "s"), path)

@@ -141,11 +141,11 @@ def read_network3(path, activations):
         _bad(path, "layers must be a non-empty list")
     for j, d in enumerate(layers):
         kind = d.get("type") if isinstance(d, dict) else None
-        if kind not in _LAYER_KEYS:
+        if not isinstance(kind, str) or kind not in _LAYER_KEYS:
             _bad(path, "layer %d has unknown type %.100r" % (j, kind))
         if set(d) != _LAYER_KEYS[kind]:
             _bad(path, "layer %d (%s) has keys %s, expected %s" % (j, kind, sorted(d), sorted(_LAYER_KEYS[kind])))
-        if "activation_fn" in d and d["activation_fn"] not in activations:
+        if "activation_fn" in d and not (isinstance(d["activation_fn"], str) and d["activation_fn"] in activations):
             _bad(path, "layer %d has unknown activation_fn %.100r" % (j, d["activation_fn"]))
         for key in ("filter_shape", "image_shape", "poolsize"):
             if key in d and not (isinstance(d[key], list) and len(d[key]) == (2 if key == "poolsize" else 4)
