@@ -116,9 +116,14 @@ def _check_extra(kind, extra, epoch, options, bad):
     if not _opt(lambda v: _is_int(v, 0, 2 ** 63))(extra["seed"]):
         bad("extra: dropout seed %r out of range" % (extra["seed"],))
     progress = extra["progress"]
-    if not (isinstance(progress, dict) and set(progress) <= set(_PROGRESS)
+    if not (isinstance(progress, dict) and set(progress) == set(_PROGRESS)
             and all(_PROGRESS[k](v) for k, v in progress.items())):
         bad("extra: schedule state %r out of range" % (progress,))
+    fixed = {k: options.get(k) for k in ("early_stopping_n", "schedule_patience", "schedule_factor", "schedule_stop")}
+    fixed.update(eta_initial=options.get("eta"),
+                 active=options.get("early_stopping_n") is not None or options.get("schedule_patience") is not None)
+    if any(k in progress and progress[k] != v for k, v in fixed.items()):
+        bad("extra: schedule state %r disagrees with the run's options" % (progress,))
     lists = extra["lists"]
     monitor = options.get("monitor") or [True] * 4
     if not (isinstance(lists, list) and len(lists) == 4 and all(isinstance(l, list) for l in lists)):

@@ -93,8 +93,7 @@ def _read_idx_stream(stream, filename, size, gz):
     extra = len(stream.read(_CHUNK))     # a bounded look past the end
     if extra:
         raise BadFileError("%s: %s%d unexpected bytes after the data of shape %s (wrong or damaged file)"
-                           % (filename, "more than " if extra == _CHUNK else "", extra - (extra == _CHUNK),
-                              shape), filename)
+                           % (filename, "at least " if extra == _CHUNK else "", extra, shape), filename)
     return out.view(dtype).reshape(shape)
 
 
