@@ -436,12 +436,15 @@ class Network(object):
         if self.regularization != "L2":
             data["regularization"] = self.regularization
         folder = os.path.dirname(os.path.abspath(filename))
-        fd, tmp = tempfile.mkstemp(prefix=".nnfast-", suffix=".tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(filename) + ".nnfast-tmp-", dir=folder)
         try:
             with os.fdopen(fd, "w") as f:
                 json.dump(data, f)
                 f.flush()
                 os.fsync(f.fileno())
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(tmp, 0o666 & ~mask)       # the mode a plain open() gives, not mkstemp's 0o600
             os.replace(tmp, filename)
         except BaseException:
             try:
