@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import nnfast
-from nnfast import mnist_loader, network2, network3
+from nnfast import mnist_loader, network2
 from nnfast.data import safe_pickle
 
 from hostile import corpus

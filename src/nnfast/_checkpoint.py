@@ -17,6 +17,11 @@ It is written to a temporary file in the same folder and moved over the old one 
 never half of one.  Resuming with the same arguments continues exactly where the
 checkpoint was taken: the weights, random streams and mini-batches are those of the
 uninterrupted run, so the end result is identical to the last bit.
+
+Reading trusts nothing: the archive through ``_files.read_npz`` (sizes checked before data is
+read, CRCs checked), the metadata field by field with types and ranges, the data by its
+fingerprint (BLAKE2b of the inputs and of the labels: any change refuses the resume, saying
+which); anything else raises ``nnfast.BadFileError`` naming the file and the field.
 """
 import hashlib
 import json
