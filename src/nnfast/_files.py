@@ -86,25 +86,28 @@ def _float(text):
 
 
 _DECODER = json.JSONDecoder(parse_constant=_constant, parse_int=_int, parse_float=_float)
+_FAST_FLOATS = json.JSONDecoder(parse_constant=_constant, parse_int=_int)   # 1e400 becomes inf
 
 
 def _depth_ok(value, max_depth):
-    """Whether ``value`` nests at most ``max_depth`` containers deep (iterative: no recursion)."""
-    stack = [(value, 1)]
-    while stack:
-        v, d = stack.pop()
-        if isinstance(v, (list, dict)):
-            if d > max_depth:
-                return False
-            stack.extend((e, d + 1) for e in (v.values() if isinstance(v, dict) else v))
+    """Whether ``value`` nests at most ``max_depth`` containers deep (level by level: no recursion)."""
+    level = [value] if isinstance(value, (list, dict)) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > max_depth:
+            return False
+        level = [e for v in level for e in (v.values() if isinstance(v, dict) else v) if isinstance(e, (list, dict))]
     return True
 
 
-def parse_json(data, source, what, max_depth=MAX_DEPTH):
-    """Parse JSON text (str or UTF-8 bytes) under the limits above; ``source`` names the file."""
+def parse_json(data, source, what, max_depth=MAX_DEPTH, check_floats=True):
+    """Parse JSON text (str or UTF-8 bytes) under the limits above; ``source`` names the file.
+    ``check_floats=False`` leaves 1e400 as inf, for a caller that checks its arrays with
+    numpy (a per-number hook costs about a second per million numbers)."""
     try:
         text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
-        value = _DECODER.decode(text)
+        value = (_DECODER if check_floats else _FAST_FLOATS).decode(text)
     except UnicodeDecodeError as e:
         raise BadFileError("%s: %s is not UTF-8 text (binary data at byte %d)" % (what, source, e.start),
                            source) from None
@@ -120,10 +123,10 @@ def parse_json(data, source, what, max_depth=MAX_DEPTH):
     return value
 
 
-def read_json(path, what, limit, max_depth=MAX_DEPTH):
+def read_json(path, what, limit, max_depth=MAX_DEPTH, check_floats=True):
     """``parse_json`` of the file ``path`` (at most ``limit`` bytes)."""
     path = os.fspath(path)
-    return parse_json(read_bytes(path, what, limit), path, what, max_depth)
+    return parse_json(read_bytes(path, what, limit), path, what, max_depth, check_floats)
 
 
 # --------------------------------------------------------------------------- .npz

@@ -42,13 +42,16 @@ def _matrix(value, shape, name, path):
             _bad(path, "%s has a row that is not a list of %d numbers (sizes say shape %s)" % (name, cols, shape))
         if not all(type(e) in (int, float) for e in r):
             _bad(path, "%s has non-numeric entries" % name)
-    return np.array(value, dtype=np.float64)
+    a = np.array(value, dtype=np.float64)
+    if not np.isfinite(a).all():
+        _bad(path, "%s holds a number beyond the range of a float" % name)
+    return a
 
 
 def read_network2(path, costs, activations, regularizations):
     """The checked fields of a network2 JSON file: sizes, weights, biases (float64 arrays),
     cost (a name in ``costs``), activation, regularization, p_dropout."""
-    data = _files.read_json(path, "network2", NETWORK2_LIMIT)
+    data = _files.read_json(path, "network2", NETWORK2_LIMIT, check_floats=False)   # arrays checked below
     if not isinstance(data, dict):
         _bad(path, "expected a JSON object")
     for key in ("sizes", "weights", "biases", "cost"):

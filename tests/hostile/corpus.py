@@ -14,6 +14,7 @@ import json
 import os
 import pickle
 import random
+import re
 import struct
 import zipfile
 
@@ -237,18 +238,16 @@ def _v(kind, change):
     return lambda d: change(VALID[kind](d))
 
 
-_ANCHOR = {"network2": ('"weights": [[[', '"weights": [[[%s, '),
-           "history": ('"seconds": ', '"seconds": [%s], "s": ')}
+_NUMBER = {"network2": r'("weights": \[\[\[)[-0-9.e+]+', "history": r'("seconds": )[-0-9.e+]+'}
 
 
 def _inject(kind, token):
-    """A valid file of ``kind`` with ``token`` where a number belongs."""
+    """A valid file of ``kind`` with ``token`` in place of its first weight (or seconds)."""
     def build(d):
         p = VALID[kind](d)
-        text = open(p).read()
-        anchor, repl = _ANCHOR[kind]
-        assert anchor in text
-        return put(p, text.replace(anchor, repl % token, 1).encode())
+        text, n = re.subn(_NUMBER[kind], lambda m: m.group(1) + token, open(p).read(), count=1)
+        assert n == 1
+        return put(p, text.encode())
     return build
 
 
