@@ -181,8 +181,10 @@ class Checkpoint(object):
         velocities = ["v%s%d" % (wb, l) for wb in "wb" for l in range(max(L, 0))]
         try:
             arrays = _files.read_npz(path, "resume", names, optional=velocities)
-            meta = _files.parse_json(_files.text_member(arrays, "meta", "resume", path).encode("utf-8"),
-                                     path, "resume")
+            text = _files.text_member(arrays, "meta", "resume", path)
+            if len(text) > META_LIMIT:
+                raise BadFileError("metadata of %d characters, more than %d" % (len(text), META_LIMIT), path)
+            meta = _files.parse_json(text, path, "resume")
         except FileNotFoundError:
             raise BadFileError("resume: %s is not an nnfast checkpoint (no such file)" % path, path) from None
         except BadFileError as e:

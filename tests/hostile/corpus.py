@@ -261,6 +261,7 @@ def _json_cases(kind):
         (kind, "1e400", _inject(kind, "1e400"), "range"),
         (kind, "10**400", _inject(kind, "1" + "0" * 400), "digits"),
         (kind, "a JSON list", lambda d: put(os.path.join(d, "list.json"), b"[1, 2, 3]"), ""),
+        (kind, "3 GiB (sparse)", _v(kind, lambda p: (os.truncate(p, 3 << 30), p)[1]), "more than"),
     ]
 
 
