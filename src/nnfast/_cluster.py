@@ -1,0 +1,204 @@
+"""What running on a Dask cluster needs: private random generators per task, a
+client (a LocalCluster of worker processes, or an existing scheduler), and the
+data loaded once per worker process.
+
+Private generators.  The book's networks draw their initial weights from
+``np.random`` and shuffle with ``random.shuffle``: module-level generators that
+every thread of a process shares.  A Dask worker runs its own threads beside
+the task's (the event loop draws from ``random`` for connection back-off and
+for choosing peers), so seeding the global generators at the start of a task
+does not fix the task's stream.  ``private_generators(seed)`` instead makes the
+module functions ``random.*`` and ``np.random.*`` thread-aware for the length
+of the block: called from the thread inside the block they draw from a
+``random.Random(seed)`` and an ``np.random.RandomState(seed)`` of its own;
+called from any other thread they draw from the global generators as before.
+``random.seed(s)`` and ``random.Random(s)`` (likewise ``np.random.seed(s)``
+and ``RandomState(s)``) give the same streams, so a task trained in the block
+ends exactly where ``np.random.seed(s); random.seed(s)`` and the same training
+in a fresh process end, whichever worker ran it and whatever else ran there.
+"""
+import contextlib
+import os
+import random
+import threading
+
+import numpy as np
+
+_tls = threading.local()
+_lock = threading.Lock()
+_active = [0]          # blocks open in any thread; the dispatchers are installed while > 0
+_originals = {}        # (module, name) -> the module's own function
+
+
+def _targets():
+    """(module, name, owner) of every module function bound to a global generator."""
+    out = [(random, name, "py") for name, v in vars(random).items()
+           if getattr(v, "__self__", None) is random._inst]
+    rand = np.random.mtrand._rand
+    out += [(np.random, name, "np") for name in dir(np.random)
+            if getattr(getattr(np.random, name), "__self__", None) is rand]
+    out.append((np.random, "seed", "np"))     # a module function, not a bound method
+    return out
+
+
+def _dispatcher(original, name, owner):
+    def dispatch(*args, **kwargs):
+        gen = getattr(_tls, owner, None)
+        if gen is None:
+            return original(*args, **kwargs)
+        return getattr(gen, name)(*args, **kwargs)
+    dispatch.__name__ = name
+    dispatch.__doc__ = getattr(original, "__doc__", None)
+    dispatch.__wrapped__ = original
+    return dispatch
+
+
+def _install():
+    for module, name, owner in _targets():
+        original = getattr(module, name)
+        _originals[(module, name)] = original
+        setattr(module, name, _dispatcher(original, name, owner))
+
+
+def _uninstall():
+    for (module, name), original in _originals.items():
+        setattr(module, name, original)
+    _originals.clear()
+
+
+@contextlib.contextmanager
+def private_generators(seed):
+    """Inside the block, this thread's ``random.*`` and ``np.random.*`` draw from
+    generators seeded with ``seed`` (as ``random.seed(seed)`` and
+    ``np.random.seed(seed)`` would seed the global ones); other threads, and this
+    one after the block, see the global generators untouched."""
+    seed = int(seed)
+    previous = (getattr(_tls, "py", None), getattr(_tls, "np", None))
+    with _lock:
+        if _active[0] == 0:
+            _install()
+        _active[0] += 1
+    _tls.py, _tls.np = random.Random(seed), np.random.RandomState(seed)
+    try:
+        yield
+    finally:
+        _tls.py, _tls.np = previous
+        with _lock:
+            _active[0] -= 1
+            if _active[0] == 0:
+                _uninstall()
+
+
+# ---------------------------------------------------------------------------
+# Dask
+# ---------------------------------------------------------------------------
+
+MISSING = "needs Dask's distributed scheduler: pip install 'nnfast[cluster]' (dask[distributed])"
+
+
+def require_dask(what="this"):
+    """Import ``dask.distributed`` or raise ImportError with the one line that says how to get it."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise ImportError("%s %s" % (what, MISSING)) from None
+    return distributed
+
+
+def default_workers():
+    """One worker process per core."""
+    return max(1, os.cpu_count() or 1)
+
+
+def threads_per_worker(workers):
+    """Native threads for each of ``workers`` processes on this machine: cores / workers."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def check_workers(workers):
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError("workers must be a whole number >= 1, got %r" % (workers,))
+    return workers
+
+
+@contextlib.contextmanager
+def cluster(workers=None, scheduler=None, timeout=10.0, what="sweep"):
+    """A ``distributed.Client``: on ``scheduler`` (an address) if given, else on a
+    LocalCluster of ``workers`` processes with one Dask thread each.  A scheduler
+    that does not answer within ``timeout`` seconds is a ValueError naming it."""
+    distributed = require_dask(what)
+    if scheduler is not None:
+        if not isinstance(scheduler, str) or not scheduler.strip():
+            raise ValueError("scheduler must be an address like tcp://host:8786, got %r" % (scheduler,))
+        try:
+            client = distributed.Client(scheduler, timeout=timeout)
+        except (OSError, TimeoutError) as e:
+            raise ValueError("scheduler %s did not answer within %g s (%s)"
+                             % (scheduler, timeout, " ".join(str(e).split())[:200])) from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    workers = check_workers(default_workers() if workers is None else workers)
+    local = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                     dashboard_address=":0", silence_logs=40)   # any free port
+    try:
+        client = distributed.Client(local)
+        try:
+            yield client
+        finally:
+            client.close()
+    finally:
+        local.close()
+
+
+def dashboard_link(client):
+    """The dashboard's address, or None when it is not running (on this machine's
+    LocalCluster: when bokeh, which draws it, is missing)."""
+    if getattr(client, "cluster", None) is not None:
+        try:
+            import bokeh  # noqa: F401
+        except ImportError:
+            return None
+    try:
+        info = client.scheduler_info()
+        return client.dashboard_link if info.get("services", {}).get("dashboard") else None
+    except Exception:  # noqa: BLE001 - a missing dashboard is not an error
+        return None
+
+
+# ---------------------------------------------------------------------------
+# data, once per process
+# ---------------------------------------------------------------------------
+
+_data = {}
+_data_lock = threading.Lock()
+
+
+def load_once(path, dataset, expanded):
+    """``mnist_loader.load_data(path, dataset, expanded=...)``, read once per process and
+    kept (the arrays are made read-only, since every task of the process shares them)."""
+    key = (None if path is None else os.path.abspath(os.fspath(path)), dataset, bool(expanded))
+    with _data_lock:
+        if key not in _data:
+            from .data.loader import load_data
+            sets = load_data(key[0], dataset, expanded=expanded)
+            for x, y in sets:
+                x.setflags(write=False)
+                y.setflags(write=False)
+            _data[key] = sets
+        return _data[key]
+
+
+def probe_data(path, dataset, expanded):
+    """Run on each worker before the tasks: load the data there (once), or say why not
+    in one line naming the worker's host and the folder."""
+    import socket
+    try:
+        sets = load_once(path, dataset, expanded)
+    except (OSError, ValueError) as e:
+        first = " ".join(str(e).split())
+        raise FileNotFoundError("data for %s%s not found on worker %s (%s)" % (
+            dataset, " (expanded)" if expanded else "", socket.gethostname(), first[:300])) from None
+    return [len(y) for _, y in sets]
