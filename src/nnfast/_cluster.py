@@ -20,6 +20,7 @@ in a fresh process end, whichever worker ran it and whatever else ran there.
 import contextlib
 import os
 import random
+import sys
 import threading
 
 import numpy as np
@@ -202,3 +203,63 @@ def probe_data(path, dataset, expanded):
         raise FileNotFoundError("data for %s%s not found on worker %s (%s)" % (
             dataset, " (expanded)" if expanded else "", socket.gethostname(), first[:300])) from None
     return [len(y) for _, y in sets]
+
+
+# ---------------------------------------------------------------------------
+# ensembles: one member per task
+# ---------------------------------------------------------------------------
+
+def _train_member(net, data, epochs, mini_batch_size, eta, options, seed, threads, settings):
+    """In a worker: train one member under its own generators; return the trained
+    network, SGD's result, its history and the book's lines it printed."""
+    import io
+    from ._config import num_threads
+    from .history import History
+    history = History(settings=settings)
+    out = io.StringIO()
+    with private_generators(seed), num_threads(threads), contextlib.redirect_stdout(out):
+        result = net.SGD(data[0], epochs, mini_batch_size, eta, data[1], data[2], progress=False, history=history,
+                         **options)
+    return net, result, history.to_dict(), out.getvalue()
+
+
+def train_members(nets, data, epochs, mini_batch_size, eta, options, seeds, client=None, histories=None,
+                  threads=None, progress=None):
+    """Train each of ``nets`` with ``SGD(data[0], epochs, mini_batch_size, eta, data[1], data[2],
+    **options)`` under generators seeded with its seed: here one after another, or on
+    ``client`` one per task (the data scattered once to each worker), the trained
+    parameters copied back into ``nets``.  Returns SGD's results, in order."""
+    from .history import as_history
+    histories = [as_history(h) for h in (histories or [None] * len(nets))]
+    if client is None:
+        results = []
+        for k, (net, seed, history) in enumerate(zip(nets, seeds, histories)):
+            with private_generators(seed):
+                results.append(net.SGD(data[0], epochs, mini_batch_size, eta, data[1], data[2], progress=progress,
+                                       history=history, **options))
+        return results
+    distributed = require_dask("Ensemble.train(client=...)")
+    [shared] = client.scatter([tuple(data)], broadcast=True, hash=False)
+    futures = [client.submit(_train_member, net, shared, epochs, mini_batch_size, eta, options, seed, threads,
+                             dict(h.settings) if h is not None else {}, pure=False)
+               for net, seed, h in zip(nets, seeds, histories)]
+    index = {f.key: k for k, f in enumerate(futures)}
+    results = [None] * len(nets)
+    try:
+        for future in distributed.as_completed(futures):
+            k = index[future.key]
+            trained, results[k], record, lines = future.result()
+            for mine, theirs in zip(nets[k].layers, trained.layers):
+                mine.w, mine.b = theirs.w, theirs.b
+            nets[k]._sync()
+            if histories[k] is not None:
+                histories[k].settings, histories[k].epochs = record["settings"], record["epochs"]
+                if histories[k].path is not None:
+                    histories[k].save()
+            sys.stdout.write(lines)       # the book's lines the member printed on its worker
+            sys.stdout.flush()
+    except BaseException:
+        client.cancel(futures)
+        raise
+    return results
+

@@ -103,6 +103,10 @@ def _chapter6(args):
     s["shuffle"] = bool(args.shuffle)
     if args.expanded is not None:
         s["expanded"] = args.expanded
+    if (args.workers is not None or args.scheduler is not None) and name != "ensemble":
+        raise CommandError("--workers and --scheduler train an ensemble's members on Dask (--net ensemble)")
+    if args.workers is not None and args.scheduler is not None:
+        raise CommandError("give --workers or --scheduler, not both")
     (tr, va, te), seconds = _load(args, expanded=s["expanded"])
     training = (tr[0][:s["n_train"]], tr[1][:s["n_train"]]) if s["n_train"] else tr
     if len(training[0]) < s["mini_batch_size"]:
@@ -121,16 +125,30 @@ def _chapter6(args):
             net.save(args.save)
             say("saved the network to %s (network3.load reads it)" % args.save)
         return 0
-    nets = []
     t0 = time.perf_counter()
-    for k in range(s["ensemble_size"]):
-        say("Network %d of %d" % (k + 1, s["ensemble_size"]))
-        net, _, _ = _train6(args, s, name, data, say, progress, suffix="-%d" % (k + 1))
-        nets.append(net)
-        if args.save:
+    mbs, size = s["mini_batch_size"], s["ensemble_size"]
+    nets = [network3.Network(CH6_NETS[name][1](mbs), mbs, dtype=np.dtype(args.dtype)) for _ in range(size)]
+    histories = [_history_for(args, "chapter6", {"net": name, "expanded": s["expanded"], "member": str(k + 1)},
+                              "-%d" % (k + 1)) for k in range(size)]
+    ensemble = network3.Ensemble(nets)
+    train = lambda client, threads: ensemble.train(  # noqa: E731
+        training, s["epochs"], mbs, s["eta"], va, te, lmbda=s["lmbda"], shuffle=s["shuffle"], client=client,
+        histories=histories if args.history else None, threads=threads, progress=progress)
+    if args.workers is None and args.scheduler is None:
+        say("Training %d networks here, one after another" % size)
+        _run_book(args, say, lambda: train(None, None))
+    else:
+        from .._cluster import cluster, dashboard_link, threads_per_worker
+        threads = args.threads or (None if args.scheduler else threads_per_worker(args.workers or 1))
+        with cluster(args.workers, args.scheduler, what="chapter6 --net ensemble") as client:
+            say("Training %d networks on %d Dask workers, one per task%s" % (
+                size, len(client.scheduler_info().get("workers", {})),
+                "; dashboard %s" % dashboard_link(client) if dashboard_link(client) else ""))
+            train(client, threads)
+    if args.save:
+        for k, net in enumerate(nets):
             stem, ext = os.path.splitext(args.save)
             net.save(stem + "-%d" % (k + 1) + (ext or ".npz"))
-    ensemble = network3.Ensemble(nets)
     single = [net.accuracy(*te) for net in nets]
     print("Ensemble of %d networks: test accuracy %.2f%% (the networks alone: %s)" % (
         len(nets), 100 * ensemble.accuracy(*te), ", ".join("%.2f%%" % (100 * a) for a in single)))
@@ -193,6 +211,9 @@ def register(sub, add_common):
                     help="train on the expanded data (default: the net's: expanded, extra-fc, dropout, ensemble)")
     p6.add_argument("--shuffle", action="store_true", help="shuffle the training data each epoch (the book does not)")
     p6.add_argument("--ensemble-size", type=_positive_int, help="networks in the ensemble (default: 5)")
+    p6.add_argument("--workers", type=_positive_int, help="ensemble: train the members on a LocalCluster of N "
+                                                          "Dask worker processes, one member per task")
+    p6.add_argument("--scheduler", metavar="ADDRESS", help="ensemble: train the members on the Dask cluster there")
     p6.set_defaults(func=_chapter6)
     return p3, p6
 
