@@ -175,6 +175,7 @@ def dashboard_link(client):
 
 _data = {}
 _data_lock = threading.Lock()
+loads = [0]            # data sets read by this process (the tests check: once per worker)
 
 
 def load_once(path, dataset, expanded):
@@ -185,11 +186,28 @@ def load_once(path, dataset, expanded):
         if key not in _data:
             from .data.loader import load_data
             sets = load_data(key[0], dataset, expanded=expanded)
+            loads[0] += 1
             for x, y in sets:
                 x.setflags(write=False)
                 y.setflags(write=False)
             _data[key] = sets
         return _data[key]
+
+
+_aligned = {}
+
+
+def aligned(sets):
+    """Scattered data as the kernels take it: C-contiguous, aligned arrays.  What Dask
+    hands a task can be unaligned views of its network buffers; the copy is made once
+    per process and object (the scattered data is one object for every task there)."""
+    with _data_lock:
+        hit = _aligned.get(id(sets))
+        if hit is None or hit[0] is not sets:
+            fix = lambda a: a if a is None else np.require(a, requirements="CA")  # noqa: E731
+            _aligned.clear()
+            hit = _aligned[id(sets)] = (sets, tuple(None if p is None else tuple(fix(a) for a in p) for p in sets))
+        return hit[1]
 
 
 def probe_data(path, dataset, expanded):
@@ -216,6 +234,7 @@ def _train_member(net, data, epochs, mini_batch_size, eta, options, seed, thread
     from ._config import num_threads
     from .history import History
     history = History(settings=settings)
+    data = aligned(data)
     out = io.StringIO()
     with private_generators(seed), num_threads(threads), contextlib.redirect_stdout(out):
         result = net.SGD(data[0], epochs, mini_batch_size, eta, data[1], data[2], progress=False, history=history,

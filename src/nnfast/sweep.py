@@ -127,6 +127,8 @@ def run_point(label, point, seed, data, threads=None):
     preset = Preset.parse(label)
     if isinstance(data, tuple) and len(data) == 4 and data[0] == "load":
         data = _cluster.load_once(*data[1:])
+    else:
+        data = _cluster.aligned(data)
     t0 = time.perf_counter()
     with _cluster.private_generators(seed), num_threads(threads):
         net, history, accuracy, best, test = train_point(preset, point, data)
