@@ -42,6 +42,18 @@ def fashion(fashion_dir):
     return mnist_loader.load_data(fashion_dir, "fashion-mnist")
 
 
+@pytest.fixture(scope="module")
+def small_pickle(fashion, tmp_path_factory):
+    """1,000 training, 500 validation and 500 test images in the book's mnist.pkl.gz layout."""
+    import gzip
+    import pickle
+    tr, va, te = fashion
+    path = tmp_path_factory.mktemp("data") / "small.pkl.gz"
+    with gzip.open(path, "wb") as f:
+        pickle.dump(((tr[0][:1000], tr[1][:1000]), (va[0][:500], va[1][:500]), (te[0][:500], te[1][:500])), f)
+    return str(path)
+
+
 def _alone(fashion, eta, seed, n_train=1000, epochs=1):
     tr, _, te = fashion
     np.random.seed(seed)
@@ -108,6 +120,37 @@ def test_ensemble_on_the_cluster_equals_the_ensemble_trained_here(client, fashio
     assert len({_digest(n) for n in here.nets}) == 3
     assert here.accuracy(*data[2]) == there.accuracy(*data[2])
     assert all(len(h.epochs) == 1 and h.settings["program"] == "network3" for h in histories)
+
+
+def test_cli_sweep_on_two_workers(small_pickle, tmp_path):
+    import subprocess
+    import sys
+    out = tmp_path / "s.json"
+    path = os.pathsep.join(os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
+    r = subprocess.run([sys.executable, "-m", "nnfast", "sweep", "--net", "chapter1", "--grid", "eta=0.5,3",
+                        "--grid", "epochs=1", "--grid", "n_train=1000", "--workers", "2", "--threads", "1",
+                        "--dataset", "fashion-mnist", "--data", small_pickle, "--out", str(out)],
+                       capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=path))
+    assert r.returncode == 0, r.stderr
+    assert "on 2 worker processes" in r.stdout and r.stdout.count("\npoint ") == 2
+    here = nnfast.sweep("chapter1", {"eta": [0.5, 3.0], "epochs": [1], "n_train": [1000]}, workers=0,
+                        data=small_pickle, dataset="fashion-mnist", threads=1)
+    assert _comparable(nnfast.sweep.load(out)["rows"]) == _comparable(here)
+
+
+def test_cli_ensemble_on_the_cluster_equals_the_ensemble_trained_here(client, small_pickle, monkeypatch, capsys):
+    from nnfast import cli
+    from nnfast.cli import chapters as ch
+    monkeypatch.setitem(ch.CH6_NETS, "ensemble", ("test", ch._fc_net, ch.CH6_NETS["ensemble"][2]))
+    args = ["chapter6", "--net", "ensemble", "--no-expanded", "--ensemble-size", "2", "--dataset", "fashion-mnist",
+            "--data", small_pickle, "--epochs", "1", "--n-train", "500", "--seed", "1", "--threads", "1", "--shuffle"]
+    lines = []
+    for extra in ([], ["--scheduler", client.scheduler.address]):
+        assert cli.main(args + extra) == 0
+        out = capsys.readouterr().out
+        assert out.count("Finished training network.") == 2
+        lines.append([l for l in out.splitlines() if l.startswith("Ensemble of 2 networks")])
+    assert len(lines[0]) == 1 and lines[0] == lines[1]
 
 
 def test_a_killed_worker_loses_no_point(client, fashion_dir, tmp_path):
