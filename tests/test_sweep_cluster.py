@@ -138,6 +138,32 @@ def test_cli_sweep_on_two_workers(small_pickle, tmp_path):
     assert _comparable(nnfast.sweep.load(out)["rows"]) == _comparable(here)
 
 
+def test_cli_ctrl_c_on_the_cluster_is_one_line_and_keeps_whole_points(small_pickle, tmp_path):
+    """Ctrl-C in a terminal reaches the whole process group, the workers too: only the sweep speaks."""
+    import json
+    import subprocess
+    import sys
+    out = tmp_path / "s.json"
+    path = os.pathsep.join(os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
+    p = subprocess.Popen([sys.executable, "-m", "nnfast", "sweep", "--grid", "eta=0.5,1,2,3,4,5", "--grid",
+                          "epochs=60", "--workers", "2", "--threads", "1", "--dataset", "fashion-mnist", "--data",
+                          small_pickle, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=dict(os.environ, PYTHONPATH=path), start_new_session=True)
+    try:
+        for line in p.stdout:
+            if line.startswith("point 1/6"):
+                os.killpg(p.pid, signal.SIGINT)
+                break
+        _, err = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    assert p.returncode == 130, err
+    assert err.strip().splitlines() == ["nnfast sweep: interrupted; the finished points are in %s "
+                                        "(continue with --resume %s)" % (out, out)]
+    rows = json.loads(out.read_text())["rows"]
+    assert 1 <= len(rows) < 6 and all(len(r["history"]["epochs"]) == 60 for r in rows)
+
+
 def test_cli_ensemble_on_the_cluster_equals_the_ensemble_trained_here(client, small_pickle, monkeypatch, capsys):
     from nnfast import cli
     from nnfast.cli import chapters as ch

@@ -142,8 +142,7 @@ def cluster(workers=None, scheduler=None, timeout=10.0, what="sweep"):
             client.close()
         return
     workers = check_workers(default_workers() if workers is None else workers)
-    local = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                     dashboard_address=":0", silence_logs=40)   # any free port
+    local = _start_local(distributed, workers)
     try:
         client = distributed.Client(local)
         try:
@@ -152,6 +151,21 @@ def cluster(workers=None, scheduler=None, timeout=10.0, what="sweep"):
             client.close()
     finally:
         local.close()
+
+
+def _start_local(distributed, workers):
+    """A LocalCluster whose worker processes ignore SIGINT: Ctrl-C in a terminal reaches the
+    whole process group, and the sweep (not each worker) should handle it.  Ignored signals
+    stay ignored in the processes started meanwhile."""
+    import signal
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=":0", silence_logs=40)   # any free port
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old)
 
 
 def dashboard_link(client):
