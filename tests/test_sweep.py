@@ -29,6 +29,17 @@ def small(fashion_dir):
     return (tr[0][:1000], tr[1][:1000]), (va[0][:500], va[1][:500]), (te[0][:500], te[1][:500])
 
 
+@pytest.fixture(scope="module")
+def small_pickle(small, tmp_path_factory):
+    """The same in the book's mnist.pkl.gz layout: a data path the command line and the workers read."""
+    import gzip
+    import pickle
+    path = tmp_path_factory.mktemp("data") / "small.pkl.gz"
+    with gzip.open(path, "wb") as f:
+        pickle.dump(small, f)
+    return str(path)
+
+
 def alone(data, eta, seed, epochs=1):
     """The book's way: seed the global generators, build, train, in this thread."""
     np.random.seed(seed)
@@ -214,10 +225,10 @@ def test_cli_bad_input_is_one_line_with_status_2(args, message, tmp_path):
     assert not (tmp_path / "s.json").exists()
 
 
-def test_cli_ctrl_c_leaves_the_finished_points_and_resume_finishes(fashion_dir, tmp_path):
+def test_cli_ctrl_c_leaves_the_finished_points_and_resume_finishes(small_pickle, tmp_path):
     out = tmp_path / "s.json"
-    args = ["sweep", "--net", "chapter1", "--grid", "eta=0.5,1,2,3", "--grid", "epochs=2", "--workers", "0",
-            "--threads", "1", "--dataset", "fashion-mnist", "--data", fashion_dir, "--out", str(out)]
+    args = ["sweep", "--net", "chapter1", "--grid", "eta=0.5,1,2,3", "--grid", "epochs=40", "--workers", "0",
+            "--threads", "1", "--dataset", "fashion-mnist", "--data", small_pickle, "--out", str(out)]
     path = os.pathsep.join(os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
     p = subprocess.Popen([sys.executable, "-m", "nnfast"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, env=dict(os.environ, PYTHONPATH=path))

@@ -6,7 +6,6 @@ import io
 import os
 import random
 import signal
-import time
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ distributed = pytest.importorskip("distributed", reason="dask[distributed] is no
 import nnfast  # noqa: E402
 from nnfast import _cluster, network, network3  # noqa: E402
 from nnfast.sweep import _digest  # noqa: E402
+from test_sweep import small, small_pickle  # noqa: E402,F401 - the fixtures
 
 GRID = {"eta": [0.5, 3.0], "epochs": [1], "n_train": [1000]}
 
@@ -40,18 +40,6 @@ def _comparable(rows):
 def fashion(fashion_dir):
     from nnfast import mnist_loader
     return mnist_loader.load_data(fashion_dir, "fashion-mnist")
-
-
-@pytest.fixture(scope="module")
-def small_pickle(fashion, tmp_path_factory):
-    """1,000 training, 500 validation and 500 test images in the book's mnist.pkl.gz layout."""
-    import gzip
-    import pickle
-    tr, va, te = fashion
-    path = tmp_path_factory.mktemp("data") / "small.pkl.gz"
-    with gzip.open(path, "wb") as f:
-        pickle.dump(((tr[0][:1000], tr[1][:1000]), (va[0][:500], va[1][:500]), (te[0][:500], te[1][:500])), f)
-    return str(path)
 
 
 def _alone(fashion, eta, seed, n_train=1000, epochs=1):
@@ -95,10 +83,8 @@ def test_data_missing_on_the_workers_names_them_and_writes_nothing(client, tmp_p
 
 
 def test_a_scheduler_that_does_not_answer_is_a_value_error():
-    t0 = time.perf_counter()
     with pytest.raises(ValueError, match="scheduler tcp://127.0.0.1:1 did not answer within 1 s"):
         nnfast.sweep("chapter1", GRID, scheduler="tcp://127.0.0.1:1", timeout=1)
-    assert time.perf_counter() - t0 < 60
 
 
 def test_ensemble_on_the_cluster_equals_the_ensemble_trained_here(client, fashion):
@@ -112,9 +98,9 @@ def test_ensemble_on_the_cluster_equals_the_ensemble_trained_here(client, fashio
     here, there = ensemble(), ensemble()
     histories = [nnfast.history.History() for _ in range(3)]
     with contextlib.redirect_stdout(io.StringIO()):
-        r_here = here.train(data[0], 1, 10, 0.5, data[1], data[2], shuffle=True, seeds=[1, 2, 3])
+        r_here = here.train(data[0], 1, 10, 0.5, data[1], data[2], shuffle=True, seeds=[1, 2, 3], threads=1)
         r_there = there.train(data[0], 1, 10, 0.5, data[1], data[2], shuffle=True, seeds=[1, 2, 3], client=client,
-                              histories=histories)
+                              histories=histories, threads=1)
     assert r_here == r_there
     assert [_digest(n) for n in here.nets] == [_digest(n) for n in there.nets]
     assert len({_digest(n) for n in here.nets}) == 3

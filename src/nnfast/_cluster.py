@@ -265,9 +265,10 @@ def train_members(nets, data, epochs, mini_batch_size, eta, options, seeds, clie
     from .history import as_history
     histories = [as_history(h) for h in (histories or [None] * len(nets))]
     if client is None:
+        from ._config import num_threads
         results = []
-        for k, (net, seed, history) in enumerate(zip(nets, seeds, histories)):
-            with private_generators(seed):
+        for net, seed, history in zip(nets, seeds, histories):
+            with private_generators(seed), num_threads(threads):
                 results.append(net.SGD(data[0], epochs, mini_batch_size, eta, data[1], data[2], progress=progress,
                                        history=history, **options))
         return results

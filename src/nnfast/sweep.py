@@ -215,7 +215,8 @@ def sweep(net, grid, *, seeds=1, seed=0, run=None, data=None, dataset="mnist", e
     that does not answer within ``timeout`` s is a ValueError), else a LocalCluster of
     ``workers`` processes (default one per core); ``workers=0`` trains here, without
     Dask.  ``threads``: native threads per task (default: cores / workers on a
-    LocalCluster, the workers' own default elsewhere).
+    LocalCluster; elsewhere the workers' default, 1 unless changed, as Dask's
+    workers start with OMP_NUM_THREADS=1).
 
     ``data``: a data folder (None: each worker's default, see ``mnist_loader``) read
     once per worker, or (training, validation, test) array pairs scattered once to

@@ -106,18 +106,23 @@ def _sweep(args):
     return 0
 
 
+def _wrap(text):
+    import textwrap
+    return "\n\n".join(textwrap.fill(part, 100) for part in text.split("\n\n"))
+
+
 def register(sub):
     p = sub.add_parser(
         "sweep", help="train a preset over a grid of hyper-parameters on a Dask cluster",
         formatter_class=_Formatter,
-        description="Train one of the book's networks at every point of a grid of hyper-parameters (the "
+        description=_wrap("Train one of the book's networks at every point of a grid of hyper-parameters (the "
                     "Cartesian product of the --grid values), each point with --seeds seeds, each a task on "
                     "Dask's distributed scheduler: a LocalCluster of --workers processes here, or the cluster "
                     "at --scheduler.  A point trained on the cluster ends with exactly the weights and "
                     "accuracies it has trained alone with the same seed.  Needs dask[distributed] "
-                    "(pip install nnfast[cluster]).\n\ngrid parameters (by preset): eta, mini_batch_size, "
+                    "(pip install nnfast[cluster]).\n\nGrid parameters (by preset): eta, mini_batch_size, "
                     "epochs, n_train, dtype (all); sizes (chapter1, chapter3; as 784-30-10); lmbda, p_dropout "
-                    "(chapter3, chapter6:dropout); cost, init (chapter3); shuffle (chapter6)",
+                    "(chapter3, chapter6:dropout); cost, init (chapter3); shuffle (chapter6)"),
         epilog="examples:\n  nnfast sweep --net chapter1 --grid eta=0.5,1,3 --grid epochs=5 --seeds 3 --out eta.json\n"
                "  nnfast sweep --net chapter3 --run l2 --grid eta=0.1,0.5 --grid lmbda=1,5 --workers 2\n"
                "  nnfast sweep --net chapter6:conv1 --grid eta=0.03,0.1 --scheduler tcp://head:8786\n"
@@ -136,8 +141,8 @@ def register(sub):
     p.add_argument("--timeout", type=_positive_float, default=10.0,
                    help="seconds to wait for --scheduler to answer")
     p.add_argument("--threads", type=_positive_int,
-                   help="native threads per task (default: cores / workers here; the workers' default on "
-                        "--scheduler)")
+                   help="native threads per task (default: cores / workers here; on --scheduler 1, as Dask "
+                        "starts its workers with OMP_NUM_THREADS=1)")
     from .. import mnist_loader
     p.add_argument("--dataset", default="mnist", choices=mnist_loader.DATASETS, help="which data set")
     p.add_argument("--data", metavar="PATH",
