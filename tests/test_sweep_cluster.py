@@ -82,6 +82,16 @@ def test_data_missing_on_the_workers_names_them_and_writes_nothing(client, tmp_p
     assert not out.exists()
 
 
+def test_a_cluster_without_workers_is_a_value_error(small):
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as empty, \
+            distributed.Client(empty) as c:
+        with pytest.raises(ValueError, match="has no workers"):
+            nnfast.sweep("chapter1", GRID, client=c, data=small)
+        with pytest.raises(ValueError, match="has no workers"):
+            network3.Ensemble([network3.Network([network3.SoftmaxLayer(784, 10)], 10)]).train(
+                small[0], 1, 10, 0.1, client=c)
+
+
 def test_a_scheduler_that_does_not_answer_is_a_value_error():
     with pytest.raises(ValueError, match="scheduler tcp://127.0.0.1:1 did not answer within 1 s"):
         nnfast.sweep("chapter1", GRID, scheduler="tcp://127.0.0.1:1", timeout=1)

@@ -273,6 +273,8 @@ def train_members(nets, data, epochs, mini_batch_size, eta, options, seeds, clie
                                        history=history, **options))
         return results
     distributed = require_dask("Ensemble.train(client=...)")
+    if not client.nthreads():
+        raise ValueError("Ensemble.train: the Dask cluster at %s has no workers" % client.scheduler.address)
     [shared] = client.scatter([tuple(data)], broadcast=True, hash=False)
     futures = [client.submit(_train_member, net, shared, epochs, mini_batch_size, eta, options, seed, threads,
                              dict(h.settings) if h is not None else {}, pure=False)

@@ -293,6 +293,8 @@ def sweep(net, grid, *, seeds=1, seed=0, run=None, data=None, dataset="mnist", e
 def _run_on(client, preset, todo, data_ref, threads, finished, bar, on_start, total, done):
     """Submit a task per point, collect them as they finish; cancel the rest on any error or Ctrl-C."""
     distributed = _cluster.require_dask("sweep")
+    if not client.nthreads():
+        raise ValueError("the Dask cluster at %s has no workers" % client.scheduler.address)
     if data_ref[0] == "load":
         if todo:
             _probe(client, data_ref)
@@ -300,7 +302,7 @@ def _run_on(client, preset, todo, data_ref, threads, finished, bar, on_start, to
     else:
         [data_arg] = client.scatter([data_ref], broadcast=True, hash=False)
     if on_start is not None:
-        on_start({"workers": len(client.scheduler_info().get("workers", {})),
+        on_start({"workers": len(client.nthreads()),
                   "dashboard": _cluster.dashboard_link(client), "todo": len(todo), "total": total})
     bar.start("sweep", total)
     bar.update(done, total)
@@ -320,8 +322,6 @@ def _run_on(client, preset, todo, data_ref, threads, finished, bar, on_start, to
 def _probe(client, data_ref):
     """Load the data on every worker now (once each), or fail naming the worker and folder."""
     results = client.run(_cluster.probe_data, *data_ref[1:], on_error="return")
-    if not results:
-        raise ValueError("the cluster has no workers")
     for address, r in sorted(results.items()):
         if isinstance(r, BaseException):
             raise ValueError("%s (worker %s)" % (" ".join(str(r).split()), address))

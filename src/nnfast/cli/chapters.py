@@ -142,7 +142,7 @@ def _chapter6(args):
         threads = args.threads or (None if args.scheduler else threads_per_worker(args.workers or 1))
         with cluster(args.workers, args.scheduler, what="chapter6 --net ensemble") as client:
             say("Training %d networks on %d Dask workers, one per task%s" % (
-                size, len(client.scheduler_info().get("workers", {})),
+                size, len(client.nthreads()),
                 "; dashboard %s" % dashboard_link(client) if dashboard_link(client) else ""))
             train(client, threads)
     if args.save:
