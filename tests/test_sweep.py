@@ -92,6 +92,30 @@ def test_sweep_in_process_equals_the_points_trained_alone(small, tmp_path):
     assert saved["net"] == "chapter1" and _comparable(saved["rows"]) == _comparable(rows)
 
 
+def _chapter3_alone(data, seed):
+    from nnfast import network2
+    net = network2.Network([784, 30, 10], cost=network2.CrossEntropyCost)
+    net.large_weight_initializer()
+    net.SGD(data[0], 1, 10, 0.5, lmbda=5.0, evaluation_data=data[2], monitor_evaluation_accuracy=True)
+    return net
+
+
+def _chapter6_alone(data, seed):
+    net = network3.Network([network3.FullyConnectedLayer(784, 100), network3.SoftmaxLayer(100, 10)], 10)
+    net.SGD(data[0], 1, 10, 0.1, data[1], data[2], lmbda=0.0)
+    return net
+
+
+@pytest.mark.parametrize("label, train", [("chapter3:l2", _chapter3_alone), ("chapter6:fc", _chapter6_alone)])
+def test_chapter3_and_chapter6_points_equal_their_presets_trained_alone(small, label, train):
+    [row] = nnfast.sweep(label, {"epochs": [1]}, seed=4, workers=0, data=small, threads=1)
+    np.random.seed(4)
+    random.seed(4)
+    with contextlib.redirect_stdout(io.StringIO()), nnfast.num_threads(1):
+        net = train(small, 4)
+    assert row["weights_sha256"] == _digest(net) and len(row["history"]["epochs"]) == 1
+
+
 def test_nnfast_sweep_is_the_function_and_the_module():
     import nnfast.sweep as module
     assert callable(nnfast.sweep) and nnfast.sweep is module and module.sweep.__doc__

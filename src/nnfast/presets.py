@@ -256,8 +256,9 @@ def _fraction(count, n):
 def train_point(preset, settings, data):
     """Build ``preset``'s network with ``settings`` (the preset's, overridden) and train it
     on ``data`` = (training, validation, test) array pairs.  Returns
-    ``(history, accuracy, best_accuracy, test_accuracy)``: the History of the run and the
-    final / best evaluation accuracy and (chapter 6) the book's test accuracy, as fractions.
+    ``(net, history, accuracy, best_accuracy, test_accuracy)``: the trained network, the
+    History of the run, the final and best evaluation accuracy and (chapter 6) the book's
+    test accuracy, as fractions.
     The book's lines are not printed.  Draws from ``np.random`` and ``random`` as the book."""
     from .history import History
     s = dict(preset.settings)
