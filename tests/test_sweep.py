@@ -170,6 +170,8 @@ def test_bad_seeds_and_data(tmp_path):
     for seeds in (0, [1, 1], [-1], "3"):
         with pytest.raises(ValueError, match="seed"):
             nnfast.sweep("chapter1", {"eta": [1.0]}, seeds=seeds, workers=0)
+    with pytest.raises(ValueError, match="threads must be"):
+        nnfast.sweep("chapter1", {"eta": [1.0]}, workers=0, threads=0)
     with pytest.raises(ValueError, match="data must be a data folder"):
         nnfast.sweep("chapter1", {"eta": [1.0]}, workers=0, data=42)
     with pytest.raises(FileNotFoundError, match="missing"):

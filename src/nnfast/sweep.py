@@ -236,6 +236,10 @@ def sweep(net, grid, *, seeds=1, seed=0, run=None, data=None, dataset="mnist", e
         raise ValueError("expanded: the expanded data is for chapter 6's networks, not %s" % preset.label)
     if workers is not None:
         workers = workers if workers == 0 and not isinstance(workers, bool) else _cluster.check_workers(workers)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError("threads must be a whole number >= 1 or None, got %r" % (threads,))
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError("timeout must be a number of seconds > 0, got %r" % (timeout,))
     for name, f in (("on_point", on_point), ("on_start", on_start)):
         if f is not None and not callable(f):
             raise TypeError("%s must be callable, got %r" % (name, f))
