@@ -219,8 +219,9 @@ def plot_sweep(sweep, out, params=None, metric="accuracy", title=None):
         image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
         fig.colorbar(image, ax=ax, label=name)
         for (yv, xv), (mean, std, n) in table.items():
+            light = image.norm(mean) > 0.6            # dark text on viridis' light end
             ax.text(xs.index(xv), ys.index(yv), "%.2f" % mean + ("\n±%.2f" % std if n > 1 else ""),
-                    ha="center", va="center", fontsize="x-small", color="white")
+                    ha="center", va="center", fontsize="x-small", color="black" if light else "white")
         ax.set_xticks(range(len(xs)))
         ax.set_xticklabels(xs)
         ax.set_yticks(range(len(ys)))
