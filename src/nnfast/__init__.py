@@ -22,11 +22,11 @@ from ._gradcheck import gradcheck, GradCheckResult  # noqa: E402 - chapter 2: nn
 __all__ += ["gradcheck", "GradCheckResult"]
 
 
-_SUBMODULES = ("history", "plot", "universality", "diagnostics")
+_SUBMODULES = ("history", "plot", "universality", "diagnostics", "sweep")
 
 
 def __getattr__(name):
-    """``nnfast.plot``, ``nnfast.history``, ``nnfast.universality`` and ``nnfast.diagnostics`` without
+    """``nnfast.plot``, ``nnfast.history``, ``nnfast.universality``, ``nnfast.diagnostics`` and ``nnfast.sweep`` without
     importing them first (matplotlib loads only when drawing)."""
     if name in _SUBMODULES:
         import importlib

@@ -669,3 +669,23 @@ class Ensemble(object):
         """Fraction of (x, y) the vote classifies correctly."""
         y = np.asarray(y)
         return float(np.mean(self.predict(x) == y))
+
+    def train(self, training_data, epochs, mini_batch_size, eta, validation_data=None, test_data=None, lmbda=0.0,
+              shuffle=False, *, seeds=None, client=None, histories=None, threads=None, progress=None):
+        """Train every member with ``SGD`` (same arguments), each under random generators of
+        its own seeded with ``seeds[k]`` (default: one drawn per member from ``np.random``).
+        With a Dask ``client`` each member is a task (the data goes to each worker once)
+        and ends with exactly the weights it gets trained here.  ``histories``: one
+        ``history=`` per member.  Returns the members' SGD results."""
+        from . import _cluster
+        if seeds is None:
+            seeds = [int(s) for s in np.random.randint(0, 2 ** 31 - 1, size=len(self.nets))]
+        seeds = list(seeds)
+        if len(seeds) != len(self.nets) or not all(hasattr(s, "__index__") and not isinstance(s, bool) and s >= 0
+                                                  for s in seeds):
+            raise ValueError("Ensemble.train: seeds must be %d whole numbers >= 0, got %r" % (len(self.nets), seeds))
+        if histories is not None and len(histories) != len(self.nets):
+            raise ValueError("Ensemble.train: %d histories for %d networks" % (len(histories), len(self.nets)))
+        options = dict(lmbda=lmbda, shuffle=shuffle)
+        return _cluster.train_members(self.nets, (training_data, validation_data, test_data), epochs,
+                                      mini_batch_size, eta, options, seeds, client, histories, threads, progress)

@@ -10,6 +10,10 @@ histories that ``SGD(history=...)`` or ``nnfast ... --history`` saved::
     plot.plot_histories(["lmbda0.json", "lmbda01.json"], "overfitting.png",
                         metric="both", labels=["lmbda 0", "lmbda 0.1"])
 
+``plot_sweep`` draws a sweep (``nnfast.sweep(out=...)``, ``nnfast sweep --out``):
+accuracy against one grid parameter, or a heat map over two, each point the
+mean over its seeds with their standard deviation as error bars.
+
 Accuracies are drawn in percent (network and network2 record counts; the
 history's settings hold the data sizes).  Needs matplotlib
 (``pip install nnfast[plot]``); it draws off-screen (Agg), leaving pyplot's
@@ -19,7 +23,7 @@ import os
 
 from .history import History
 
-__all__ = ["plot_histories", "series"]
+__all__ = ["plot_histories", "series", "plot_sweep", "sweep_table", "is_sweep"]
 
 # (record key, legend name, size setting for counts) per metric
 _SERIES = {
@@ -54,6 +58,25 @@ def series(history, metric):
             else:                                                 # fractions (network3)
                 values = [100.0 * v for v in values]
         out.append((name, epochs, values))
+    return out
+
+
+def _figure_modules():
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+    except ImportError:
+        raise ImportError("plotting needs matplotlib: pip install nnfast[plot]") from None
+    return FigureCanvasAgg, Figure, MaxNLocator
+
+
+def _save(fig, out):
+    fig.tight_layout()
+    if out.lower().endswith(".png"):
+        fig.savefig(out, pil_kwargs={"optimize": True})      # smaller files, same pixels
+    else:
+        fig.savefig(out)
     return out
 
 
@@ -95,13 +118,7 @@ def plot_histories(histories, out, metric="accuracy", labels=None, title=None):
         if not any(s for _, s in drawn[m]):
             raise ValueError("no %s recorded in %s (monitor it: e.g. --monitor all, or "
                              "monitor_..._%s=True in SGD)" % (m, ", ".join(labels), m))
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        from matplotlib.ticker import MaxNLocator
-    except ImportError:
-        raise ImportError("plotting needs matplotlib: pip install nnfast[plot]") from None
-
+    FigureCanvasAgg, Figure, MaxNLocator = _figure_modules()
     fig = Figure(figsize=(5.2 * len(metrics), 3.8), dpi=100)
     FigureCanvasAgg(fig)
     for i, m in enumerate(metrics):
@@ -120,9 +137,100 @@ def plot_histories(histories, out, metric="accuracy", labels=None, title=None):
         ax.legend(fontsize="small")
     if title is not None and len(metrics) > 1:
         fig.suptitle(title, fontsize="medium")
-    fig.tight_layout()
-    if out.lower().endswith(".png"):
-        fig.savefig(out, pil_kwargs={"optimize": True})      # smaller files, same pixels
+    return _save(fig, out)
+
+
+# ---------------------------------------------------------------------------
+# sweeps
+# ---------------------------------------------------------------------------
+
+def is_sweep(path):
+    """Whether ``path`` is a sweep file (``"format": "nnfast-sweep"``) rather than a history."""
+    import json
+    try:
+        with open(os.fspath(path), encoding="utf-8") as f:
+            return json.load(f).get("format") == "nnfast-sweep"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _label(v):
+    return "-".join(str(x) for x in v) if isinstance(v, list) else ("%g" % v if isinstance(v, float) else str(v))
+
+
+def sweep_table(sweep, params=None, metric="accuracy"):
+    """``(params, {values: (mean %, std %, n seeds)})``: ``metric`` over the seeds (and over
+    any grid parameter not in ``params``) at each combination of ``params``' values.
+    ``params`` default: the grid parameters with more than one value."""
+    import numpy as np
+    grid = sweep["grid"]
+    if params is None:
+        params = [k for k, v in grid.items() if len(v) > 1] or list(grid)[:1]
+    unknown = [p for p in params if p not in grid]
+    if unknown:
+        raise ValueError("sweep: no grid parameter %r; the grid has %s" % (unknown[0], ", ".join(grid)))
+    if not 1 <= len(params) <= 2:
+        raise ValueError("sweep: can draw one or two grid parameters, not %d (%s); choose with --params A,B"
+                         % (len(params), ", ".join(params)))
+    groups = {}
+    for row in sweep["rows"]:
+        if row.get(metric) is not None:
+            groups.setdefault(tuple(_label(row["point"][p]) for p in params), []).append(100.0 * row[metric])
+    if not groups:
+        raise ValueError("sweep: no finished point has %s" % metric)
+    return params, {k: (float(np.mean(v)), float(np.std(v)), len(v)) for k, v in groups.items()}
+
+
+def plot_sweep(sweep, out, params=None, metric="accuracy", title=None):
+    """Draw a sweep (a path, or the dict ``nnfast.sweep.load`` returns) to ``out``: its
+    ``metric`` ("accuracy", the last epoch's, or "best_accuracy") against one grid
+    parameter with the seeds' spread as error bars, or as a heat map over two."""
+    from . import sweep as _sweep
+    if metric not in ("accuracy", "best_accuracy"):
+        raise ValueError("metric must be 'accuracy' or 'best_accuracy' for a sweep, not %r" % (metric,))
+    out = os.fspath(out)
+    _check_output(out)
+    data = sweep if isinstance(sweep, dict) else _sweep.load(sweep)
+    params, table = sweep_table(data, params, metric)
+    FigureCanvasAgg, Figure, _ = _figure_modules()
+    axes = [[_label(v) for v in data["grid"][p]] for p in params]
+    name = "%s accuracy (%%)" % ("best" if metric == "best_accuracy" else "final")
+    fig = Figure(figsize=(5.6, 4.0), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    if len(params) == 1:
+        xs = [v for v in axes[0] if (v,) in table]
+        means = [table[(v,)][0] for v in xs]
+        spread = [table[(v,)][1] for v in xs]
+        ax.errorbar(range(len(xs)), means, yerr=spread, marker="o", capsize=4, linewidth=1.5)
+        ax.set_xticks(range(len(xs)))
+        ax.set_xticklabels(xs)
+        ax.set_xlabel(params[0])
+        ax.set_ylabel(name)
+        ax.grid(True, alpha=0.3)
     else:
-        fig.savefig(out)
-    return out
+        import numpy as np
+        ys, xs = axes
+        grid = np.full((len(ys), len(xs)), np.nan)
+        for i, yv in enumerate(ys):
+            for j, xv in enumerate(xs):
+                if (yv, xv) in table:
+                    grid[i, j] = table[(yv, xv)][0]
+        image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
+        fig.colorbar(image, ax=ax, label=name)
+        for (yv, xv), (mean, std, n) in table.items():
+            light = image.norm(mean) > 0.6            # dark text on viridis' light end
+            ax.text(xs.index(xv), ys.index(yv), "%.2f" % mean + ("\n±%.2f" % std if n > 1 else ""),
+                    ha="center", va="center", fontsize="x-small", color="black" if light else "white")
+        ax.set_xticks(range(len(xs)))
+        ax.set_xticklabels(xs)
+        ax.set_yticks(range(len(ys)))
+        ax.set_yticklabels(ys)
+        ax.set_xlabel(params[1])
+        ax.set_ylabel(params[0])
+    seeds = len(data.get("seeds", [])) or 1
+    ax.set_title(title or "%s: %d of %d points%s" % (data.get("net", "sweep"), len(data["rows"]),
+                                                       len(_sweep.plan(data["grid"], data.get("seeds", [0]))),
+                                                       ", mean ± sd of %d seeds" % seeds if seeds > 1 else ""),
+                 fontsize="medium")
+    return _save(fig, out)

@@ -11,42 +11,14 @@ import time
 
 import numpy as np
 
+from ..presets import (ALL, CH3_DEFAULTS, CH3_RUNS, CH6_DEFAULTS, CH6_NETS, MONITORS, _conv, _conv1_net,  # noqa: F401
+                       _conv2_net, _dropout_net, _extra_fc_net, _fc_net, _relu_net)
 from .common import (CommandError, _begin, _Formatter, _history_for, _load, _nonneg_float,
                        _positive_float, _positive_int, _run_book, _sizes)
 
 # ---------------------------------------------------------------------------
 # chapter 3
 # ---------------------------------------------------------------------------
-
-MONITORS = ("training-cost", "training-accuracy", "evaluation-cost", "evaluation-accuracy")
-ALL = ",".join(MONITORS)
-
-# name: (what it is, settings)
-CH3_RUNS = {
-    "quadratic": ("chapter 1's network in network2: quadratic cost, eta 3.0 (95.42% in chapter 1)",
-                  dict(sizes=[784, 30, 10], cost="quadratic", init="large", epochs=30, eta=3.0, lmbda=0.0)),
-    "cross-entropy": ("the cross-entropy cost, eta 0.5, chapter 1's initialisation (the book: 95.49%)",
-                      dict(sizes=[784, 30, 10], cost="cross-entropy", init="large", epochs=30, eta=0.5, lmbda=0.0)),
-    "l2": ("cross-entropy with L2 regularisation, lmbda 5.0, all 50,000 images (the book: 96.49%)",
-           dict(sizes=[784, 30, 10], cost="cross-entropy", init="large", epochs=30, eta=0.5, lmbda=5.0)),
-    "overfitting": ("1,000 training images for 400 epochs, no regularisation: the chapter's overfitting "
-                    "figures (the book: 82.27%)",
-                    dict(sizes=[784, 30, 10], cost="cross-entropy", init="large", epochs=400, eta=0.5, lmbda=0.0,
-                         n_train=1000, monitor=ALL)),
-    "overfitting-l2": ("the same with lmbda 0.1 (the book: 87.1%)",
-                       dict(sizes=[784, 30, 10], cost="cross-entropy", init="large", epochs=400, eta=0.5,
-                            lmbda=0.1, n_train=1000, monitor=ALL)),
-    "weight-init": ("the new initialisation (weights N(0, 1/n_in)), eta 0.1, lmbda 5.0: the chapter's "
-                    "weight-initialisation figure (rerun with --init large for the other curve)",
-                    dict(sizes=[784, 30, 10], cost="cross-entropy", init="default", epochs=30, eta=0.1, lmbda=5.0,
-                         evaluate="validation")),
-    "best": ("[784, 100, 10], 60 epochs, eta 0.1, lmbda 5.0, the new initialisation (the book: 98.04% "
-             "validation)",
-             dict(sizes=[784, 100, 10], cost="cross-entropy", init="default", epochs=60, eta=0.1, lmbda=5.0,
-                  evaluate="validation")),
-}
-CH3_DEFAULTS = dict(mini_batch_size=10, n_train=None, monitor="evaluation-accuracy", evaluate="test")
-
 
 def _monitors(text):
     names = [s.strip() for s in text.split(",") if s.strip()]
@@ -109,72 +81,6 @@ def _chapter3(args):
 # chapter 6
 # ---------------------------------------------------------------------------
 
-def _conv(mbs, act, maps=2):
-    from ..network3 import ConvPoolLayer, sigmoid
-    act = act or sigmoid
-    layers = [ConvPoolLayer(image_shape=(mbs, 1, 28, 28), filter_shape=(20, 1, 5, 5), poolsize=(2, 2),
-                            activation_fn=act)]
-    if maps == 2:
-        layers.append(ConvPoolLayer(image_shape=(mbs, 20, 12, 12), filter_shape=(40, 20, 5, 5), poolsize=(2, 2),
-                                    activation_fn=act))
-    return layers
-
-
-def _fc_net(mbs):
-    from ..network3 import FullyConnectedLayer, SoftmaxLayer
-    return [FullyConnectedLayer(n_in=784, n_out=100), SoftmaxLayer(n_in=100, n_out=10)]
-
-
-def _conv1_net(mbs):
-    from ..network3 import FullyConnectedLayer, SoftmaxLayer
-    return _conv(mbs, None, 1) + [FullyConnectedLayer(n_in=20 * 12 * 12, n_out=100), SoftmaxLayer(n_in=100, n_out=10)]
-
-
-def _conv2_net(mbs):
-    from ..network3 import FullyConnectedLayer, SoftmaxLayer
-    return _conv(mbs, None) + [FullyConnectedLayer(n_in=40 * 4 * 4, n_out=100), SoftmaxLayer(n_in=100, n_out=10)]
-
-
-def _relu_net(mbs):
-    from ..network3 import FullyConnectedLayer, ReLU, SoftmaxLayer
-    return _conv(mbs, ReLU) + [FullyConnectedLayer(n_in=40 * 4 * 4, n_out=100, activation_fn=ReLU),
-                               SoftmaxLayer(n_in=100, n_out=10)]
-
-
-def _extra_fc_net(mbs):
-    from ..network3 import FullyConnectedLayer, ReLU, SoftmaxLayer
-    return _conv(mbs, ReLU) + [FullyConnectedLayer(n_in=40 * 4 * 4, n_out=100, activation_fn=ReLU),
-                               FullyConnectedLayer(n_in=100, n_out=100, activation_fn=ReLU),
-                               SoftmaxLayer(n_in=100, n_out=10)]
-
-
-def _dropout_net(mbs):
-    from ..network3 import FullyConnectedLayer, ReLU, SoftmaxLayer
-    return _conv(mbs, ReLU) + [FullyConnectedLayer(n_in=40 * 4 * 4, n_out=1000, activation_fn=ReLU, p_dropout=0.5),
-                               FullyConnectedLayer(n_in=1000, n_out=1000, activation_fn=ReLU, p_dropout=0.5),
-                               SoftmaxLayer(n_in=1000, n_out=10, p_dropout=0.5)]
-
-
-# name: (what it is, layers(mini_batch_size), settings); the results are the book's, on MNIST
-CH6_NETS = {
-    "fc": ("a fully connected layer of 100 sigmoid neurons, softmax output (book: 97.80%)", _fc_net,
-           dict(epochs=60, eta=0.1, lmbda=0.0, expanded=False)),
-    "conv1": ("conv-pool (20 filters 5x5, max-pool 2x2), then fc's layers; sigmoid (book: 98.78%)", _conv1_net,
-              dict(epochs=60, eta=0.1, lmbda=0.0, expanded=False)),
-    "conv2": ("two conv-pools (20, then 40 filters 5x5), FC 100, softmax; sigmoid (book: 99.06%)", _conv2_net,
-              dict(epochs=60, eta=0.1, lmbda=0.0, expanded=False)),
-    "relu": ("conv2 with rectified linear units (book: 99.23%)", _relu_net,
-             dict(epochs=60, eta=0.03, lmbda=0.1, expanded=False)),
-    "expanded": ("relu on the expanded training data (book: 99.37%)", _relu_net,
-                 dict(epochs=60, eta=0.03, lmbda=0.1, expanded=True)),
-    "extra-fc": ("expanded with a second fully connected layer of 100 (book: 99.43%)", _extra_fc_net,
-                 dict(epochs=60, eta=0.03, lmbda=0.1, expanded=True)),
-    "dropout": ("two conv-pools, two ReLU layers of 1000, dropout 0.5, expanded data (book: 99.60%)",
-                _dropout_net, dict(epochs=40, eta=0.03, lmbda=0.0, expanded=True)),
-    "ensemble": ("majority vote of five dropout networks (book: 99.67%)", _dropout_net,
-                 dict(epochs=40, eta=0.03, lmbda=0.0, expanded=True)),
-}
-CH6_DEFAULTS = dict(mini_batch_size=10, n_train=None, ensemble_size=5)
 
 
 def _train6(args, s, name, data, say, progress, suffix=""):
@@ -197,6 +103,10 @@ def _chapter6(args):
     s["shuffle"] = bool(args.shuffle)
     if args.expanded is not None:
         s["expanded"] = args.expanded
+    if (args.workers is not None or args.scheduler is not None) and name != "ensemble":
+        raise CommandError("--workers and --scheduler train an ensemble's members on Dask (--net ensemble)")
+    if args.workers is not None and args.scheduler is not None:
+        raise CommandError("give --workers or --scheduler, not both")
     (tr, va, te), seconds = _load(args, expanded=s["expanded"])
     training = (tr[0][:s["n_train"]], tr[1][:s["n_train"]]) if s["n_train"] else tr
     if len(training[0]) < s["mini_batch_size"]:
@@ -215,16 +125,30 @@ def _chapter6(args):
             net.save(args.save)
             say("saved the network to %s (network3.load reads it)" % args.save)
         return 0
-    nets = []
     t0 = time.perf_counter()
-    for k in range(s["ensemble_size"]):
-        say("Network %d of %d" % (k + 1, s["ensemble_size"]))
-        net, _, _ = _train6(args, s, name, data, say, progress, suffix="-%d" % (k + 1))
-        nets.append(net)
-        if args.save:
+    mbs, size = s["mini_batch_size"], s["ensemble_size"]
+    nets = [network3.Network(CH6_NETS[name][1](mbs), mbs, dtype=np.dtype(args.dtype)) for _ in range(size)]
+    histories = [_history_for(args, "chapter6", {"net": name, "expanded": s["expanded"], "member": str(k + 1)},
+                              "-%d" % (k + 1)) for k in range(size)]
+    ensemble = network3.Ensemble(nets)
+    train = lambda client, threads: ensemble.train(  # noqa: E731
+        training, s["epochs"], mbs, s["eta"], va, te, lmbda=s["lmbda"], shuffle=s["shuffle"], client=client,
+        histories=histories if args.history else None, threads=threads, progress=progress)
+    if args.workers is None and args.scheduler is None:
+        say("Training %d networks here, one after another" % size)
+        _run_book(args, say, lambda: train(None, None))
+    else:
+        from .._cluster import cluster, dashboard_link, threads_per_worker
+        threads = args.threads or (None if args.scheduler else threads_per_worker(args.workers or 1))
+        with cluster(args.workers, args.scheduler, what="chapter6 --net ensemble") as client:
+            say("Training %d networks on %d Dask workers, one per task%s" % (
+                size, len(client.nthreads()),
+                "; dashboard %s" % dashboard_link(client) if dashboard_link(client) else ""))
+            train(client, threads)
+    if args.save:
+        for k, net in enumerate(nets):
             stem, ext = os.path.splitext(args.save)
             net.save(stem + "-%d" % (k + 1) + (ext or ".npz"))
-    ensemble = network3.Ensemble(nets)
     single = [net.accuracy(*te) for net in nets]
     print("Ensemble of %d networks: test accuracy %.2f%% (the networks alone: %s)" % (
         len(nets), 100 * ensemble.accuracy(*te), ", ".join("%.2f%%" % (100 * a) for a in single)))
@@ -287,6 +211,9 @@ def register(sub, add_common):
                     help="train on the expanded data (default: the net's: expanded, extra-fc, dropout, ensemble)")
     p6.add_argument("--shuffle", action="store_true", help="shuffle the training data each epoch (the book does not)")
     p6.add_argument("--ensemble-size", type=_positive_int, help="networks in the ensemble (default: 5)")
+    p6.add_argument("--workers", type=_positive_int, help="ensemble: train the members on a LocalCluster of N "
+                                                          "Dask worker processes, one member per task")
+    p6.add_argument("--scheduler", metavar="ADDRESS", help="ensemble: train the members on the Dask cluster there")
     p6.set_defaults(func=_chapter6)
     return p3, p6
 

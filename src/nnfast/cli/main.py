@@ -4,6 +4,7 @@
     nnfast chapter3 --run R    chapter 3's networks: quadratic, cross-entropy, l2, overfitting, ...
     nnfast chapter6 --net N    chapter 6's networks: fc, conv1, conv2, relu, expanded, extra-fc, dropout, ensemble
     nnfast plot H.json ...     the book's figures (accuracy, cost against epoch) from saved histories
+    nnfast sweep --net N ...   a preset over a grid of hyper-parameters, on a Dask cluster
     nnfast info                build and machine configuration (show_config)
     nnfast download            fetch MNIST or Fashion-MNIST (SHA-256 checked)
     nnfast expand              the expanded training set of chapter 6
@@ -65,6 +66,10 @@ def _info(args):
 def _plot(args):
     from .. import plot
     labels = args.labels
+    if len(args.histories) == 1 and plot.is_sweep(args.histories[0]):
+        params = args.params.split(",") if args.params else None
+        print("wrote %s" % plot.plot_sweep(args.histories[0], args.output, params=params, title=args.title))
+        return 0
     if labels and len(labels) == 1 and len(args.histories) > 1:
         labels = labels[0].split(",")       # --labels "eta 0.5,eta 0.1"
     out = plot.plot_histories(args.histories, args.output, metric=args.metric, labels=labels, title=args.title)
@@ -82,13 +87,14 @@ def _add_plot(sub):
                        epilog="example:\n  nnfast chapter3 --run overfitting --history over.json\n"
                               "  nnfast chapter3 --run overfitting-l2 --history l2.json\n"
                               "  nnfast plot over.json l2.json --labels 'lmbda 0' 'lmbda 0.1' -o overfitting.png")
-    p.add_argument("histories", nargs="+", metavar="HISTORY", help="history JSON files")
+    p.add_argument("histories", nargs="+", metavar="HISTORY", help="history JSON files (or one sweep file: nnfast sweep --out)")
     p.add_argument("-o", "--output", required=True, metavar="FIGURE",
                    help="the figure to write (.png, .pdf or .svg)")
     p.add_argument("--metric", choices=["accuracy", "cost", "both"], default="accuracy", help="what to draw")
     p.add_argument("--labels", nargs="+", metavar="LABEL",
                    help="a name per run, in the order of the files (default: the files' names)")
     p.add_argument("--title", help="the figure's title")
+    p.add_argument("--params", metavar="A[,B]", help="a sweep's grid parameters to draw (default: those it varies)")
     p.set_defaults(func=_plot)
 
 
@@ -121,6 +127,8 @@ def main(argv=None):
     sub.add_parser("expand", help="write the expanded training set (chapter 6)", add_help=False)
     from .chapters45 import register as _reg45
     _reg45(sub, _add_common)
+    from .sweep import register as _reg_sweep
+    _reg_sweep(sub)
 
     if argv and argv[0] in ("download", "expand"):
         if argv[0] == "download":
