@@ -336,6 +336,12 @@ def test_unwritable_folder(env, server):
         os.chmod(folder, 0o755)
 
 
+def test_folder_below_a_file(tmp_path):
+    (tmp_path / "f").write_bytes(b"")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        _download.download("mnist", tmp_path / "f" / "mnist", quiet=True)
+
+
 def test_download_into_given_path(tmp_path, server, monkeypatch, fashion_bytes):
     monkeypatch.setenv("NNFAST_MIRROR", server.url)
     for n, b in fashion_bytes.items():

@@ -48,9 +48,10 @@ class DownloadError(OSError):
     ``folder``, ``dataset`` and ``missing`` (the file names not fetched).
     """
 
-    def __init__(self, message, *, dataset, folder, missing, attempts):
+    def __init__(self, message, *, dataset=None, folder=None, missing=(), attempts=()):
         super().__init__(message)
-        self.dataset, self.folder, self.missing, self.attempts = dataset, folder, missing, attempts
+        self.dataset, self.folder = dataset, folder
+        self.missing, self.attempts = list(missing), list(attempts)
 
     @property
     def tried(self):
@@ -295,9 +296,8 @@ def download(dataset="mnist", folder=None, *, files=None, quiet=False):
     if not names:
         return folder
     made, existing = _missing_parents(folder)
-    if os.path.exists(made[-1] if made else folder) and not os.path.isdir(made[-1] if made else folder):
-        raise PermissionError("cannot create the data folder %s: %s is a file"
-                              % (folder, made[-1] if made else folder))
+    if made and os.path.exists(made[-1]):
+        raise NotADirectoryError("cannot create the data folder %s: %s is a file" % (folder, made[-1]))
     if not _atomic.folder_writable(existing):
         what = "write to the data folder %s" % folder if not made else \
             "create the data folder %s (%s is not writable)" % (folder, existing)
