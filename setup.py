@@ -119,7 +119,8 @@ class BuildExt(build_ext):
         omp = _probe_openmp(self.compiler)
         portable = _portable(self.compiler)
         msvc = self.compiler.compiler_type == "msvc"
-        base = ["/O2"] if msvc else ["-O3", "-std=c99", "-fno-math-errno", "-ffp-contract=fast",
+        # MSVC: /std:c11 for C99's _Pragma (csrc's OpenMP barrier macro); untested here, no MSVC on Linux
+        base = ["/O2", "/std:c11"] if msvc else ["-O3", "-std=c99", "-fno-math-errno", "-ffp-contract=fast",
                                           "-Wno-unused-function", "-Wno-psabi"]
         if _env_flag("NNFAST_NATIVE") and not msvc:
             base.append("-march=native")
