@@ -4,7 +4,9 @@
  * The baseline build (SSE2 on x86-64) runs anywhere; on x86-64 with GCC or Clang
  * the same source is compiled a second time for AVX2+FMA and chosen when the CPU
  * has it.  NNFAST_SIMD=baseline in the environment forces the baseline path
- * (tests use it to hold both paths to the same answers).
+ * (tests use it to hold both paths to the same answers).  Compilers without GCC's
+ * extensions, and NNFAST_PORTABLE builds, get dense_impl.h's plain-C vectors instead
+ * and no AVX2 instantiation: nn_dense_path() says "portable".
  */
 #include <float.h>
 #include <math.h>
@@ -31,7 +33,7 @@
 #define EXP expf
 #include "dense_impl.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !NN_PORTABLE_C
 #define NN_HAVE_AVX2_PATH 1
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
@@ -86,7 +88,7 @@ static int nn_use_avx2(void) {
     do { if ((dtype) == NN_F32) call_f; else call_d; } while (0)
 #endif
 
-const char *nn_dense_path(void) { return nn_use_avx2() ? "avx2+fma" : "baseline"; }
+const char *nn_dense_path(void) { return NN_PORTABLE_C ? "portable" : nn_use_avx2() ? "avx2+fma" : "baseline"; }
 
 nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt) {
     nn_size r = 0;

@@ -23,18 +23,55 @@
  * load into each of them, and the loads, not the FMAs, then set the pace (10% of an
  * epoch of chapter 1).  Only where a 32-byte vector fits one register (AVX). */
 #undef NN_IN_REGISTER
-#if defined(__GNUC__) && defined(__AVX__)
+#if defined(__GNUC__) && defined(__AVX__) && !NN_PORTABLE_C
 #define NN_IN_REGISTER(v) __asm__("" : "+x"(v))
 #else
 #define NN_IN_REGISTER(v) ((void)0)
 #endif
 
+#if NN_PORTABLE_C
+/* Plain C (MSVC, or NNFAST_PORTABLE=1; see nnfast.h): a vector is a struct of VL
+ * lanes and each operation a loop over them, in the vector code's order of
+ * operations, so the answers are those of the baseline build. */
+typedef struct { T v[VL]; } VEC;
+
+static inline VEC FN(vload)(const T *p) { VEC r; memcpy(r.v, p, sizeof(r.v)); return r; }
+static inline void FN(vstore)(T *p, VEC a) { memcpy(p, a.v, sizeof(a.v)); }
+static inline VEC FN(vzero)(void) { VEC r; for (int i = 0; i < VL; i++) r.v[i] = 0; return r; }
+static inline VEC FN(vbcast)(T x) { VEC r; for (int i = 0; i < VL; i++) r.v[i] = (T)0 + x; return r; }
+static inline VEC FN(vadd)(VEC a, VEC b) { for (int i = 0; i < VL; i++) a.v[i] += b.v[i]; return a; }
+static inline VEC FN(vsub)(VEC a, VEC b) { for (int i = 0; i < VL; i++) a.v[i] -= b.v[i]; return a; }
+static inline VEC FN(vscale)(T c, VEC a) { for (int i = 0; i < VL; i++) a.v[i] = c * a.v[i]; return a; }
+static inline VEC FN(vmadd)(VEC acc, VEC a, VEC b) {
+    for (int i = 0; i < VL; i++) acc.v[i] += a.v[i] * b.v[i];
+    return acc;
+}
+#ifndef NN_VEC_OPS
+#define NN_VEC_OPS
+#define VADD(a, b) FN(vadd)(a, b)
+#define VSUB(a, b) FN(vsub)(a, b)
+#define VSCALE(c, a) FN(vscale)(c, a)
+#define VMADD(acc, a, b) ((acc) = FN(vmadd)(acc, a, b))
+#define NN_FORCE_INLINE
+#define __builtin_prefetch(p, rw, locality) ((void)(p))
+#endif
+#else
+/* GCC/Clang vector extensions: the compiler maps VEC to the widest registers it may use. */
 typedef T VEC __attribute__((vector_size(32), aligned(sizeof(T)), may_alias));
 
 static inline VEC FN(vload)(const T *p) { return *(const VEC *)p; }
 static inline void FN(vstore)(T *p, VEC v) { *(VEC *)p = v; }
 static inline VEC FN(vzero)(void) { VEC v = {0}; return v; }
 static inline VEC FN(vbcast)(T x) { VEC v = {0}; return v + x; }
+#ifndef NN_VEC_OPS
+#define NN_VEC_OPS
+#define VADD(a, b) ((a) + (b))
+#define VSUB(a, b) ((a) - (b))
+#define VSCALE(c, a) ((c) * (a))
+#define VMADD(acc, a, b) ((acc) += (a) * (b))
+#define NN_FORCE_INLINE __attribute__((always_inline))
+#endif
+#endif
 
 /* Fixed pairwise sum of the lanes: ((v0+v1)+(v2+v3))+... */
 static inline T FN(hsum)(VEC v) {
@@ -51,7 +88,7 @@ static inline T FN(hsum)(VEC v) {
 
 /* One register block: rows ar[0..RB) x units W[0..RJ) (W points at row j0, row stride K).
  * Z points at (row 0 of the block, unit j0), row stride ldz. */
-static inline __attribute__((always_inline)) void FN(fwd_block)(
+static inline NN_FORCE_INLINE void FN(fwd_block)(
     const int RB, const int RJ, const T *const *ar, const T *W, nn_size K,
     const T *bias, T *Z, nn_size ldz)
 {
@@ -65,8 +102,8 @@ static inline __attribute__((always_inline)) void FN(fwd_block)(
         for (int r = 0; r < RB; r++) {
             VEC a = FN(vload)(ar[r] + k);
             NN_IN_REGISTER(a);
-            acc[r][0] += a * w0;
-            if (RJ > 1) acc[r][1] += a * w1;
+            VMADD(acc[r][0], a, w0);
+            if (RJ > 1) VMADD(acc[r][1], a, w1);
         }
     }
     for (int r = 0; r < RB; r++)
@@ -134,17 +171,17 @@ static inline T FN(apply1)(const FN(nn_upd) *u, T w, T *v, T s) {
 
 /* MODE is u->mode, passed as a constant so that each caller below is compiled once
  * per mode with the branch and the coefficients' broadcasts out of its loops. */
-static inline __attribute__((always_inline)) void FN(apply_vec)(const int MODE, const FN(nn_upd) *u, T *w, T *v,
+static inline NN_FORCE_INLINE void FN(apply_vec)(const int MODE, const FN(nn_upd) *u, T *w, T *v,
                                                                  VEC s) {
     if (MODE == UPD_PLAIN) {
-        FN(vstore)(w, u->c1 * FN(vload)(w) - u->c2 * s);
+        FN(vstore)(w, VSUB(VSCALE(u->c1, FN(vload)(w)), VSCALE(u->c2, s)));
     } else if (MODE == UPD_ACCUM) {
-        FN(vstore)(w, FN(vload)(w) + s);
+        FN(vstore)(w, VADD(FN(vload)(w), s));
     } else if (MODE == UPD_MOMENTUM && !u->reg_l1 && v) {   /* v = mu*v - eta*(reg*w + s/m); w += v */
         VEC wv = FN(vload)(w);
-        VEC vv = u->mu * FN(vload)(v) - u->eta * (u->reg * wv + s * u->inv_m);
+        VEC vv = VSUB(VSCALE(u->mu, FN(vload)(v)), VSCALE(u->eta, VADD(VSCALE(u->reg, wv), VSCALE(u->inv_m, s))));
         FN(vstore)(v, vv);
-        FN(vstore)(w, wv + vv);
+        FN(vstore)(w, VADD(wv, vv));
     } else {
         T ss[VL];
         memcpy(ss, &s, sizeof(ss));
@@ -153,7 +190,7 @@ static inline __attribute__((always_inline)) void FN(apply_vec)(const int MODE, 
 }
 
 /* Rows j0 (and j0+1 when RJ == 2) of W: s[j, k] = sum_r D[r, j] * A_r[k] in row order. */
-static inline __attribute__((always_inline)) void FN(update_rows)(
+static inline NN_FORCE_INLINE void FN(update_rows)(
     const int RJ, const int MODE, const FN(nn_upd) *u, T *W, T *V, nn_size K,
     const T *Dj, nn_size ldd, nn_size B, const T *const *arows)
 {
@@ -166,10 +203,10 @@ static inline __attribute__((always_inline)) void FN(update_rows)(
             const T *ar = arows[r] + k;
             VEC a0 = FN(vload)(ar), a1 = FN(vload)(ar + VL), a2 = FN(vload)(ar + 2 * VL), a3 = FN(vload)(ar + 3 * VL);
             VEC d0 = FN(vbcast)(Dj[r * ldd]);
-            s[0][0] += d0 * a0; s[0][1] += d0 * a1; s[0][2] += d0 * a2; s[0][3] += d0 * a3;
+            VMADD(s[0][0], d0, a0); VMADD(s[0][1], d0, a1); VMADD(s[0][2], d0, a2); VMADD(s[0][3], d0, a3);
             if (RJ > 1) {
                 VEC d1 = FN(vbcast)(Dj[r * ldd + 1]);
-                s[1][0] += d1 * a0; s[1][1] += d1 * a1; s[1][2] += d1 * a2; s[1][3] += d1 * a3;
+                VMADD(s[1][0], d1, a0); VMADD(s[1][1], d1, a1); VMADD(s[1][2], d1, a2); VMADD(s[1][3], d1, a3);
             }
         }
         for (int jj = 0; jj < RJ; jj++)
@@ -180,8 +217,8 @@ static inline __attribute__((always_inline)) void FN(update_rows)(
         VEC s0 = FN(vzero)(), s1 = FN(vzero)();
         for (nn_size r = 0; r < B; r++) {
             VEC a = FN(vload)(arows[r] + k);
-            s0 += FN(vbcast)(Dj[r * ldd]) * a;
-            if (RJ > 1) s1 += FN(vbcast)(Dj[r * ldd + 1]) * a;
+            VMADD(s0, FN(vbcast)(Dj[r * ldd]), a);
+            if (RJ > 1) VMADD(s1, FN(vbcast)(Dj[r * ldd + 1]), a);
         }
         FN(apply_vec)(MODE, u, W + k, V ? V + k : NULL, s0);
         if (RJ > 1) FN(apply_vec)(MODE, u, W + K + k, V ? V + K + k : NULL, s1);
@@ -234,15 +271,15 @@ static void FN(backprop_row)(const T *Dr, const T *W, nn_size J, nn_size K, T *G
         VEC g0 = FN(vzero)(), g1 = FN(vzero)();
         for (nn_size j = 0; j < J; j++) {
             VEC d = FN(vbcast)(Dr[j]);
-            g0 += d * FN(vload)(W + j * K + k);
-            g1 += d * FN(vload)(W + j * K + k + VL);
+            VMADD(g0, d, FN(vload)(W + j * K + k));
+            VMADD(g1, d, FN(vload)(W + j * K + k + VL));
         }
         FN(vstore)(G + k, g0);
         FN(vstore)(G + k + VL, g1);
     }
     for (; k + VL <= khi; k += VL) {
         VEC g0 = FN(vzero)();
-        for (nn_size j = 0; j < J; j++) g0 += FN(vbcast)(Dr[j]) * FN(vload)(W + j * K + k);
+        for (nn_size j = 0; j < J; j++) VMADD(g0, FN(vbcast)(Dr[j]), FN(vload)(W + j * K + k));
         FN(vstore)(G + k, g0);
     }
     for (; k < khi; k++) {

@@ -23,6 +23,15 @@
 
 typedef ptrdiff_t nn_size;
 
+/* NN_PORTABLE_C: 1 builds the dense kernels in plain C (no vector extensions, function
+ * attributes, builtins or AVX2 dispatch): for compilers without GCC's extensions (MSVC),
+ * or forced with NNFAST_PORTABLE (setup.py defines it when NNFAST_PORTABLE=1 is set). */
+#if defined(NNFAST_PORTABLE) || !defined(__GNUC__)
+#define NN_PORTABLE_C 1
+#else
+#define NN_PORTABLE_C 0
+#endif
+
 /* ---- runtime configuration (config.c) ---- */
 int nn_openmp_enabled(void);          /* 1 when built with OpenMP */
 int nn_omp_max_threads(void);         /* omp_get_max_threads(), or 1 */

@@ -1,4 +1,5 @@
-"""Downloads through the real code path, against a local HTTP server (no internet needed)."""
+"""Downloads through the real code path (pooch, requests), against a local HTTP server
+(no internet needed)."""
 import hashlib
 import http.server
 import os
@@ -10,6 +11,7 @@ import pytest
 
 from nnfast import mnist_loader
 from nnfast.cli.download import main as download_main
+from nnfast.cli.main import main as cli_main
 from nnfast.data import download as _download
 from nnfast.data.download import DownloadError
 
@@ -87,7 +89,15 @@ def env(tmp_path, monkeypatch, server):
 
 
 def leftovers(folder):
-    return [n for n in os.listdir(folder) if n.endswith(".part") or n.startswith(".")]
+    """Anything but the four IDX files and the loader's cache: pooch's temporary files included."""
+    keep = set(mnist_loader.IDX_FILENAMES) | {"nnfast-cache-train.npz", "nnfast-cache-test.npz"}
+    return [n for n in os.listdir(folder) if n not in keep]
+
+
+def unused_port():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def test_shipped_checksums_match_the_real_files(fashion_dir, mnist_dir):
@@ -150,19 +160,23 @@ def test_corrupted_file_rejected(env, server, fashion_bytes):
     with pytest.raises(DownloadError) as err:
         _download.download("fashion-mnist", files=["t10k-labels-idx1-ubyte.gz"], quiet=True)
     msg = str(err.value)
-    assert "SHA-256 mismatch" in msg and server.url + "/mirror/t10k-labels-idx1-ubyte.gz" in msg
-    assert "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05" in msg
-    assert str(folder) in msg
-    assert os.listdir(folder) == []
+    assert "SHA-256 mismatch" in msg and str(folder) in msg and len(msg.splitlines()) == 3
+    assert err.value.attempts == [("t10k-labels-idx1-ubyte.gz",
+                                   server.url + "/mirror/t10k-labels-idx1-ubyte.gz",
+                                   "SHA-256 mismatch (got %s...)"
+                                   % hashlib.sha256(bad).hexdigest()[:12])]
+    assert err.value.missing == ["t10k-labels-idx1-ubyte.gz"]
+    assert not folder.exists()      # made for the download, removed again: nothing came
     assert server.requests == ["/mirror/t10k-labels-idx1-ubyte.gz"]  # no pointless retry
 
 
 def test_wrong_size_rejected(env, server, fashion_bytes):
     server.routes["/mirror/t10k-labels-idx1-ubyte.gz"] = \
         fashion_bytes["t10k-labels-idx1-ubyte.gz"] + b"extra"
-    with pytest.raises(DownloadError, match="expected 5125 bytes"):
+    (env / "fashion-mnist").mkdir(parents=True)
+    with pytest.raises(DownloadError, match="more than the expected 5125 bytes"):
         _download.download("fashion-mnist", files=["t10k-labels-idx1-ubyte.gz"], quiet=True)
-    assert os.listdir(env / "fashion-mnist") == []
+    assert os.listdir(env / "fashion-mnist") == []      # an existing folder stays, empty
 
 
 def test_truncated_transfer(env, server, fashion_bytes):
@@ -172,7 +186,7 @@ def test_truncated_transfer(env, server, fashion_bytes):
         _download.download("fashion-mnist", files=[name], quiet=True)
     assert "cut short" in str(err.value) and "retried" in str(err.value)
     assert server.requests == ["/mirror/" + name] * 2
-    assert os.listdir(env / "fashion-mnist") == []
+    assert not (env / "fashion-mnist").exists()
 
 
 def test_retry_once_recovers(env, server, fashion_bytes, capfd):
@@ -190,8 +204,9 @@ def test_server_closes_connection(env, server):
     server.routes["/mirror/" + name] = ("close",)
     with pytest.raises(DownloadError) as err:
         _download.download("mnist", files=[name], quiet=True)
-    assert "closed the connection" in str(err.value) or "reset" in str(err.value).lower()
-    assert os.listdir(env / "mnist") == []
+    assert "closed the connection" in str(err.value)
+    assert server.requests == ["/mirror/" + name] * 2       # retried once, like a cut transfer
+    assert not (env / "mnist").exists()
 
 
 def test_all_mirrors_tried_in_turn(env, server, monkeypatch, mnist_dir):
@@ -204,19 +219,109 @@ def test_all_mirrors_tried_in_turn(env, server, monkeypatch, mnist_dir):
     assert (env / "mnist" / name).exists()
 
 
-def test_offline_message(env, monkeypatch):
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def test_offline_message(env, monkeypatch, capfd):
+    port = unused_port()
     monkeypatch.setenv("NNFAST_MIRROR", "http://127.0.0.1:%d" % port)
     with pytest.raises(DownloadError) as err:
         mnist_loader.load_data(download=True)
     msg = str(err.value)
-    for n in mnist_loader.IDX_FILENAMES:
-        assert "http://127.0.0.1:%d/%s: cannot connect" % (port, n) in msg
-    assert "place the files by hand" in msg and str(env / "mnist") in msg
-    assert "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609" in msg
-    assert os.listdir(env / "mnist") == []
+    assert msg.splitlines() == [
+        "could not download mnist's train-images-idx3-ubyte.gz and 3 more into %s" % (env / "mnist"),
+        "  tried 127.0.0.1:%d: cannot connect (connection refused)" % port,
+        "  place the files there by hand (sizes and SHA-256 in nnfast.data.registry.FILES), "
+        "or give the loader a folder that holds them"]
+    # a mirror that cannot be reached is asked once, not once per file
+    assert [a[0] for a in err.value.attempts] == ["train-images-idx3-ubyte.gz"]
+    assert sorted(err.value.missing) == sorted(mnist_loader.IDX_FILENAMES)
+    assert not (env / "mnist").exists() and capfd.readouterr().err == ""
+
+
+def test_unreachable_mirrors_are_each_tried_once(env, monkeypatch):
+    monkeypatch.delenv("NNFAST_MIRROR")
+    a, b = unused_port(), unused_port()
+    monkeypatch.setitem(_download.MIRRORS, "mnist", ("http://127.0.0.1:%d/" % a, "http://127.0.0.1:%d/" % b))
+    with pytest.raises(DownloadError) as err:
+        _download.download("mnist", quiet=True)
+    assert [(n, u) for n, u, _ in err.value.attempts] == [
+        ("train-images-idx3-ubyte.gz", "http://127.0.0.1:%d/train-images-idx3-ubyte.gz" % a),
+        ("train-images-idx3-ubyte.gz", "http://127.0.0.1:%d/train-images-idx3-ubyte.gz" % b)]
+    assert err.value.tried_line() == "tried 127.0.0.1:%d, 127.0.0.1:%d: cannot connect (connection refused)" % (a, b)
+
+
+def test_connect_timeout_is_at_most_10_s(env, server, fashion_bytes, monkeypatch):
+    import pooch
+    seen = []
+    real = pooch.HTTPDownloader
+
+    def spy(**kwargs):
+        seen.append(kwargs["timeout"])
+        return real(**kwargs)
+    monkeypatch.setattr(pooch, "HTTPDownloader", spy)
+    name = "t10k-labels-idx1-ubyte.gz"
+    server.routes["/mirror/" + name] = fashion_bytes[name]
+    _download.download("fashion-mnist", files=[name], quiet=True)
+    assert len(seen) == 1 and seen[0][0] <= 10           # (connect, read) as requests takes it
+
+
+def test_file_mirror(env, monkeypatch, fashion_dir):
+    monkeypatch.setenv("NNFAST_MIRROR", "file://" + str(fashion_dir))
+    _download.download("fashion-mnist", files=["t10k-labels-idx1-ubyte.gz"], quiet=True)
+    assert (env / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes() == \
+        open(os.path.join(fashion_dir, "t10k-labels-idx1-ubyte.gz"), "rb").read()
+    monkeypatch.setenv("NNFAST_MIRROR", "file://" + str(env / "nowhere"))
+    with pytest.raises(DownloadError, match="no such file"):
+        _download.download("fashion-mnist", files=["t10k-images-idx3-ubyte.gz"], quiet=True)
+
+
+def test_downloaded_files_follow_the_umask(env, server, fashion_bytes):
+    name = "t10k-labels-idx1-ubyte.gz"
+    server.routes["/mirror/" + name] = fashion_bytes[name]
+    old = os.umask(0o022)
+    try:
+        _download.download("fashion-mnist", files=[name], quiet=True)
+    finally:
+        os.umask(old)
+    assert os.stat(env / "fashion-mnist" / name).st_mode & 0o777 == 0o644
+
+
+def offline(monkeypatch):
+    monkeypatch.setenv("NNFAST_MIRROR", "http://127.0.0.1:%d" % unused_port())
+
+
+def test_cli_offline_is_five_short_lines_status_2(env, monkeypatch, capsys):
+    offline(monkeypatch)
+    assert cli_main(["chapter1", "--download", "--epochs", "1"]) == 2
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert out == "" and len(lines) <= 5, err
+    assert len(lines[0]) - len(str(env)) <= 80 and max(map(len, lines[1:])) <= 100, err
+    assert lines[0] == "nnfast chapter1: cannot download mnist into %s (4 files missing)" % (env / "mnist")
+    assert "tried 127.0.0.1:" in lines[1] and "cannot connect" in lines[1]
+    for way in ("--data DIR", "NNFAST_DATA=DIR", "--dataset fashion-mnist", "by hand"):
+        assert way in err
+
+
+def test_cli_download_offline_creates_no_folder(env, tmp_path, monkeypatch, capsys):
+    offline(monkeypatch)
+    target = tmp_path / "nonexistent" / "x"
+    assert download_main(["--dir", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nnfast download: cannot download mnist into %s" % target)
+    assert len(err.splitlines()) <= 5 and "NNFAST_DATA" in err
+    assert not (tmp_path / "nonexistent").exists()
+
+
+def test_cli_download_into_unwritable_folder(env, tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    os.chmod(ro, 0o555)
+    try:
+        assert download_main(["--dir", str(ro / "a" / "b")]) == 2
+    finally:
+        os.chmod(ro, 0o755)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot create the data folder %s" % (ro / "a" / "b") in err
+    assert os.listdir(ro) == []
 
 
 def test_unwritable_folder(env, server):
@@ -229,6 +334,12 @@ def test_unwritable_folder(env, server):
         assert server.requests == []
     finally:
         os.chmod(folder, 0o755)
+
+
+def test_folder_below_a_file(tmp_path):
+    (tmp_path / "f").write_bytes(b"")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        _download.download("mnist", tmp_path / "f" / "mnist", quiet=True)
 
 
 def test_download_into_given_path(tmp_path, server, monkeypatch, fashion_bytes):
@@ -250,9 +361,9 @@ def test_main(env, server, fashion_bytes, capsys):
     for n, b in fashion_bytes.items():
         if n.startswith("t10k"):
             server.routes["/mirror/" + n] = b
-    assert download_main(["--dataset", "fashion-mnist", "--quiet"]) == 1
+    assert download_main(["--dataset", "fashion-mnist", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "train-images-idx3-ubyte.gz" in err and "HTTP 404" in err
+    assert "(2 files missing)" in err and "HTTP 404" in err and len(err.splitlines()) == 5
     assert sorted(os.listdir(env / "fashion-mnist")) == ["t10k-images-idx3-ubyte.gz",
                                                          "t10k-labels-idx1-ubyte.gz"]
     for n, b in fashion_bytes.items():

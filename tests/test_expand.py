@@ -195,20 +195,20 @@ def test_main_unwritable_and_wrong_input(tmp_path, capsys, monkeypatch):
     os.chmod(ro, 0o555)
     try:
         assert expand_main(["--data", str(tmp_path / "mnist.pkl.gz"),
-                                  "--out", str(ro / "x.npz"), "--quiet"]) == 1
+                                  "--out", str(ro / "x.npz"), "--quiet"]) == 2
         assert "cannot write" in capsys.readouterr().err
         assert os.listdir(ro) == []
     finally:
         os.chmod(ro, 0o755)
     (tmp_path / "notes.txt").write_text("hello")
     assert expand_main(["--data", str(tmp_path / "notes.txt"),
-                              "--out", str(tmp_path / "x.npz")]) == 1
+                              "--out", str(tmp_path / "x.npz")]) == 2
     assert "notes.txt" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()
     # an existing output survives a failed run
     (tmp_path / "x.npz").write_bytes(b"old")
     assert expand_main(["--data", str(tmp_path / "notes.txt"),
-                              "--out", str(tmp_path / "x.npz")]) == 1
+                              "--out", str(tmp_path / "x.npz")]) == 2
     assert (tmp_path / "x.npz").read_bytes() == b"old"
     # a file of the wrong kind given as expanded data
     with pytest.raises(ValueError, match="x.npz"):

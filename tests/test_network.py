@@ -120,7 +120,7 @@ def test_baseline_simd_path_agrees_with_the_book():
         "import numpy as np, random, io, contextlib\n"
         "from nnfast import network, _core\n"
         "from nnfast.reference import network as ref\n"
-        "assert _core.dense_path() == 'baseline'\n"
+        "assert _core.dense_path() in ('baseline', 'portable')\n"
         "rng = np.random.default_rng(1); X = rng.random((300, 40)); y = rng.integers(0, 10, 300)\n"
         "data = [(X[i].reshape(-1, 1), np.eye(10)[y[i]].reshape(-1, 1)) for i in range(300)]\n"
         "np.random.seed(2); a = ref.Network([40, 12, 10]); np.random.seed(2); b = network.Network([40, 12, 10])\n"

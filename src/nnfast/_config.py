@@ -100,6 +100,7 @@ def show_config(print_it=True):
         "num_threads": effective_threads(),
         "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),
         "simd": _core.simd_name(),
+        "dense_kernels": _core.dense_path(),
         "blas": _blas_info(),
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
@@ -112,7 +113,7 @@ def show_config(print_it=True):
         print("  OpenMP:       %s" % ("yes" if cfg["openmp"] else "no (serial build)"))
         print("  threads:      %d%s" % (cfg["num_threads"], " (OMP_NUM_THREADS=%s)" % cfg["omp_num_threads_env"]
                                        if cfg["omp_num_threads_env"] else ""))
-        print("  SIMD:         %s" % cfg["simd"])
+        print("  SIMD:         %s (dense kernels: %s)" % (cfg["simd"], cfg["dense_kernels"]))
         for b in cfg["blas"]:
             print("  BLAS:         %s %s (%s, %s threads) %s" % (b["internal_api"], b["version"], b["architecture"],
                                                              b["num_threads"], b["filepath"]))

@@ -96,7 +96,7 @@ cdef extern from "dense.h":
 
 
 def dense_path():
-    """'avx2+fma' or 'baseline': which build of the dense kernels runs here."""
+    """'avx2+fma', 'baseline' or 'portable' (plain C): which build of the dense kernels runs here."""
     return nn_dense_path().decode()
 
 

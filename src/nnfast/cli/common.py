@@ -157,13 +157,31 @@ def _begin(args):
     return say, (False if args.quiet else None)
 
 
+def download_failed(e):
+    """A DownloadError in at most five short lines: what was tried, and the three ways forward."""
+    from ..data.registry import DATASETS
+    other = [d for d in DATASETS if d != e.dataset][0]
+    n = len(e.missing)
+    return "\n".join([
+        "cannot download %s into %s (%d file%s missing)" % (e.dataset, e.folder, n, "s" * (n != 1)),
+        "  " + e.tried_line(),
+        "  --data DIR: train on a folder holding the four IDX .gz files, placed there by hand",
+        "  NNFAST_DATA=DIR: the same, with the files in DIR/%s/" % e.dataset,
+        "  --dataset %s: %s instead (other mirrors), or its files placed by hand"
+        % (other, {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}[other]),
+    ])
+
+
 def _load(args, expanded=False, loader=None):
     """The data set as mnist_loader.load_data gives it, with one-line errors that say what to do."""
     from .. import mnist_loader
+    from ..data.download import DownloadError
     t = time.perf_counter()
     try:
         sets = (loader or mnist_loader.load_data)(args.data, dataset=args.dataset, expanded=expanded,
                                                   download=args.download)
+    except DownloadError as e:
+        raise CommandError(download_failed(e)) from None
     except FileNotFoundError as e:
         lines = str(e).splitlines()
         first = lines[0].split(";")[0].rstrip(".: ")

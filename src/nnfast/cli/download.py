@@ -1,9 +1,9 @@
 """``nnfast download``: fetch a dataset's IDX files (nnfast.data.download does the work)."""
 import sys
 
-from ..data.download import download
+from ..data.download import DownloadError, download
 from ..data.registry import DATASETS
-from .common import _Parser    # argparse with one-line errors, status 2
+from .common import _Parser, download_failed    # argparse with one-line errors, status 2
 
 
 def main(argv=None):
@@ -18,9 +18,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         folder = download(args.dataset, args.dir, quiet=args.quiet)
+    except DownloadError as e:
+        print("nnfast download: %s" % download_failed(e), file=sys.stderr)
+        return 2
     except (OSError, ValueError) as e:
-        print("nnfast download: %s" % e, file=sys.stderr)
-        return 1
+        print("nnfast download: %s" % " ".join(str(e).split()), file=sys.stderr)
+        return 2
     if not args.quiet:
         print("%s: all four IDX files in %s" % (args.dataset, folder))
     return 0

@@ -4,9 +4,10 @@ import sys
 import time
 
 from .._atomic import folder_writable
+from ..data.download import DownloadError
 from ..data.expand import _source_sets, expand, save_book_pickle, save_npz
 from ..data.registry import DATASETS, expanded_filename
-from .common import _Parser    # argparse with one-line errors, status 2
+from .common import _Parser, download_failed    # argparse with one-line errors, status 2
 
 
 def main(argv=None):
@@ -60,9 +61,12 @@ def main(argv=None):
             save_book_pickle(pk, (x, y), validation, test)
             say("wrote %s (the book's layout)" % pk)
         del t1
+    except DownloadError as e:
+        print("nnfast expand: %s" % download_failed(e), file=sys.stderr)
+        return 2
     except (OSError, ValueError) as e:
         print("nnfast expand: %s" % e, file=sys.stderr)
-        return 1
+        return 2
     return 0
 
 

@@ -146,9 +146,9 @@ def main(argv=None):
     except CommandError as e:
         print("nnfast %s: %s" % (args.command, e), file=sys.stderr)
         return 2
-    except ImportError as e:
+    except ImportError as e:      # an optional dependency (matplotlib for plot): one line, status 2
         print("nnfast %s: %s" % (args.command, e), file=sys.stderr)
-        return 1
+        return 2
     except (OSError, ValueError) as e:
         print("nnfast %s: %s" % (args.command, " ".join(str(e).split())), file=sys.stderr)
         return 2
