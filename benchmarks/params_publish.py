@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+import nnfast
 from nnfast import _train, mnist_loader, network
 
 
@@ -46,7 +47,9 @@ def epoch_seconds(X, y, in_place):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="native threads (default 1: steadiest on a shared machine)")
     args = ap.parse_args()
+    nnfast.set_num_threads(args.threads)
     tr, va, _ = mnist_loader.load_data()
     X, y = np.concatenate([tr[0], va[0]]), np.concatenate([tr[1], va[1]])
     times = {False: [], True: []}
@@ -64,7 +67,7 @@ def main():
         params.publish()
     alone = (time.perf_counter() - t0) / n
     shipped, in_place = statistics.median(times[False]), statistics.median(times[True])
-    print("chapter-1 epoch, 60,000 images, median of %d:" % args.repeats)
+    print("chapter-1 epoch, 60,000 images, %d thread(s), median of %d, interleaved:" % (args.threads, args.repeats))
     print("  new arrays each epoch (shipped): %.3f s" % shipped)
     print("  trained in place (no publish):   %.3f s" % in_place)
     print("  ratio shipped / in place:        %.3f" % (shipped / in_place))

@@ -331,3 +331,21 @@ def test_params_conv_network_reassigned_in_on_epoch():
     quiet(b.SGD, (X, y), 1, 4, 0.3)
     for p, q in zip(params(a), params(b)):
         np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_resume_leaves_kept_arrays_alone_and_ends_as_the_whole_run(kind, tmp_path):
+    X, y = toy()
+    whole = make(kind)
+    sgd(whole, (X, y), 2)
+    ckpt = str(tmp_path / "run.npz")
+    first = make(kind)
+    sgd(first, (X, y), 1, checkpoint=ckpt)
+    resumed = make(kind)
+    kept = params(resumed)
+    values = [p.copy() for p in kept]
+    sgd(resumed, (X, y), 2, resume=ckpt)
+    for k, v in zip(kept, values):
+        np.testing.assert_array_equal(k, v)
+    for p, q in zip(params(whole), params(resumed)):
+        np.testing.assert_array_equal(p, q)

@@ -6,14 +6,15 @@ Chapter 1's network, as a drop-in for the book's ``network.py``: stochastic
 gradient descent for a feedforward network of sigmoid neurons with the
 quadratic cost.  Same attributes, same random streams, same printed lines; the
 difference is speed: ``SGD`` lays the training set out as contiguous arrays
-once, then each epoch is one native call (forward, backprop and update for
-every mini-batch, in C with OpenMP) that writes straight into ``weights`` and
-``biases``.
+once, then each epoch is a few native calls (forward, backprop and update for
+every mini-batch, in C with OpenMP).  As the book's, ``weights`` and
+``biases`` are new arrays after each epoch (and after ``update_mini_batch``);
+arrays assigned to them between epochs are what trains next.
 
 Beyond the book: ``Network(sizes, dtype=np.float32)`` trains in single
-precision, and ``training_data`` / ``test_data`` may also be array pairs
-``(X, Y)`` with X of shape (n, sizes[0]) and Y one-hot (n, sizes[-1]) or
-integer labels.
+precision, and ``training_data`` / ``test_data`` may be any iterable of
+``(x, y)`` pairs (a zip, a generator) or array pairs ``(X, Y)`` with X of
+shape (n, sizes[0]) and Y one-hot (n, sizes[-1]) or integer labels.
 """
 import numpy as np
 

@@ -5,19 +5,21 @@ network2.py
 Chapter 3's network, as a drop-in for the book's ``network2.py``: the
 cross-entropy (and quadratic) cost, L2 regularisation, the book's weight
 initialisation, monitoring, save/load, plus the chapter's improvements as
-keyword arguments whose defaults keep the book's behaviour (see
-``nnfast.reference.network2``, the per-example oracle this module is tested
-against: same classes, options, printed lines, returned lists and files).
+keyword arguments whose defaults keep the book's behaviour (tested against
+``nnfast.reference.network2``, the per-example oracle, which shares no code
+with this module: same options, printed lines, returned lists and files).
 
 The difference is speed.  ``SGD`` lays the training and evaluation data out
-as contiguous arrays once per call; each epoch is then one native call
-(forward, backprop and update of every mini-batch, in C with OpenMP) writing
-straight into ``weights`` and ``biases``, and each monitor line is one batched
-native pass over its data set.
+as contiguous arrays once per call; each epoch is then a few native calls
+(forward, backprop and update of every mini-batch, in C with OpenMP), and
+each monitor line is one batched native pass over its data set.  As the
+book's, ``weights`` and ``biases`` are new arrays after each epoch.
 
 Beyond the book: ``Network(..., dtype=np.float32)`` trains in single precision,
-and the data may also be array pairs ``(X, Y)`` with X of shape (n, sizes[0])
-and Y one-hot (n, sizes[-1]) or integer labels.  A cost class of your own
+and the data may be any iterable of ``(x, y)`` pairs or array pairs ``(X, Y)``
+with X of shape (n, sizes[0]) and Y one-hot (n, sizes[-1]) or integer labels.
+``cost`` may be a class or an instance (``CrossEntropyCost()``, as the book's
+fig/ scripts pass it).  A cost class of your own
 (static ``fn(a, y)`` and ``delta(z, a, y)`` as in the book) works too, on a
 batched numpy path: ``delta`` receives (sizes[-1], m) matrices holding one
 mini-batch's examples as columns, ``fn`` one example's columns at a time.

@@ -25,6 +25,10 @@ Differences from the book, all documented where they apply:
 - dropout masks come from a counter-based generator seeded from numpy's global generator;
 - ``SGD`` returns ``(best_validation_accuracy, best_iteration, test_accuracy)``, works with
   ``test_data=None`` and can shuffle the training set each epoch (``shuffle=True``);
+- the data may also be the book's chapter-1/3 format: any iterable (list, zip, generator) of
+  ``(x, y)`` examples, y a label or a one-hot column;
+- after each epoch every layer's ``w`` and ``b`` are new arrays (``layer.w = ...``), and arrays
+  assigned to them between epochs (``on_epoch``) or SGD calls are what trains next;
 - ``predict``, ``accuracy``, ``save``/``load`` and ``Ensemble`` are additions.
 """
 import json
@@ -430,6 +434,8 @@ class Network(object):
         if any(layer.p_dropout > 0 for layer in self.layers):
             seed = int(np.random.randint(0, 2 ** 63 - 1, dtype=np.int64))
         best = [0.0, None, None]      # best_validation_accuracy, best_iteration, test_accuracy
+        if resume is not None:        # the checkpoint is restored into new arrays, not the user's
+            self._assign([p.copy() for p in params._read()])
         first, extra = run.restore()
         if extra:
             seed, best[0], best[1], best[2] = extra["state"]
