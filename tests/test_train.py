@@ -349,3 +349,36 @@ def test_resume_leaves_kept_arrays_alone_and_ends_as_the_whole_run(kind, tmp_pat
         np.testing.assert_array_equal(k, v)
     for p, q in zip(params(whole), params(resumed)):
         np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_ctrl_c_between_epochs_is_the_next_epochs_start(kind):
+    X, y = toy()
+
+    def stop(net, j, record):
+        raise KeyboardInterrupt
+
+    a = make(kind)
+    with pytest.raises(KeyboardInterrupt):
+        sgd(a, (X, y), 3, on_epoch=stop)
+    assert a.last_interrupted_at == (1, 0)
+    b = make(kind)
+    sgd(b, (X, y), 1)
+    for p, q in zip(params(a), params(b)):
+        np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_ctrl_c_within_an_epoch_leaves_whole_mini_batches(kind):
+    X, y = toy(n=400)
+    seen = []
+
+    def progress(done, n):
+        seen.append(done)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    net = make(kind)
+    with pytest.raises(KeyboardInterrupt):
+        sgd(net, (X, y), 2, progress=progress)
+    assert net.last_interrupted_at == (0, seen[1]) and seen[1] % 5 == 0 and 0 < seen[1] < 400

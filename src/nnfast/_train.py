@@ -223,6 +223,7 @@ class Run(object):
         self.chunk = FIRST_CHUNK_BATCHES
         self.shuffled = False
         self.threads = _config.effective_threads()
+        self.started = None      # the epoch whose mini-batches the engine counts
         net.last_interrupted_at = None
 
     def restore(self):
@@ -255,7 +256,7 @@ class Run(object):
                                           self.velocities, extra() if extra else None)
         except KeyboardInterrupt as e:
             self.params.publish()    # the weights as after a whole number of mini-batches
-            self.interrupted(e, j, engine.examples_done)
+            self.interrupted(e, j, engine.examples_done if self.started == j else 0)
             raise
         except TrainingDiverged:
             self.params.publish()
@@ -265,6 +266,7 @@ class Run(object):
 
     def _epoch(self, engine, j, order, mark):
         engine.start_epoch(j)
+        self.started = j
         self.bar.start("Epoch %d" % j, self.used)
         i = 0
         chunk = getattr(engine, "max_chunk", MAX_CHUNK_BATCHES)    # Python engines: a mini-batch at a time
@@ -292,8 +294,9 @@ class Run(object):
 
     def interrupted(self, exc, j, examples):
         """Ctrl-C: ``net.last_interrupted_at = (epoch, examples done in it)``; the weights
-        are as after that many examples, a whole number of mini-batches."""
-        where = (j, int(examples))
+        are as after that many examples, a whole number of mini-batches (a whole epoch:
+        the next one's first example)."""
+        where = (j, int(examples)) if examples < self.used else (j + 1, 0)
         self.net.last_interrupted_at = where
         if hasattr(exc, "add_note"):     # Python >= 3.11
             exc.add_note("nnfast: training stopped in epoch %d after %d examples (a whole number of mini-batches); "
