@@ -148,16 +148,19 @@ class Params(object):
         self.arrays = [np.zeros(s, dtype=self.dtype) for s in self.shapes]
         self.trained = False     # the working arrays hold training the network has not been given yet
 
-    def load(self):
-        """Check the network's arrays (shape, real numbers, finite) and copy them in; an error
-        names the array and leaves everything as it was."""
+    def checked(self):
+        """The network's arrays as it holds them now, checked (shape, real numbers, finite; an
+        error names the array) and of the working dtype."""
         values = list(self._read())
         if len(values) != len(self.names):
             raise ValueError("the network holds %d parameter arrays, expected %d (%s ...)"
                              % (len(values), len(self.names), self.names[0]))
-        checked = [_checks.check_param(name, v, shape, self.dtype)
-                   for name, v, shape in zip(self.names, values, self.shapes)]
-        for a, v in zip(self.arrays, checked):
+        return [_checks.check_param(name, v, shape, self.dtype)
+                for name, v, shape in zip(self.names, values, self.shapes)]
+
+    def load(self):
+        """Copy the network's arrays in (checked first: on an error nothing changes)."""
+        for a, v in zip(self.arrays, self.checked()):
             a[...] = v
         self.trained = False
 

@@ -283,14 +283,8 @@ class Network(object):
         for layer in layers:
             _count(self.mini_batch_size * max(layer.n_in, layer.n_out), "a mini-batch of %r" % (layer,), "Network")
         self.dtype = _checks.check_dtype(dtype, "Network: dtype")
-        for j, layer in enumerate(layers):
-            self._check_params(j, layer)
         self.layers = layers
-        for layer in layers:
-            layer.w = np.ascontiguousarray(layer.w, dtype=self.dtype)
-            layer.b = np.ascontiguousarray(layer.b, dtype=self.dtype)
-            layer.params = [layer.w, layer.b]
-        self.params = [param for layer in self.layers for param in layer.params]
+        self._sync()
 
     @staticmethod
     def _shapes(layer):
@@ -298,11 +292,6 @@ class Network(object):
         if isinstance(layer, ConvPoolLayer):
             return tuple(layer.filter_shape), (layer.filter_shape[0],)
         return (layer.n_in, layer.n_out), (layer.n_out,)
-
-    @staticmethod
-    def _check_params(j, layer):
-        for name, shape in zip(("w", "b"), Network._shapes(layer)):
-            _checks.check_param("Network: layers[%d].%s" % (j, name), getattr(layer, name), shape, np.float64)
 
     def _parameters(self):
         """Every layer's w and b as the training harness sees them: read (checked) before each
@@ -323,10 +312,7 @@ class Network(object):
     def _sync(self):
         """Re-read each layer's w and b (a user may have assigned them): checked, and cast
         to the network's dtype where they are not (as new arrays)."""
-        params = self._parameters()
-        values = params._read()
-        self._assign([_checks.check_param(name, v, shape, self.dtype)
-                      for name, v, shape in zip(params.names, values, params.shapes)])
+        self._assign(self._parameters().checked())
 
     def _plan(self, with_grads=False, max_parts=4):
         return self._plan_on([p for layer in self.layers for p in (layer.w, layer.b)], with_grads, max_parts)
