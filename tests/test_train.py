@@ -370,7 +370,7 @@ def test_ctrl_c_between_epochs_is_the_next_epochs_start(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_ctrl_c_within_an_epoch_leaves_whole_mini_batches(kind):
-    X, y = toy(n=400)
+    X, y = toy(n=4000)           # the second native call ends within the first 400 examples
     seen = []
 
     def progress(done, n):
@@ -381,4 +381,4 @@ def test_ctrl_c_within_an_epoch_leaves_whole_mini_batches(kind):
     net = make(kind)
     with pytest.raises(KeyboardInterrupt):
         sgd(net, (X, y), 2, progress=progress)
-    assert net.last_interrupted_at == (0, seen[1]) and seen[1] % 5 == 0 and 0 < seen[1] < 400
+    assert net.last_interrupted_at == (0, seen[1]) and seen[1] % 5 == 0 and 0 < seen[1] <= 400

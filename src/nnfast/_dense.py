@@ -27,7 +27,7 @@ MAX_MATRIX = _checks.MAX_MATRIX
 def sigmoid(z):
     """The sigmoid function (exp overflow gives 0.0, silently)."""
     with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-z))
+        return 1.0 / (1.0 + np.exp(-np.asarray(z)))
 
 
 def sigmoid_prime(z):
