@@ -105,3 +105,12 @@ def test_no_import_cycle(graph):
     for node in sorted(graph):
         if node not in state:
             visit(node, [node])
+
+
+def test_only_the_reference_imports_the_reference(graph):
+    """The oracle shares nothing with what it is checked against: no module of the package
+    outside nnfast.reference imports it (tests do)."""
+    for name, deps in graph.items():
+        if name.startswith("nnfast.reference"):
+            continue
+        assert not [d for d in deps if d.startswith("nnfast.reference")], name

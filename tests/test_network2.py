@@ -404,9 +404,9 @@ def test_save_is_the_books_format_and_both_loaders_read_it(tmp_path):
     data = json.load(open(f))
     assert set(data) == {"sizes", "weights", "biases", "cost"} and data["cost"] == "CrossEntropyCost"
     assert os.listdir(str(tmp_path)) == ["net.json"]
-    for loader in (network2.load, ref.load):
-        back = loader(f)
-        assert back.cost is network2.CrossEntropyCost and back.sizes == [784, 30, 10]
+    for mod in (network2, ref):                # each module's own cost classes: they share nothing
+        back = mod.load(f)
+        assert back.cost is mod.CrossEntropyCost and back.sizes == [784, 30, 10]
         assert all(np.array_equal(p, q) for p, q in zip(_params(net), _params(back)))
     assert type(network2.load(f)) is network2.Network
 
@@ -422,8 +422,8 @@ def test_save_load_roundtrip_with_options_and_training_after(tmp_path, real):
     data = json.load(open(f))
     assert data["activation"] == "relu" and data["p_dropout"] == 0.25 and data["regularization"] == "L1"
     fast, slow = network2.load(f), ref.load(f)
-    for back in (fast, slow):
-        assert back.cost is network2.LogLikelihoodCost and back.activation == "relu"
+    for back, mod in ((fast, network2), (slow, ref)):
+        assert back.cost is mod.LogLikelihoodCost and back.activation == "relu"
         assert back.p_dropout == 0.25 and back.regularization == "L1"
         assert all(np.array_equal(p, q) for p, q in zip(_params(net), _params(back)))
     assert fast.accuracy(evaluation) == slow.accuracy(evaluation) == net.accuracy(evaluation)

@@ -141,9 +141,9 @@ def test_thread_count_does_not_change_results():
             np.testing.assert_array_equal(a, b)
 
 
-def test_thread_probe_picks_a_count_without_changing_results():
-    """Epochs of at least 300 mini-batches time their first calls on all threads and on one
-    and run the rest on the faster: the numbers are those of a one-thread run, bit for bit."""
+def test_thread_count_of_a_long_epoch_changes_no_number():
+    """An epoch of 320 mini-batches (many native calls) on two threads ends with the numbers of
+    a one-thread run, bit for bit; ``net.last_threads`` says what SGD asked the kernels for."""
     if not nnfast._config._core.openmp_enabled():
         pytest.skip("serial build")
     res = []

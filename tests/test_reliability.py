@@ -258,25 +258,26 @@ def run_child(script, args, signal_after=None, sig=signal.SIGINT, timeout=120):
 
 def replay(kind, epoch, done):
     """The same run, stopped after `done` examples of epoch `epoch`: (params, velocities, order)."""
-    from nnfast import _dense
+    from nnfast import _dense, _train
     ns = {}
     exec(CHILD_PRELUDE, ns)
     X, y = ns["data"]()
     net = ns["make"](kind)
     Y = np.eye(10)[y]
     n = len(y)
+    params = _train.dense_params(net)
+    params.load()
     if kind == "network":
-        engine = _dense.Engine(net, _dense.SIGMOID, _dense.SIGMOID, _dense.QUADRATIC, 10)
-        kw = {}
+        engine = _dense.Engine(net, params, X, Y, 0.5, (_dense.SIGMOID, _dense.SIGMOID, _dense.QUADRATIC), 10)
     else:
-        engine = _dense.Engine(net, _dense.SIGMOID, _dense.SIGMOID, _dense.CROSS_ENTROPY, 10, momentum=True)
-        kw = dict(lmbda_over_n=1.0 / n, reg=_dense.REG_L2, mu=0.5, p_dropout=0.0, seed=0)
-    shuffler = _dense.Shuffler(n)
+        engine = _dense.Engine(net, params, X, Y, 0.5, (_dense.SIGMOID, _dense.SIGMOID, _dense.CROSS_ENTROPY), 10,
+                               momentum=True, lmbda_over_n=1.0 / n, reg=_dense.REG_L2, mu=0.5, p_dropout=0.0, seed=0)
+    shuffler = _train.Shuffler(n)
     for j in range(epoch + 1):
         order = shuffler.next_order()
-        engine.epoch(X, Y, order if j < epoch else order[:done], 0.5, counter0=j * n, **kw)
+        engine.train(j, order, 0, (n if j < epoch else done) // 10)
     vel = [] if engine.velocities is None else engine.velocities[0] + engine.velocities[1]
-    return params(net), vel, order
+    return params.arrays, vel, order
 
 
 @pytest.mark.parametrize("kind", ["network", "network2"])
@@ -309,15 +310,16 @@ def test_sigint_stops_at_a_mini_batch_boundary(kind, tmp_path):
 
 def test_training_releases_the_gil():
     """While one thread is inside a single native epoch call, another runs Python code."""
-    from nnfast import _dense
+    from nnfast import _dense, _train
     rng = np.random.default_rng(0)
     X = rng.random((4000, 200))
     Y = np.eye(10)[rng.integers(0, 10, 4000)]
     order = np.tile(np.arange(4000, dtype=np.int64), 25)      # 100,000 examples in one call
     np.random.seed(0)
     net = network.Network([200, 100, 10])
-    engine = _dense.Engine(net, _dense.SIGMOID, _dense.SIGMOID, _dense.QUADRATIC, 10)
-    engine.bind()
+    params = _train.dense_params(net)
+    params.load()
+    engine = _dense.Engine(net, params, X, Y, 0.1, (_dense.SIGMOID, _dense.SIGMOID, _dense.QUADRATIC), 10)
     started, seen_running = threading.Event(), []
 
     def train():

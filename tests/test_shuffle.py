@@ -4,7 +4,7 @@ import random
 import numpy as np
 import pytest
 
-from nnfast import _core, _dense
+from nnfast import _core, _train
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 17, 624, 625, 5000, 60000])
@@ -19,7 +19,7 @@ def test_orders_and_generator_state_equal_random_shuffle(n, seed):
         random.shuffle(book)
     expected_after = (random.getstate(), random.random(), random.gauss(0, 1))
     random.setstate(state)
-    shuffler = _dense.Shuffler(n)
+    shuffler = _train.Shuffler(n)
     for _ in range(3):
         order = shuffler.next_order()
     assert order.tolist() == book
@@ -34,8 +34,8 @@ def test_a_replaced_random_shuffle_is_still_the_one_used(monkeypatch):
         x.reverse()
 
     monkeypatch.setattr(random, "shuffle", reverse)
-    assert not _dense._native_shuffle_applies()
-    order = _dense.Shuffler(5).next_order()
+    assert not _train._native_shuffle_applies()
+    order = _train.Shuffler(5).next_order()
     assert order.tolist() == [4, 3, 2, 1, 0] and calls == [5]
 
 
@@ -45,7 +45,7 @@ def test_list_data_left_in_the_books_order():
     book = list(data)
     random.shuffle(book)
     random.seed(3)
-    shuffler = _dense.Shuffler(50)
+    shuffler = _train.Shuffler(50)
     shuffler.next_order()
     shuffler.apply_to(data)
     assert data == book

@@ -1,91 +1,115 @@
-"""What network.py and network2.py share: checking arguments, laying data out
-once per SGD call, and driving the native epoch loop of csrc/dense.c.
+"""What network.py and network2.py share: laying data out once per SGD call,
+the book's functions in numpy (activations, feedforward and backprop of
+examples as columns), and the native engine of csrc/dense.c as the training
+harness (``nnfast._train``) drives it.
 
 Chapter 1's network is chapter 3's with the quadratic cost and the large
 initialiser, so both modules are thin faces of this one engine.
 """
-import math
 import numbers
-import random
-import time
 
 import numpy as np
 
-from . import _config, _core
-from ._errors import TrainingDiverged
+from . import _checks, _config, _core, _train
 
 # codes shared with csrc/nnfast.h
 LINEAR, SIGMOID, TANH, RELU, SOFTMAX = 0, 1, 2, 3, 4
 ACTIVATIONS = {"linear": LINEAR, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU}
 QUADRATIC, CROSS_ENTROPY, LOG_LIKELIHOOD = 0, 1, 2
 REG_L2, REG_L1 = 0, 1
-FLOAT_TYPES = (np.dtype(np.float64), np.dtype(np.float32))
-MAX_LAYER = 2 ** 31 - 1
-# an epoch runs as native calls of about CHUNK_SECONDS each (Engine.epoch)
-CHUNK_SECONDS = 0.05
-REPROBE_SECONDS = 0.25     # with several threads, the unchosen count is timed again this often
-FIRST_CHUNK_BATCHES = 256
-MAX_CHUNK_BATCHES = 1 << 16
-# the most weights one layer may have: 2**31 - 1, what a C int (and a BLAS dimension) can count
-MAX_MATRIX = (1 << 31) - 1
+MAX_MATRIX = _checks.MAX_MATRIX
 
 
 # ---------------------------------------------------------------------------
-# argument checks: a clear error naming the argument, before anything changes
+# the book's functions, in numpy (one example or many, as columns)
 # ---------------------------------------------------------------------------
 
-def check_sizes(sizes):
-    """``sizes`` as a list of positive ints, at least an input and an output layer."""
-    try:
-        items = list(sizes)
-    except TypeError:
-        raise TypeError("sizes must be a list of layer sizes like [784, 30, 10], got %r" % (sizes,)) from None
-    if len(items) < 2:
-        raise ValueError("sizes needs at least two layers (input and output), got %r" % (items,))
-    out = []
-    for i, s in enumerate(items):
-        if isinstance(s, bool) or not isinstance(s, numbers.Integral):
-            raise TypeError("sizes[%d] must be an integer, got %r" % (i, s))
-        if s < 1:
-            raise ValueError("sizes[%d] must be >= 1, got %d" % (i, s))
-        if s > MAX_LAYER:
-            raise ValueError("sizes[%d] must be at most %d (BLAS counts in 32-bit ints), got %d" % (i, MAX_LAYER, s))
-        out.append(int(s))
-    for i in range(len(out) - 1):
-        if out[i] * out[i + 1] > MAX_MATRIX:
-            raise ValueError("sizes[%d] * sizes[%d] = %d weights: more than the %d one layer may have"
-                             % (i, i + 1, out[i] * out[i + 1], MAX_MATRIX))
-    return out
+def sigmoid(z):
+    """The sigmoid function (exp overflow gives 0.0, silently)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-np.asarray(z)))
 
 
-def check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError("%s must be an integer, got %r" % (name, value))
-    if value < minimum:
-        raise ValueError("%s must be >= %d, got %d" % (name, minimum, value))
-    return int(value)
+def sigmoid_prime(z):
+    """Derivative of the sigmoid function."""
+    s = sigmoid(z)
+    return s * (1 - s)
 
 
-def check_real(name, value, positive=False, nonnegative=False, below=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError("%s must be a real number, got %r" % (name, value))
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError("%s must be finite, got %r" % (name, value))
-    if positive and not value > 0:
-        raise ValueError("%s must be > 0, got %r" % (name, value))
-    if nonnegative and value < 0:
-        raise ValueError("%s must be >= 0, got %r" % (name, value))
-    if below is not None and not value < below:
-        raise ValueError("%s must be < %r, got %r" % (name, below, value))
-    return value
+tanh = np.tanh
 
 
-def check_dtype(dtype):
-    dt = np.dtype(dtype)
-    if dt not in FLOAT_TYPES:
-        raise TypeError("dtype must be float64 or float32, got %s" % dt)
-    return dt
+def tanh_prime(z):
+    return 1.0 - np.square(np.tanh(z))
+
+
+def relu(z):
+    """Rectified linear: max(z, 0)."""
+    return np.maximum(z, 0.0)
+
+
+def relu_prime(z):
+    """1 where z > 0, else 0 (0 at z == 0)."""
+    return np.greater(z, 0).astype(np.float64)
+
+
+def softmax(z):
+    """exp(z - max) / sum(exp(z - max)) down each column."""
+    e = np.exp(z - np.max(z, axis=0, keepdims=True))
+    return e / np.sum(e, axis=0, keepdims=True)
+
+
+HIDDEN = {"sigmoid": (sigmoid, sigmoid_prime), "tanh": (tanh, tanh_prime), "relu": (relu, relu_prime)}
+
+
+def feedforward(weights, biases, a, act=sigmoid, output=sigmoid, scale=1.0):
+    """The network's output for input column(s) ``a``; hidden activations times ``scale``
+    (1 - p_dropout for a network trained with dropout)."""
+    last = len(weights) - 1
+    for i, (b, w) in enumerate(zip(biases, weights)):
+        z = np.dot(w, a) + b
+        if i == last:
+            return output(z)
+        a = act(z)
+        if scale != 1.0:
+            a = a * scale
+    return a
+
+
+def backprop(weights, biases, x, y, delta_out, act=sigmoid, act_prime=sigmoid_prime, output=sigmoid,
+             masks=None, scale=1.0):
+    """Backpropagation, as the book: the cost's gradient ``(nabla_b, nabla_w)`` summed over the
+    examples that are the columns of ``x`` and ``y``; ``delta_out(z, a, y)`` is the output
+    layer's error.  ``masks`` (one 0/1 array per hidden layer) drop hidden units (dropout's
+    training path); else hidden activations are times ``scale``.  Also returns whether every
+    weighted input and the output error were finite."""
+    activation, activations, zs = x, [x], []
+    last = len(weights) - 1
+    for i, (b, w) in enumerate(zip(biases, weights)):
+        z = np.dot(w, activation) + b
+        zs.append(z)
+        if i == last:
+            activation = output(z)
+        else:
+            activation = act(z)
+            if masks is not None:
+                activation = activation * masks[i]
+            elif scale != 1.0:
+                activation = activation * scale
+        activations.append(activation)
+    nabla_b, nabla_w = [None] * len(biases), [None] * len(weights)
+    delta = delta_out(zs[-1], activations[-1], y)
+    finite = all(np.isfinite(z).all() for z in zs) and np.isfinite(delta).all()
+    for l in range(1, len(weights) + 1):
+        if l > 1:
+            delta = np.dot(weights[-l + 1].transpose(), delta) * act_prime(zs[-l])
+            if masks is not None:
+                delta = delta * masks[-l + 1]
+            elif scale != 1.0:
+                delta = delta * scale
+        nabla_b[-l] = delta if delta.shape[1] == 1 else np.sum(delta, axis=1, keepdims=True)
+        nabla_w[-l] = np.dot(delta, activations[-l - 1].transpose())
+    return nabla_b, nabla_w, finite
 
 
 # ---------------------------------------------------------------------------
@@ -203,9 +227,11 @@ def as_arrays(data, name, n_in, n_out, dtype):
     ``data`` is the book's list of ``(x, y)`` tuples (x a column of n_in values,
     y a column of n_out targets or an integer label) or an array pair ``(X, Y)``.
     """
+    is_list = isinstance(data, list)
+    data = _train.materialize(data, name)
     if data is None:
         raise ValueError("%s is empty" % name)
-    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray) and data[0].ndim == 2:
+    if _train.is_array_pair(data):
         X = _input_matrix(data[0], name, n_in, dtype)
         if len(X) == 0:
             raise ValueError("%s is empty" % name)
@@ -213,17 +239,11 @@ def as_arrays(data, name, n_in, n_out, dtype):
         if len(ys) != len(X):
             raise ValueError("%s: %d inputs but %d targets" % (name, len(X), len(ys)))
         return X, _targets(ys, name, len(X), n_out, dtype), False
-    if isinstance(data, (str, bytes)) or not hasattr(data, "__len__"):
-        if hasattr(data, "__iter__"):
-            data = list(data)
-        else:
-            raise TypeError("%s must be a list of (x, y) pairs or a pair of arrays (X, Y), got %s"
-                            % (name, type(data).__name__))
     if len(data) == 0:
         raise ValueError("%s is empty" % name)
     X = _input_matrix(_stack_inputs(data, name, n_in), name, n_in, dtype)
     Y = _targets([item[1] for item in data], name, len(X), n_out, dtype)
-    return X, Y, True
+    return X, Y, is_list
 
 
 def as_eval_arrays(data, name, n_in, n_out, dtype):
@@ -237,243 +257,94 @@ def labels_of(Y):
     return np.argmax(Y, axis=1)
 
 
-# ---------------------------------------------------------------------------
-# parameters: the user-visible arrays, made kernel-ready in place
-# ---------------------------------------------------------------------------
-
-def check_params(net):
-    """Check ``net.weights`` / ``net.biases`` against ``net.sizes`` without changing them."""
-    sizes = net.sizes
-    L = len(sizes) - 1
-    for what, arrs in (("weights", net.weights), ("biases", net.biases)):
-        if len(arrs) != L:
-            raise ValueError("%s has %d arrays, expected %d for sizes %s" % (what, len(arrs), L, sizes))
-    for l in range(L):
-        for what, arr, shape in (("weights", net.weights[l], (sizes[l + 1], sizes[l])),
-                                 ("biases", net.biases[l], (sizes[l + 1], 1))):
-            a = np.asarray(arr)
-            if a.size != shape[0] * shape[1] or (a.ndim == 2 and a.shape != shape) or a.ndim > 2:
-                raise ValueError("%s[%d] must have shape %s, got %s" % (what, l, shape, a.shape))
-            if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
-                raise TypeError("%s[%d] must be a real numeric array, got dtype %s" % (what, l, a.dtype))
-            if not np.isfinite(a).all():
-                raise ValueError("%s[%d] contains NaN or infinity" % (what, l))
-
-
-def kernel_ready_params(net):
-    """Make every weight and bias array C-contiguous, writeable, of the net's dtype and
-    the book's shape, replacing in the lists only those that are not (call after check_params)."""
-    sizes, dt = net.sizes, net.dtype
-    for l in range(len(sizes) - 1):
-        for arrs, shape in ((net.weights, (sizes[l + 1], sizes[l])), (net.biases, (sizes[l + 1], 1))):
-            a = arrs[l]
-            if not (isinstance(a, np.ndarray) and a.dtype == dt and a.shape == shape
-                    and a.flags.c_contiguous and a.flags.writeable and a.flags.aligned):
-                arrs[l] = np.array(np.asarray(a).reshape(shape), dtype=dt, order="C", copy=True)
-    return list(net.weights), list(net.biases)
 
 
 # ---------------------------------------------------------------------------
 # the native engine
 # ---------------------------------------------------------------------------
 
+class Evaluator(object):
+    """Batched native forward passes over whole data sets with the parameter arrays of
+    ``params`` (a ``_train.Params``): predictions, and per-row costs or outputs when asked."""
+
+    def __init__(self, net, params, act_hidden=SIGMOID, act_out=SIGMOID, cost=QUADRATIC):
+        L = len(net.sizes) - 1
+        self.core = _core.DenseNet(net.sizes, net.dtype, act_hidden, act_out, cost, 0)
+        self.core.set_params(params.arrays[:L], params.arrays[L:])
+
+    def __call__(self, X, Y=None, hidden_scale=1.0, want_cost=False, want_output=False):
+        with _config.blas_limit(1):
+            return self.core.evaluate(X, Y, hidden_scale, _config.effective_threads(), want_cost, want_output)
+
+
+def evaluate_arrays(net, X, Y=None, act_hidden=SIGMOID, act_out=SIGMOID, cost=QUADRATIC,
+                    hidden_scale=1.0, want_cost=False, want_output=False):
+    """The network's parameters as it holds them now (checked), one batched native forward
+    pass: (argmax per row, cost per row or None, outputs or None)."""
+    params = _train.dense_params(net)
+    params.load()
+    return Evaluator(net, params, act_hidden, act_out, cost)(X, Y, hidden_scale, want_cost, want_output)
+
+
 class Engine(object):
-    """One SGD call's native state: the kernels' view of the network plus workspace."""
+    """The native SGD of csrc/dense.c on the working arrays of ``params``, as ``_train.Run``
+    drives it.  ``kw``: train_epoch's options (lmbda_over_n, reg, mu, p_dropout, seed)."""
 
-    def __init__(self, net, act_hidden, act_out, cost, mbs, momentum=False, dropout=False):
-        self.net = net
-        self.core = _core.DenseNet(net.sizes, net.dtype, act_hidden, act_out, cost, mbs, momentum, dropout)
+    def __init__(self, net, params, X, Y, eta, codes, mbs, momentum=False, dropout=False, **kw):
+        L = len(net.sizes) - 1
+        self.core = _core.DenseNet(net.sizes, net.dtype, codes[0], codes[1], codes[2], mbs, momentum, dropout)
+        self.params, self.X, self.Y, self.eta, self.kw = params, X, Y, eta, kw
         self.velocities = None
-        self.last_threads = None
-        self.chunk = FIRST_CHUNK_BATCHES * self.core.mbs   # examples per native call, adapted
-        self.epochs_started = 0      # epoch() calls so far: an SGD call's epoch number
-        net.last_interrupted_at = None
+        vel = []
         if momentum:
-            self.velocities = ([np.zeros_like(w) for w in net.weights], [np.zeros_like(b) for b in net.biases])
+            self.velocities = ([np.zeros_like(w) for w in params.arrays[:L]],
+                               [np.zeros_like(b) for b in params.arrays[L:]])
+            vel = list(self.velocities)
+        self.core.set_params(params.arrays[:L], params.arrays[L:], *vel)
+        self.threads = _config.effective_threads()
 
-    def bind(self):
-        """Point the kernels at the network's current arrays (a user may assign new ones)."""
-        w, b = kernel_ready_params(self.net)
-        if self.velocities is not None:
-            self.core.set_params(w, b, self.velocities[0], self.velocities[1])
-        else:
-            self.core.set_params(w, b)
-
-    def epoch(self, *args, **kw):
-        """One epoch (see _epoch); on Ctrl-C, records where it stopped (note_interrupt)."""
-        try:
-            return self._epoch(*args, **kw)
-        except KeyboardInterrupt as e:
-            self.note_interrupt(e)
-            raise
-
-    def _epoch(self, X, Y, order, eta, counter0=0, progress=None, **kw):
-        """One epoch over ``order`` (row indices); returns the examples done.
-
-        The epoch runs as a few native calls of whole mini-batches each, sized
-        to take about CHUNK_SECONDS: between them Python sees Ctrl-C (which then
-        leaves the weights as after a whole number of mini-batches) and calls
-        ``progress(done, n)``; per call that costs microseconds, against tens of
-        milliseconds of training.
-
-        With several threads the first mini-batches of the epoch (0.5% at a time,
-        twice each) are timed on all threads and on one, and the rest runs on the
-        faster, the other count being timed again every REPROBE_SECONDS: at
-        mini-batch 10 the threads meet every few microseconds, and on a machine
-        whose cores are busy with other work that costs far more than it gains.
-        Results do not depend on the thread count, so this changes no number.
-        """
-        self.bind()
-        nt = _config.effective_threads()
-        n, mbs = len(order), self.core.mbs
-        pos = 0
-        self.epochs_started += 1
+    def start_epoch(self, j):
         self.core.examples_done = 0
 
-        def run(size, threads):
-            nonlocal pos
-            t0 = time.perf_counter()
-            pos += self.core.train_epoch(X, Y, order[pos:pos + size], eta, counter0=counter0 + pos,
-                                         nthreads=threads, **kw)
-            self.check_finite(pos)
-            if progress is not None:
-                progress(pos, n)
-            return time.perf_counter() - t0
+    @property
+    def examples_done(self):
+        return self.core.examples_done
 
-        probe = max(mbs, (n // 200) // mbs * mbs)
-        threads = nt
-        counts = (nt, 1) if nt > 1 and n >= 6 * probe else (nt,)
-        rate, measured = {}, {}    # per thread count: seconds per example, and when last measured
+    def train(self, j, order, first, count):
+        mbs = self.core.mbs
+        self.core.train_epoch(self.X, self.Y, order[first * mbs:(first + count) * mbs], self.eta,
+                              counter0=(j or 0) * len(self.X) + first * mbs, nthreads=self.threads, **self.kw)
 
-        def measure(t, size, keep_min=False):
-            start = pos
-            seconds = run(size, t)
-            r = seconds / max(pos - start, 1)
-            rate[t] = min(rate.get(t, r), r) if keep_min else r
-            measured[t] = time.perf_counter()
-            return seconds
-
-        if len(counts) > 1:
-            # twice each, alternating, the faster of each pair kept: one hiccup of the
-            # machine during one short probe must not decide
-            for t in (nt, 1, nt, 1):
-                measure(t, probe, keep_min=True)
-            threads = min(rate, key=rate.get)
-        while pos < n:
-            other = counts[-1] if threads == counts[0] else counts[0]
-            if len(counts) > 1 and time.perf_counter() - measured[other] > REPROBE_SECONDS:
-                # the machine's load changes (another program's BLAS threads spin for a while
-                # after each call, say): time the other count again now and then
-                measure(other, probe)
-                threads = min(rate, key=rate.get)
-                continue
-            size = self.chunk
-            seconds = measure(threads, size)
-            if seconds > 0:
-                # next chunk: about CHUNK_SECONDS, a whole number of mini-batches, within bounds
-                size = int(size * min(4.0, CHUNK_SECONDS / seconds)) // mbs * mbs
-                self.chunk = max(mbs, min(size, MAX_CHUNK_BATCHES * mbs))
-            threads = min(rate, key=rate.get)
-        self.last_threads = threads
-        return pos
-
-    def check_finite(self, pos):
-        """Raise TrainingDiverged when the last native call met an inf or NaN.
+    def check(self, j, first, end):
+        """TrainingDiverged when the last call met an inf or NaN.
 
         The kernels check every weighted input and output delta before a
         mini-batch's update and stop there.  An update can itself overflow
         (eta times a gradient beyond the largest float): the next mini-batch's
         forward pass then sees it, or, after the last one of a call, the check
-        of the parameters here (a few microseconds per call of ~50 ms).
-        """
-        j, mbs = self.epochs_started - 1, self.core.mbs
-        params = self.net.weights + self.net.biases
-        if self.velocities is not None:
-            params = params + self.velocities[0] + self.velocities[1]
-        finite = all(np.isfinite(a).all() for a in params)
-        if self.core.nonfinite:
-            k = pos // mbs
-            if finite:
-                raise TrainingDiverged("training diverged in epoch %d, mini-batch %d: a weighted input or output "
-                                       "delta became infinite or NaN; the weights are as before that mini-batch "
-                                       "(try a smaller eta)" % (j, k), j, k)
-            k -= 1
-        elif finite:
-            return
-        else:
-            k = (pos - 1) // mbs
-        raise TrainingDiverged("training diverged in epoch %d, mini-batch %d: its update overflowed, the weights "
-                               "or biases now hold infinities or NaN (try a smaller eta)" % (j, k), j, k)
-
-    def note_interrupt(self, exc):
-        """Ctrl-C: record where (``net.last_interrupted_at = (epoch, examples done in it)``;
-        the weights are as after that many examples, a whole number of mini-batches).
-        SGD calls this too, for an interrupt between two epochs."""
-        if getattr(exc, "_nnfast_noted", False):
-            return
-        exc._nnfast_noted = True
-        where = (max(self.epochs_started - 1, 0), int(self.core.examples_done))
-        self.net.last_interrupted_at = where
-        if hasattr(exc, "add_note"):     # Python >= 3.11
-            exc.add_note("nnfast: training stopped in epoch %d after %d examples (a whole number of mini-batches); "
-                         "net.last_interrupted_at = %r" % (where[0], where[1], where))
+        of the parameters here (a few microseconds per call of ~50 ms)."""
+        arrays = self.params.arrays + ([] if self.velocities is None else self.velocities[0] + self.velocities[1])
+        finite = _train.all_finite(arrays)
+        k = self.core.examples_done // self.core.mbs
+        if self.core.nonfinite and finite:
+            raise _train.diverged(j, k if j is not None else None,
+                                  "a weighted input or output delta became infinite or NaN", _train.BEFORE)
+        if self.core.nonfinite or not finite:
+            k = k - 1 if self.core.nonfinite else (self.core.examples_done - 1) // self.core.mbs
+            raise _train.diverged(j, k if j is not None else None, *_train.OVERFLOWED)
 
 
-def evaluate_arrays(net, X, Y=None, act_hidden=SIGMOID, act_out=SIGMOID, cost=QUADRATIC,
-                    hidden_scale=1.0, want_cost=False, want_output=False):
-    """Batched native forward pass: (argmax per row, cost per row or None, outputs or None)."""
-    check_params(net)
-    w, b = kernel_ready_params(net)
-    core = _core.DenseNet(net.sizes, net.dtype, act_hidden, act_out, cost, 0)
-    core.set_params(w, b)
-    with _config.blas_limit(1):
-        return core.evaluate(X, Y, hidden_scale, _config.effective_threads(), want_cost, want_output)
-
-
-class Shuffler(object):
-    """The book's ``random.shuffle(training_data)`` each epoch, on row indices.
-
-    random.shuffle's swaps depend only on the list's length and the state of
-    Python's ``random`` generator, so shuffling a list of indices in its place
-    gives exactly the order the book's list would have: same seed, same
-    mini-batches.  The shuffle itself runs in C (csrc/shuffle.c: CPython's
-    algorithm on CPython's generator, from ``random.getstate()`` and back with
-    ``random.setstate()``), 15 ms of Python per 60,000 examples saved each
-    epoch.  When ``random.shuffle`` is not the standard one (replaced or
-    patched), Python's own shuffles a list instead.  When the user's data is a
-    list, it is left shuffled the same way at the end, as the book leaves it.
-    """
-
-    def __init__(self, n):
-        self.idx = np.arange(n, dtype=np.int64)
-
-    @property
-    def idx(self):
-        return self._idx
-
-    @idx.setter
-    def idx(self, value):
-        self._idx = np.array(value, dtype=np.int64)
-
-    def next_order(self):
-        if _native_shuffle_applies():
-            version, internal, gauss = random.getstate()
-            random.setstate((version, _core.py_shuffle(self._idx, internal), gauss))
-        else:
-            order = self._idx.tolist()
-            random.shuffle(order)
-            self._idx = np.array(order, dtype=np.int64)
-        return self._idx.copy()
-
-    def apply_to(self, data):
-        original = list(data)
-        data[:] = [original[i] for i in self._idx.tolist()]
-
-
-def _native_shuffle_applies():
-    """True when ``random.shuffle`` is CPython's, bound to the module's generator."""
-    shuffle = random.shuffle
-    inst = getattr(shuffle, "__self__", None)
-    return (type(inst) is random.Random and getattr(shuffle, "__func__", None) is random.Random.shuffle
-            and type(inst).getrandbits is random.Random.getrandbits
-            and type(inst)._randbelow is random.Random._randbelow_with_getrandbits)
+def one_step(net, X, Y, make_engine):
+    """update_mini_batch: one gradient step on all rows of X, Y, from the network's arrays
+    (checked) to new ones, as the book's ``self.weights = [...]``; returns the engine."""
+    params = _train.dense_params(net)
+    params.load()
+    engine = make_engine(params)
+    engine.start_epoch(None)
+    params.trained = True
+    try:
+        engine.train(None, np.arange(len(X), dtype=np.int64), 0, 1)
+        engine.check(None, 0, 1)
+    finally:
+        params.publish()
+    return engine

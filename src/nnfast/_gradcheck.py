@@ -291,38 +291,14 @@ def _check_dense(net, x, y, eps, tiny, samples, rng):
 
 
 # ---------------------------------------------------------------------------
-# network3: native or reference gradients; the cost on a float64 numpy shadow
+# network3: the network's own gradients and cost, on float64 copies
 # ---------------------------------------------------------------------------
 
-def _shadow_net3(net):
-    """A reference network3 holding float64 copies of ``net``'s parameters, whose
-    ``cost`` is the training-path cost (dropout masks from seed and first_example)."""
-    from .reference import network3 as R
-    from . import network3 as N
-    layers = []
-    for layer in net.layers:
-        if isinstance(layer, (R.SoftmaxLayer, N.SoftmaxLayer)):
-            cls = R.SoftmaxLayer
-        elif isinstance(layer, (R.FullyConnectedLayer, N.FullyConnectedLayer)):
-            cls = R.FullyConnectedLayer
-        elif isinstance(layer, (R.ConvPoolLayer, N.ConvPoolLayer)):
-            cls = R.ConvPoolLayer
-        else:
-            raise TypeError("net.layers holds a %s, not a layer of nnfast.network3" % type(layer).__name__)
-        s = cls.__new__(cls)
-        s.__dict__.update({k: v for k, v in layer.__dict__.items()
-                           if k in ("filter_shape", "image_shape", "poolsize", "activation_fn", "n_in", "n_out",
-                                    "p_dropout")})
-        s.w = np.array(layer.w, dtype=np.float64)
-        s.b = np.array(layer.b, dtype=np.float64)
-        s.params = [s.w, s.b]
-        layers.append(s)
-    shadow = R.Network.__new__(R.Network)
-    shadow.layers, shadow.mini_batch_size = layers, net.mini_batch_size
-    return shadow
-
-
 def _check_net3(net, x, y, eps, tiny, samples, rng, seed, first_example):
+    """network3's gradients against central differences of its training-path cost (dropout
+    masks from seed and first_example): nnfast's from its native kernels in float64 (the
+    mean of the per-row log-likelihood of a forward pass), a reference network's from its
+    ``gradients`` and ``cost``."""
     for name, v in (("seed", seed), ("first_example", first_example)):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
             raise ValueError("%s must be a non-negative integer, got %r" % (name, v))
@@ -339,21 +315,25 @@ def _check_net3(net, x, y, eps, tiny, samples, rng, seed, first_example):
         if native:
             net.dtype = np.dtype(np.float64)
             grads = net._gradients(X, Y, seed=seed, first_example=first_example)
+            plan = net._plan(with_grads=True)          # its kernels read the copies perturbed below
+
+            def total_cost():
+                plan.gradients(X, Y, seed, first_example)
+                return float(np.mean(plan.loss[:len(Y)]))
         else:
             grads = net.gradients(X, Y, seed=seed, first_example=first_example)
+
+            def total_cost():
+                return float(net.cost(X, Y, seed=seed, first_example=first_example))
+
+        params, flat_grads = [], []
+        for l, (layer, (dw, db)) in enumerate(zip(net.layers, grads)):
+            params += [("layers[%d].w" % l, layer.w), ("layers[%d].b" % l, layer.b)]
+            flat_grads += [dw, db]
+        return _compare(GradCheckResult(kind, eps, tiny, len(Y)), params, flat_grads, total_cost, eps, tiny,
+                        samples, rng)
     finally:
         for layer, (w, b, params) in zip(net.layers, saved_layers):
             layer.w, layer.b, layer.params = w, b, params
         if native:
             net.dtype, net.params = saved_net
-    shadow = _shadow_net3(net)
-
-    def total_cost():
-        return float(shadow.cost(X, Y, seed=seed, first_example=first_example))
-
-    params, flat_grads = [], []
-    for l, (layer, (dw, db)) in enumerate(zip(shadow.layers, grads)):
-        params += [("layers[%d].w" % l, layer.w), ("layers[%d].b" % l, layer.b)]
-        flat_grads += [dw, db]
-    return _compare(GradCheckResult(kind, eps, tiny, len(Y)), params, flat_grads, total_cost, eps, tiny,
-                    samples, rng)

@@ -91,7 +91,7 @@ def network2_dict(net):
     data = {"sizes": [int(s) for s in net.sizes],
             "weights": [np.asarray(w, dtype=np.float64).tolist() for w in net.weights],
             "biases": [np.asarray(b, dtype=np.float64).tolist() for b in net.biases],
-            "cost": str(net.cost.__name__)}
+            "cost": str(getattr(net.cost, "__name__", type(net.cost).__name__))}   # a class or an instance
     if getattr(net, "activation", "sigmoid") != "sigmoid":
         data["activation"] = net.activation
     if getattr(net, "p_dropout", 0.0) != 0.0:

@@ -28,26 +28,11 @@ import numbers
 
 import numpy as np
 
-from . import _dense
+from . import _checks, _dense
 
 __all__ = ["gradient_norms", "GradientNormRecorder", "unstable_chain", "Chain"]
 
 _CHUNK = 4096
-
-
-def _sigmoid(z):
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-z))
-
-
-def _sigmoid_prime(z):
-    s = _sigmoid(z)
-    return s * (1.0 - s)
-
-
-def _softmax_columns(z):
-    e = np.exp(z - np.max(z, axis=0, keepdims=True))
-    return e / np.sum(e, axis=0, keepdims=True)
 
 
 def _layers_of(net):
@@ -58,10 +43,10 @@ def _layers_of(net):
                         "ones), with sizes, weights and biases; got %s" % type(net).__name__)
     cost = getattr(net, "cost", None)
     if cost is None:                               # chapter 1: sigmoid throughout, quadratic cost
-        return (_sigmoid, _sigmoid_prime, _sigmoid,
-                lambda z, a, y: (a - y) * _sigmoid_prime(z), 1.0)
+        return (_dense.sigmoid, _dense.sigmoid_prime, _dense.sigmoid,
+                lambda z, a, y: (a - y) * _dense.sigmoid_prime(z), 1.0)
     act, act_prime = net._hidden()
-    out = _softmax_columns if net._softmax_output() else _sigmoid
+    out = _dense.softmax if net._softmax_output() else _dense.sigmoid
     p = float(getattr(net, "p_dropout", 0.0))
     return act, act_prime, out, cost.delta, 1.0 - p
 
@@ -72,27 +57,12 @@ def _summed_bias_gradients(net, X, Y):
     weights = [np.asarray(w, dtype=np.float64) for w in net.weights]
     biases = [np.asarray(b, dtype=np.float64).reshape(-1, 1) for b in net.biases]
     total = [np.zeros(b.shape[0]) for b in biases]
-    last = len(weights) - 1
     for start in range(0, len(X), _CHUNK):
         a = np.asarray(X[start:start + _CHUNK], dtype=np.float64).T       # examples as columns
         y = np.asarray(Y[start:start + _CHUNK], dtype=np.float64).T
-        zs = []
-        for l, (w, b) in enumerate(zip(weights, biases)):
-            z = np.dot(w, a) + b
-            zs.append(z)
-            if l == last:
-                a = out(z)
-            else:
-                a = act(z)
-                if scale != 1.0:                   # trained with dropout: feedforward's (1 - p) scaling
-                    a = a * scale
-        delta = np.asarray(delta_fn(zs[-1], a, y), dtype=np.float64)
-        total[-1] += delta.sum(axis=1)
-        for l in range(last - 1, -1, -1):
-            delta = np.dot(weights[l + 1].T, delta) * act_prime(zs[l])
-            if scale != 1.0:
-                delta = delta * scale
-            total[l] += delta.sum(axis=1)
+        nabla_b = _dense.backprop(weights, biases, a, y, delta_fn, act, act_prime, out, scale=scale)[0]
+        for t, nb in zip(total, nabla_b):
+            t += nb.reshape(-1)
     return total
 
 
@@ -187,14 +157,14 @@ def unstable_chain(weights, biases, x, y=0.0):
     if len(w) != len(b):
         raise ValueError("weights and biases must have the same length (one per neuron), got %d and %d"
                          % (len(w), len(b)))
-    x = _dense.check_real("x", x)
-    y = _dense.check_real("y", y)
+    x = _checks.check_real("x", x)
+    y = _checks.check_real("y", y)
     n = len(w)
     zs, activations = np.empty(n), [x]
     for j in range(n):
         zs[j] = w[j] * activations[-1] + b[j]
-        activations.append(float(_sigmoid(zs[j])))
-    sp = _sigmoid_prime(zs)
+        activations.append(float(_dense.sigmoid(zs[j])))
+    sp = _dense.sigmoid_prime(zs)
     terms = [float(sp[0])] + [float(w[j] * sp[j]) for j in range(1, n)]
     dC_da = activations[-1] - y
     # backwards: dC/db_j = sigma'(z_j) * (w_{j+1} sigma'(z_{j+1}) * ... * w_n sigma'(z_n)) * dC/da_n

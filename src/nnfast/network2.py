@@ -5,19 +5,21 @@ network2.py
 Chapter 3's network, as a drop-in for the book's ``network2.py``: the
 cross-entropy (and quadratic) cost, L2 regularisation, the book's weight
 initialisation, monitoring, save/load, plus the chapter's improvements as
-keyword arguments whose defaults keep the book's behaviour (see
-``nnfast.reference.network2``, the per-example oracle this module is tested
-against: same classes, options, printed lines, returned lists and files).
+keyword arguments whose defaults keep the book's behaviour (tested against
+``nnfast.reference.network2``, the per-example oracle, which shares no code
+with this module: same options, printed lines, returned lists and files).
 
 The difference is speed.  ``SGD`` lays the training and evaluation data out
-as contiguous arrays once per call; each epoch is then one native call
-(forward, backprop and update of every mini-batch, in C with OpenMP) writing
-straight into ``weights`` and ``biases``, and each monitor line is one batched
-native pass over its data set.
+as contiguous arrays once per call; each epoch is then a few native calls
+(forward, backprop and update of every mini-batch, in C with OpenMP), and
+each monitor line is one batched native pass over its data set.  As the
+book's, ``weights`` and ``biases`` are new arrays after each epoch.
 
 Beyond the book: ``Network(..., dtype=np.float32)`` trains in single precision,
-and the data may also be array pairs ``(X, Y)`` with X of shape (n, sizes[0])
-and Y one-hot (n, sizes[-1]) or integer labels.  A cost class of your own
+and the data may be any iterable of ``(x, y)`` pairs or array pairs ``(X, Y)``
+with X of shape (n, sizes[0]) and Y one-hot (n, sizes[-1]) or integer labels.
+``cost`` may be a class or an instance (``CrossEntropyCost()``, as the book's
+fig/ scripts pass it).  A cost class of your own
 (static ``fn(a, y)`` and ``delta(z, a, y)`` as in the book) works too, on a
 batched numpy path: ``delta`` receives (sizes[-1], m) matrices holding one
 mini-batch's examples as columns, ``fn`` one example's columns at a time.
@@ -26,94 +28,140 @@ import warnings
 
 import numpy as np
 
-from . import _checkpoint, _config, _core, _dense, _netfiles, _progress
-from . import history as _history
-from ._errors import BadFileError, TrainingDiverged
-from .reference import _rng
-from .reference import network2 as _ref
-from .reference.network2 import (  # noqa: F401 - the book's module-level names
-    CrossEntropyCost, LogLikelihoodCost, QuadraticCost, relu, relu_prime, sigmoid, sigmoid_prime,
-    softmax, tanh, tanh_prime, vectorized_result)
+from . import _checks, _dense, _net3, _netfiles, _train
+from ._errors import BadFileError
+from ._dense import relu, relu_prime, sigmoid, sigmoid_prime, softmax, tanh, tanh_prime  # noqa: F401 - the book's names
 
-# the costs the native kernels implement (by identity: a subclass may change fn or delta)
-_NATIVE_COSTS = ((QuadraticCost, _dense.QUADRATIC),
-                 (CrossEntropyCost, _dense.CROSS_ENTROPY),
-                 (LogLikelihoodCost, _dense.LOG_LIKELIHOOD))
+
+#### Costs
+
+class QuadraticCost(object):
+
+    @staticmethod
+    def fn(a, y):
+        """Cost of output ``a`` against desired output ``y``: 0.5*||a-y||^2."""
+        return 0.5 * np.linalg.norm(a - y) ** 2
+
+    @staticmethod
+    def delta(z, a, y):
+        """Error delta of the (sigmoid) output layer."""
+        return (a - y) * sigmoid_prime(z)
+
+
+class CrossEntropyCost(object):
+
+    @staticmethod
+    def fn(a, y):
+        """Cross-entropy of ``a`` against ``y``; nan_to_num makes 0*log(0) = 0 and
+        log(0) a huge finite number, as the book (without the warnings)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.sum(np.nan_to_num(-y * np.log(a) - (1 - y) * np.log(1 - a)))
+
+    @staticmethod
+    def delta(z, a, y):
+        """Error delta of the (sigmoid) output layer: a - y."""
+        return (a - y)
+
+
+class LogLikelihoodCost(object):
+    """Log-likelihood cost; a network with this cost has a softmax output layer."""
+
+    @staticmethod
+    def fn(a, y):
+        """-sum(y*ln a), i.e. -ln a[label] for one-hot ``y``."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.sum(np.nan_to_num(-y * np.log(a)))
+
+    @staticmethod
+    def delta(z, a, y):
+        """Error delta of the softmax output layer: a - y."""
+        return (a - y)
+
+
+# the costs the native kernels implement, by class (an instance of one is that cost;
+# a subclass may change fn or delta, so it is the user's own)
+_NATIVE_COSTS = {QuadraticCost: _dense.QUADRATIC, CrossEntropyCost: _dense.CROSS_ENTROPY,
+                 LogLikelihoodCost: _dense.LOG_LIKELIHOOD}
+_COSTS = {cls.__name__: cls for cls in _NATIVE_COSTS}
+_REGULARIZATIONS = ("L2", "L1")
+_INITIALIZERS = ("default", "large", "he")
 _noticed = set()
 
 
+def _cost_class(cost):
+    """The class of a cost given as a class (the book's network2) or an instance (its fig/ scripts)."""
+    return cost if isinstance(cost, type) else type(cost)
+
+
 def _native_cost_code(cost):
-    for cls, code in _NATIVE_COSTS:
-        if cost is cls:
-            return code
-    return None
+    return _NATIVE_COSTS.get(_cost_class(cost))
+
+
+def _cost_name(cost):
+    return _cost_class(cost).__name__
 
 
 def _notice_custom_cost(cost):
-    """Say once per cost that it runs on the numpy path."""
-    key = id(cost)
-    if key in _noticed:
+    """Say once per cost class that it runs on the numpy path."""
+    cls = _cost_class(cost)
+    if cls in _noticed:
         return
-    _noticed.add(key)
-    warnings.warn("nnfast.network2: cost %s runs on a batched numpy path; the native (fast) path covers "
-                  "the built-in QuadraticCost, CrossEntropyCost and LogLikelihoodCost"
-                  % getattr(cost, "__name__", type(cost).__name__), RuntimeWarning, stacklevel=3)
+    _noticed.add(cls)
+    warnings.warn("nnfast.network2: cost %s is a class of your own, not one of the built-in QuadraticCost, "
+                  "CrossEntropyCost and LogLikelihoodCost that run natively: it trains on a batched numpy "
+                  "path, a few times slower" % cls.__name__, RuntimeWarning, stacklevel=3)
 
 
-def _materialize(data):
-    """Lists stay lists (shuffled in place, as the book), array pairs stay pairs,
-    other iterables (a zip, a generator) become lists, as the book needs them."""
-    if data is None or isinstance(data, list):
-        return data
-    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray) and data[0].ndim == 2:
-        return data
-    return list(data)
+def vectorized_result(j):
+    """A 10-dimensional unit column with 1.0 at row j (digit -> desired output)."""
+    e = np.zeros((10, 1))
+    e[j] = 1.0
+    return e
 
 
-def _where(where):
-    """' in epoch j, mini-batch k' for TrainingDiverged's message (nothing outside SGD)."""
-    return "" if where[0] is None else " in epoch %d, mini-batch %d" % where
-
-
-def _softmax_columns(z):
-    e = np.exp(z - np.max(z, axis=0, keepdims=True))
-    return e / np.sum(e, axis=0, keepdims=True)
-
-
-class Network(_ref.Network):
+class Network(object):
 
     def __init__(self, sizes, cost=CrossEntropyCost, activation="sigmoid", initializer="default",
                  dtype=np.float64):
         """``sizes`` lists the neurons per layer, e.g. [784, 30, 10]; ``cost`` a cost
-        class.  ``activation``: the hidden layers' neuron, "sigmoid" (the book),
+        class (or an instance of one, as the book's fig/ scripts pass it).
+        ``activation``: the hidden layers' neuron, "sigmoid" (the book),
         "tanh" or "relu"; the output layer is sigmoid, or softmax with
         ``LogLikelihoodCost``.  ``initializer``: "default" (the book's, weights
         randn/sqrt(n_in)), "large" (chapter 1's randn) or "he"
         (randn*sqrt(2/n_in)).  Biases are drawn before weights from
         ``np.random``, as the book.  ``dtype``: float64 (default) or float32."""
-        self.dtype = _dense.check_dtype(dtype)
-        _dense.check_sizes(sizes)
-        super().__init__(sizes, cost=cost, activation=activation, initializer=initializer)
+        self.dtype = _checks.check_dtype(dtype)
+        sizes = _checks.check_sizes(sizes)
+        _checks.check_one_of("activation", activation, tuple(_dense.HIDDEN))
+        _checks.check_one_of("initializer", initializer, _INITIALIZERS)
+        self.num_layers = len(sizes)
+        self.sizes = sizes
+        self.activation = activation
+        self.p_dropout = 0.0
+        self.regularization = "L2"
+        self._velocity_w = None
+        self._velocity_b = None
+        getattr(self, initializer + "_weight_initializer")()
+        self.cost = cost
 
-    def _cast(self):
-        if self.dtype != np.float64:
-            self.biases = [b.astype(self.dtype) for b in self.biases]
-            self.weights = [w.astype(self.dtype) for w in self.weights]
+    def _initialize(self, scale):
+        """Biases N(0, 1), then weights scale(N(0, 1), n_in), all biases drawn first."""
+        self.biases = [np.random.randn(y, 1).astype(self.dtype, copy=False) for y in self.sizes[1:]]
+        self.weights = [scale(np.random.randn(y, x), x).astype(self.dtype, copy=False)
+                        for x, y in zip(self.sizes[:-1], self.sizes[1:])]
 
     def default_weight_initializer(self):
         """Weights N(0, 1/n_in), biases N(0, 1): the book's default."""
-        super().default_weight_initializer()
-        self._cast()
+        self._initialize(lambda w, x: w / np.sqrt(x))
 
     def large_weight_initializer(self):
         """Weights and biases N(0, 1): chapter 1's initialisation."""
-        super().large_weight_initializer()
-        self._cast()
+        self._initialize(lambda w, x: w)
 
     def he_weight_initializer(self):
         """Weights N(0, 2/n_in), biases N(0, 1)."""
-        super().he_weight_initializer()
-        self._cast()
+        self._initialize(lambda w, x: w * np.sqrt(2.0 / x))
 
     def save(self, filename):
         """Save to ``filename`` as the book's JSON (sizes, weights, biases, cost), plus
@@ -123,17 +171,24 @@ class Network(_ref.Network):
                                + [("biases[%d]" % l, b) for l, b in enumerate(self.biases)], "save")
         _netfiles.write_json(filename, _netfiles.network2_dict(self))
 
-    # -- how the kernels see this network
+    # -- how the network computes
+
+    def _softmax_output(self):
+        """A softmax output layer: for LogLikelihoodCost and costs derived from one (by name,
+        so that a port's own LogLikelihoodCost counts too)."""
+        return any(c.__name__ == "LogLikelihoodCost" for c in _cost_class(self.cost).__mro__)
+
+    def _hidden(self):
+        return _dense.HIDDEN[self.activation]
 
     def _codes(self):
         """(hidden activation, output activation, native cost code or None)."""
-        if self.activation not in _dense.ACTIVATIONS or self.activation == "linear":
-            raise ValueError("activation must be one of %s, not %r" % (sorted(_ref._ACTIVATIONS), self.activation))
+        _checks.check_one_of("activation", self.activation, tuple(_dense.HIDDEN))
         act_out = _dense.SOFTMAX if self._softmax_output() else _dense.SIGMOID
         return _dense.ACTIVATIONS[self.activation], act_out, _native_cost_code(self.cost)
 
     def _arrays(self, data, name):
-        return _dense.as_arrays(_materialize(data), name, self.sizes[0], self.sizes[-1], self.dtype)[:2]
+        return _dense.as_arrays(data, name, self.sizes[0], self.sizes[-1], self.dtype)[:2]
 
     # -- training
 
@@ -191,157 +246,128 @@ class Network(_ref.Network):
         of the returned lists.  ``on_epoch(net, epoch, record)`` is called
         after each epoch with that record, to which it may add keys.
         """
-        training_data = _materialize(training_data)
-        evaluation_data = _materialize(evaluation_data)
-        _ref._check_sgd_args(epochs, mini_batch_size, eta, lmbda, regularization, mu, p_dropout,
-                             early_stopping_n, schedule_patience, schedule_factor, schedule_stop)
+        training_data = _train.materialize(training_data, "training_data")
+        evaluation_data = _train.materialize(evaluation_data, "evaluation_data")
+        epochs, mini_batch_size, eta, lmbda, mu, p_dropout = _check_sgd_args(
+            epochs, mini_batch_size, eta, lmbda, regularization, mu, p_dropout,
+            early_stopping_n, schedule_patience, schedule_factor, schedule_stop)
         if evaluation_data is not None and len(evaluation_data) == 0:
             evaluation_data = None
-        _ref._check_needs_evaluation(evaluation_data is not None,
-                                     monitor_evaluation_cost, monitor_evaluation_accuracy,
-                                     early_stopping_n, schedule_patience)
+        for flag, name in ((monitor_evaluation_cost, "monitor_evaluation_cost"),
+                           (monitor_evaluation_accuracy, "monitor_evaluation_accuracy"),
+                           (early_stopping_n is not None, "early_stopping_n"),
+                           (schedule_patience is not None, "schedule_patience")):
+            if flag and evaluation_data is None:
+                raise ValueError("%s needs evaluation_data" % name)
         act_h, act_o, code = self._codes()
-        n_in, n_out = self.sizes[0], self.sizes[-1]
-        X, Y, is_list = _dense.as_arrays(training_data, "training_data", n_in, n_out, self.dtype)
+        X, Y = self._arrays(training_data, "training_data")
         if evaluation_data is not None:
-            Xe, Ye, _ = _dense.as_arrays(evaluation_data, "evaluation_data", n_in, n_out, self.dtype)
+            Xe, Ye = self._arrays(evaluation_data, "evaluation_data")
             labels_e = _dense.labels_of(Ye)
         labels_t = _dense.labels_of(Y) if monitor_training_accuracy else None
-        _dense.check_params(self)
-        _dense.kernel_ready_params(self)
-        ckpt = _checkpoint.Checkpoint(self, checkpoint, checkpoint_every, resume, dict(
-            kind="network2", cost=getattr(self.cost, "__name__", "?"), activation=self.activation,
-            mini_batch_size=mini_batch_size, eta=eta, lmbda=lmbda, regularization=regularization, mu=mu,
-            p_dropout=p_dropout, early_stopping_n=early_stopping_n, schedule_patience=schedule_patience,
-            schedule_factor=schedule_factor, schedule_stop=schedule_stop,
-            evaluation=None if evaluation_data is None else len(evaluation_data),
-            monitor=[monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost,
-                     monitor_training_accuracy]), X, Y)
-        if mu > 0 and _native_cost_code(self.cost) is None and (checkpoint or resume):
+        if mu > 0 and code is None and (checkpoint or resume):
             raise ValueError("checkpoints with momentum need a built-in cost (the native path)")
+        n = len(X)
+        params = _train.dense_params(self)
+        params.load()
+        run = _train.Run(
+            self, params, _train.Shuffler(n), -(-n // mini_batch_size), mini_batch_size, n,
+            progress=progress, history=history, on_epoch=on_epoch, settings=dict(
+                program="network2", sizes=self.sizes, cost=_cost_name(self.cost), activation=self.activation,
+                epochs=epochs, mini_batch_size=mini_batch_size, eta=eta, lmbda=lmbda, regularization=regularization,
+                mu=mu, p_dropout=p_dropout, dtype=self.dtype.name, n_training=n,
+                n_evaluation=len(Xe) if evaluation_data is not None else 0),
+            checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, X=X, Y=Y, options=dict(
+                kind="network2", cost=_cost_name(self.cost), activation=self.activation,
+                mini_batch_size=mini_batch_size, eta=eta, lmbda=lmbda, regularization=regularization, mu=mu,
+                p_dropout=p_dropout, early_stopping_n=early_stopping_n, schedule_patience=schedule_patience,
+                schedule_factor=schedule_factor, schedule_stop=schedule_stop,
+                evaluation=None if evaluation_data is None else len(evaluation_data),
+                monitor=[monitor_evaluation_cost, monitor_evaluation_accuracy, monitor_training_cost,
+                         monitor_training_accuracy]))
 
         # from here on the network changes, as the book's
         self.regularization = regularization
-        self.p_dropout = float(p_dropout)
+        self.p_dropout = p_dropout
         self._velocity_w = None
         self._velocity_b = None
-        seed = None
-        if p_dropout > 0:
-            seed = int(np.random.randint(0, 2 ** 62, dtype=np.int64))
-
-        n = len(X)
-        reg = _dense.REG_L1 if regularization == "L1" else _dense.REG_L2
-        engine = None
+        seed = int(np.random.randint(0, 2 ** 62, dtype=np.int64)) if p_dropout > 0 else None
+        mbs = min(mini_batch_size, n)
+        options = dict(lmbda_over_n=lmbda / n, reg=_dense.REG_L1 if regularization == "L1" else _dense.REG_L2,
+                       mu=mu, p_dropout=p_dropout, seed=0 if seed is None else seed)
         if code is None:
             _notice_custom_cost(self.cost)
+            engine = _NumpyEngine(self, params, X, Y, eta, mbs, lmbda, n, mu, regularization, seed)
         else:
-            engine = _dense.Engine(self, act_h, act_o, code, min(mini_batch_size, n),
-                                   momentum=mu > 0, dropout=seed is not None)
-        evaluator = _Evaluator(self, act_h, act_o, code)
-        shuffler = _dense.Shuffler(n)
-        evaluation_cost, evaluation_accuracy = [], []
-        training_cost, training_accuracy = [], []
-        schedule = _ref._Progress(eta, early_stopping_n, schedule_patience, schedule_factor, schedule_stop)
-        shuffled = False
-        # progress bar and history (beyond the book)
-        bar = _progress.Progress(progress)
-        rec = _history.recorder(history, on_epoch, dict(
-            program="network2", sizes=self.sizes, cost=getattr(self.cost, "__name__", str(self.cost)),
-            activation=self.activation, epochs=epochs, mini_batch_size=mini_batch_size, eta=eta, lmbda=lmbda,
-            regularization=regularization, mu=mu, p_dropout=p_dropout, dtype=self.dtype.name, n_training=n,
-            n_evaluation=len(Xe) if evaluation_data is not None else 0))
-        velocities = None if engine is None else engine.velocities
-        first, extra = ckpt.restore(shuffler, velocities)
+            engine = _dense.Engine(self, params, X, Y, eta, (act_h, act_o, code), mbs, momentum=mu > 0,
+                                   dropout=seed is not None, **options)
+        run.velocities = engine.velocities
+        evaluate = _Evaluator(self, params, act_h, act_o, code)
+        lists = evaluation_cost, evaluation_accuracy, training_cost, training_accuracy = [], [], [], []
+        schedule = _Schedule(eta, early_stopping_n, schedule_patience, schedule_factor, schedule_stop)
+        first, extra = run.restore()
         if extra:
-            eta, seed, shuffled = extra["eta"], extra["seed"], True
-            schedule.__dict__.update(extra["progress"])
-            evaluation_cost, evaluation_accuracy, training_cost, training_accuracy = extra["lists"]
+            engine.eta, seed = extra["eta"], extra["seed"]
+            engine.kw["seed"], engine.seed = 0 if seed is None else seed, seed
+            vars(schedule).update(extra["progress"])
+            for saved, kept in zip(extra["lists"], lists):
+                kept[:] = saved
+
+        def after_epoch(j):
+            print("Epoch {} training complete".format(j))
+            if monitor_training_cost or monitor_training_accuracy:
+                pred, cost = evaluate(X, Y, monitor_training_cost)
+                if monitor_training_cost:
+                    cost = self._with_regularization(cost, lmbda, n)
+                    training_cost.append(cost)
+                    print("Cost on training data: {}".format(cost))
+                if monitor_training_accuracy:
+                    accuracy = int(np.count_nonzero(pred == labels_t))
+                    training_accuracy.append(accuracy)
+                    print("Accuracy on training data: {} / {}".format(accuracy, n))
+            eval_acc = None
+            if monitor_evaluation_cost or monitor_evaluation_accuracy or schedule.active:
+                pred, cost = evaluate(Xe, Ye, monitor_evaluation_cost)
+                eval_acc = int(np.count_nonzero(pred == labels_e))
+                if monitor_evaluation_cost:
+                    cost = self._with_regularization(cost, lmbda, len(Xe))
+                    evaluation_cost.append(cost)
+                    print("Cost on evaluation data: {}".format(cost))
+                if monitor_evaluation_accuracy:
+                    evaluation_accuracy.append(eval_acc)
+                    print("Accuracy on evaluation data: {} / {}".format(eval_acc, len(Xe)))
+            print()
+            record = {k: v[-1] for k, v in (("training_cost", training_cost), ("training_accuracy", training_accuracy),
+                                            ("evaluation_cost", evaluation_cost),
+                                            ("evaluation_accuracy", evaluation_accuracy)) if len(v) == j + 1}
+            record["eta"] = engine.eta
+            stop = False
+            if schedule.active:
+                engine.eta, stop = schedule.after_epoch(eval_acc, engine.eta)
+            return record, stop
+
         try:
-            for j in range(first, epochs):
-                order = shuffler.next_order()
-                shuffled = True
-                bar.start("Epoch %d" % j, n)
-                if engine is not None:
-                    engine.epoch(X, Y, order, eta, lmbda_over_n=lmbda / n, reg=reg, mu=mu,
-                                 p_dropout=p_dropout, seed=0 if seed is None else seed, counter0=j * n,
-                                 progress=bar.hook)
-                else:
-                    for k in range(0, n, mini_batch_size):
-                        rows = order[k:k + mini_batch_size]
-                        masks = None if seed is None else self._masks(seed, j * n + k, len(rows), p_dropout)
-                        self._numpy_step(X[rows], Y[rows], eta, lmbda, n, masks, mu, regularization,
-                                         where=(j, k // mini_batch_size))
-                        if bar.hook is not None:
-                            bar.hook(k + len(rows), n)
-                bar.close()
-                print("Epoch {} training complete".format(j))
-                if monitor_training_cost or monitor_training_accuracy:
-                    pred, cost = evaluator(X, Y, monitor_training_cost)
-                    if monitor_training_cost:
-                        cost = self._with_regularization(cost, lmbda, n)
-                        training_cost.append(cost)
-                        print("Cost on training data: {}".format(cost))
-                    if monitor_training_accuracy:
-                        accuracy = int(np.count_nonzero(pred == labels_t))
-                        training_accuracy.append(accuracy)
-                        print("Accuracy on training data: {} / {}".format(accuracy, n))
-                eval_acc = None
-                if monitor_evaluation_cost or monitor_evaluation_accuracy or schedule.active:
-                    pred, cost = evaluator(Xe, Ye, monitor_evaluation_cost)
-                    eval_acc = int(np.count_nonzero(pred == labels_e))
-                    if monitor_evaluation_cost:
-                        cost = self._with_regularization(cost, lmbda, len(Xe))
-                        evaluation_cost.append(cost)
-                        print("Cost on evaluation data: {}".format(cost))
-                    if monitor_evaluation_accuracy:
-                        evaluation_accuracy.append(eval_acc)
-                        print("Accuracy on evaluation data: {} / {}".format(eval_acc, len(Xe)))
-                print()
-                if rec is not None:
-                    rec.epoch(self, j, eta=eta, **{k: v[-1] for k, v in (
-                        ("training_cost", training_cost), ("training_accuracy", training_accuracy),
-                        ("evaluation_cost", evaluation_cost), ("evaluation_accuracy", evaluation_accuracy))
-                        if len(v) == j + 1})
-                if schedule.active:
-                    eta, stop = schedule.after_epoch(eval_acc, eta)
-                    if stop:
-                        break
-                ckpt.after_epoch(j, shuffler, velocities, dict(
-                    eta=eta, seed=seed, progress=vars(schedule),
-                    lists=[evaluation_cost, evaluation_accuracy, training_cost, training_accuracy]))
-        except KeyboardInterrupt as e:
-            if engine is not None:
-                engine.note_interrupt(e)     # net.last_interrupted_at: where the weights stand
-            raise
+            run.loop(engine, first, epochs, after_epoch, lambda: dict(
+                eta=engine.eta, seed=seed, progress=vars(schedule), lists=list(lists)))
         finally:
-            bar.close()
-            if is_list and shuffled:
-                shuffler.apply_to(training_data)
-            if engine is not None and engine.velocities is not None:
+            run.finish(training_data)
+            if engine.velocities is not None:
                 self._velocity_w, self._velocity_b = engine.velocities
         return evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
 
-    def _masks(self, seed, counter0, m, p):
-        """Keep-masks (J, m) of the hidden layers for examples counter0 .. counter0+m-1:
-        the bits the kernels (and the reference) use."""
-        counters = np.arange(counter0, counter0 + m, dtype=np.int64)[None, :]
-        return [_rng.keep_mask(seed, l, counters, np.arange(self.sizes[l])[:, None], p).astype(self.dtype)
-                for l in range(1, self.num_layers - 1)]
-
     def update_mini_batch(self, mini_batch, eta, lmbda, n, masks=None, mu=0.0, regularization=None):
         """One gradient step from the gradients summed over ``mini_batch`` (a list of
-        ``(x, y)``); ``n`` is the training set size.  As the reference:
-        ``masks`` (per example, the hidden layers' 0/1 keep-columns) trains on
-        the dropout path, ``regularization`` defaults to the network's, and
-        with ``mu`` > 0 the velocities persist between calls."""
+        ``(x, y)``); ``n`` is the training set size.  ``masks`` (per example, the
+        hidden layers' 0/1 keep-columns) trains on the dropout path,
+        ``regularization`` defaults to the network's, and with ``mu`` > 0 the
+        velocities persist between calls."""
         if regularization is None:
             regularization = self.regularization
-        eta = _dense.check_real("eta", eta)
-        lmbda = _dense.check_real("lmbda", lmbda, nonnegative=True)
-        n = _dense.check_int("n", n, 1)
-        mu = _dense.check_real("mu", mu, nonnegative=True, below=1.0)
-        if regularization not in _ref._REGULARIZATIONS:
-            raise ValueError("regularization must be 'L2' or 'L1', not %r" % (regularization,))
+        eta = _checks.check_real("eta", eta, positive=True)
+        lmbda = _checks.check_real("lmbda", lmbda, nonnegative=True)
+        n = _checks.check_int("n", n, 1)
+        mu = _checks.check_probability("mu", mu)
+        _checks.check_one_of("regularization", regularization, _REGULARIZATIONS)
         act_h, act_o, code = self._codes()
         X, Y = self._arrays(mini_batch, "mini_batch")
         if masks is not None:
@@ -349,93 +375,53 @@ class Network(_ref.Network):
                 raise ValueError("masks: %d entries for %d examples" % (len(masks), len(X)))
             masks = [np.hstack([np.asarray(mk[i], dtype=self.dtype).reshape(-1, 1) for mk in masks])
                      for i in range(self.num_layers - 2)]
-        _dense.check_params(self)
-        _dense.kernel_ready_params(self)
-        if code is None or masks is not None or self.p_dropout > 0:
-            # the numpy path: a custom cost, given masks, or the (1 - p) scaled evaluation path
-            if code is None:
-                _notice_custom_cost(self.cost)
-            self._numpy_step(X, Y, eta, lmbda, n, masks, mu, regularization)
-            return
-        m = len(X)
-        engine = _dense.Engine(self, act_h, act_o, code, m, momentum=mu > 0)
-        if mu > 0 and self._velocity_w is not None:
-            engine.velocities = ([np.ascontiguousarray(v, dtype=self.dtype) for v in self._velocity_w],
-                                 [np.ascontiguousarray(v, dtype=self.dtype) for v in self._velocity_b])
-        engine.epoch(X, Y, np.arange(m, dtype=np.int64), eta, lmbda_over_n=lmbda / n,
-                     reg=_dense.REG_L1 if regularization == "L1" else _dense.REG_L2, mu=mu)
+        if code is None:
+            _notice_custom_cost(self.cost)
+
+        def make(params):
+            if code is None or masks is not None or self.p_dropout > 0:
+                # the numpy path: a custom cost, given masks, or the (1 - p) scaled evaluation path
+                engine = _NumpyEngine(self, params, X, Y, eta, len(X), lmbda, n, mu, regularization, None, masks)
+            else:
+                engine = _dense.Engine(self, params, X, Y, eta, (act_h, act_o, code), len(X), momentum=mu > 0,
+                                       lmbda_over_n=lmbda / n, mu=mu,
+                                       reg=_dense.REG_L1 if regularization == "L1" else _dense.REG_L2)
+            if mu > 0 and self._velocity_w is not None:
+                for mine, kept in zip(engine.velocities[0] + engine.velocities[1], self._velocity_w + self._velocity_b):
+                    mine[...] = kept
+            return engine
+
+        engine = _dense.one_step(self, X, Y, make)
         if mu > 0:
             self._velocity_w, self._velocity_b = engine.velocities
 
-    def _numpy_step(self, X, Y, eta, lmbda, n, masks, mu, regularization, where=(None, None)):
-        """One mini-batch (rows of X, Y) in numpy, the examples as columns: the
-        reference's backprop for all of them at once, then its update.  As the
-        native path, an inf or NaN weighted input or output delta raises
-        TrainingDiverged before the update (``where``: epoch and mini-batch)."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            self._numpy_step_unchecked(X, Y, eta, lmbda, n, masks, mu, regularization, where)
-        params = self.weights + self.biases
-        if not all(np.isfinite(a).all() for a in params):
-            raise TrainingDiverged("training diverged%s: its update overflowed, the weights or biases now hold "
-                                   "infinities or NaN (try a smaller eta)" % _where(where), *where)
-
-    def _numpy_step_unchecked(self, X, Y, eta, lmbda, n, masks, mu, regularization, where):
+    def backprop(self, x, y, masks=None):
+        """Gradient ``(nabla_b, nabla_w)`` of ``cost.fn`` for one example (the book's).
+        With ``masks`` (one 0/1 column per hidden layer) dropped hidden units output 0
+        and pass back no error: the dropout training path; without, a network trained
+        with dropout scales its hidden activations by 1 - p_dropout."""
         act, act_prime = self._hidden()
-        p = self.p_dropout
-        a = np.asarray(X, dtype=self.dtype).T
-        activations = [a]
-        zs = []
-        last = len(self.weights) - 1
-        for i, (b, w) in enumerate(zip(self.biases, self.weights)):
-            z = np.dot(w, a) + b
-            zs.append(z)
-            if i == last:
-                a = _softmax_columns(z) if self._softmax_output() else sigmoid(z)
-            else:
-                a = act(z)
-                if masks is not None:
-                    a = a * masks[i]
-                elif p > 0:
-                    a = a * (1.0 - p)
-            activations.append(a)
-        nabla_b = [None] * len(self.biases)
-        nabla_w = [None] * len(self.weights)
-        delta = np.asarray(self.cost.delta(zs[-1], activations[-1], np.asarray(Y).T))
-        if not (all(np.isfinite(z).all() for z in zs) and np.isfinite(delta).all()):
-            raise TrainingDiverged("training diverged%s: a weighted input or output delta became infinite or NaN; "
-                                   "the weights are as before that mini-batch (try a smaller eta)" % _where(where),
-                                   *where)
-        nabla_b[-1] = np.sum(delta, axis=1, keepdims=True)
-        nabla_w[-1] = np.dot(delta, activations[-2].T)
-        for l in range(2, self.num_layers):
-            delta = np.dot(self.weights[-l + 1].T, delta) * act_prime(zs[-l])
-            if masks is not None:
-                delta = delta * masks[-l + 1]
-            elif p > 0:
-                delta = delta * (1.0 - p)
-            nabla_b[-l] = np.sum(delta, axis=1, keepdims=True)
-            nabla_w[-l] = np.dot(delta, activations[-l - 1].T)
-        self._step(nabla_b, nabla_w, len(X), eta, lmbda, n, mu, regularization)
-        if self.dtype != np.float64:
-            self._cast()
+        nabla_b, nabla_w, _ = _dense.backprop(self.weights, self.biases, x, y, self.cost.delta, act, act_prime,
+                                              softmax if self._softmax_output() else sigmoid, masks,
+                                              1.0 - self.p_dropout)
+        return nabla_b, nabla_w
 
     # -- evaluation
 
     def feedforward(self, a):
-        """The book's feedforward (numpy); weighted inputs beyond the float range
-        give inf/NaN outputs without numpy's overflow warnings."""
+        """The network's output for input ``a`` (evaluation path: with dropout trained,
+        hidden activations scaled by 1 - p_dropout); weighted inputs beyond the float
+        range give inf/NaN outputs without numpy's overflow warnings."""
         with np.errstate(over="ignore", invalid="ignore"):
-            return super().feedforward(a)
+            return _dense.feedforward(self.weights, self.biases, a, self._hidden()[0],
+                                      softmax if self._softmax_output() else sigmoid, 1.0 - self.p_dropout)
 
     def accuracy(self, data, convert=False):
         """Number of inputs whose output argmax is the label.  As the book,
         ``convert=True`` is for training-format data (one-hot ``y``) and the
         default for validation/test data (integer ``y``); either format is
         recognised, so the flag cannot go wrong here."""
-        act_h, act_o, code = self._codes()
-        X, Y = self._arrays(data, "data")
-        _dense.check_params(self)
-        pred, _ = _Evaluator(self, act_h, act_o, code)(X, Y, False)
+        pred, _, Y = self._evaluate(data, False)
         return int(np.count_nonzero(pred == _dense.labels_of(Y)))
 
     def total_cost(self, data, lmbda, convert=False):
@@ -443,12 +429,16 @@ class Network(_ref.Network):
         (L2: 0.5*(lmbda/len(data))*sum ||w||^2; L1: (lmbda/len(data))*sum |w|).
         As the book, ``convert=True`` is for validation/test data (integer ``y``)
         and the default for training data (vector ``y``); either is recognised."""
-        lmbda = _dense.check_real("lmbda", lmbda)
+        lmbda = _checks.check_real("lmbda", lmbda, nonnegative=True)
+        _, cost, Y = self._evaluate(data, True)
+        return self._with_regularization(cost, lmbda, len(Y))
+
+    def _evaluate(self, data, want_cost):
         act_h, act_o, code = self._codes()
         X, Y = self._arrays(data, "data")
-        _dense.check_params(self)
-        _, cost = _Evaluator(self, act_h, act_o, code)(X, Y, True)
-        return self._with_regularization(cost, lmbda, len(X))
+        params = _train.dense_params(self)
+        params.load()
+        return _Evaluator(self, params, act_h, act_o, code)(X, Y, want_cost) + (Y,)
 
     def _with_regularization(self, cost, lmbda, count):
         if self.regularization == "L1":
@@ -458,32 +448,146 @@ class Network(_ref.Network):
         return np.float64(cost + 0.5 * (lmbda / count) * term)
 
 
-class _Evaluator(object):
-    """Batched forward passes over whole data sets with the network's current
-    parameters: predictions and, when asked, the mean cost."""
+def _check_sgd_args(epochs, mini_batch_size, eta, lmbda, regularization, mu, p_dropout,
+                    early_stopping_n, schedule_patience, schedule_factor, schedule_stop):
+    """SGD's arguments, checked (nnfast._checks' convention), as (epochs, mini_batch_size, eta, lmbda, mu, p)."""
+    out = (_checks.check_int("epochs", epochs, 0), _checks.check_int("mini_batch_size", mini_batch_size, 1),
+           _checks.check_real("eta", eta, positive=True), _checks.check_real("lmbda", lmbda, nonnegative=True),
+           _checks.check_probability("mu", mu), _checks.check_probability("p_dropout", p_dropout))
+    _checks.check_one_of("regularization", regularization, _REGULARIZATIONS)
+    if early_stopping_n is not None:
+        _checks.check_int("early_stopping_n", early_stopping_n, 1)
+    if schedule_patience is not None:
+        _checks.check_int("schedule_patience", schedule_patience, 1)
+        for name, v in (("schedule_factor", schedule_factor), ("schedule_stop", schedule_stop)):
+            if _checks.check_real(name, v) <= 1:
+                raise ValueError("%s must be > 1, got %r" % (name, v))
+    return out
 
-    def __init__(self, net, act_h, act_o, code):
-        self.net = net
-        self.code = code
-        self.core = _core.DenseNet(net.sizes, net.dtype, act_h, act_o, _dense.QUADRATIC if code is None else code, 0)
+
+class _Schedule(object):
+    """Early stopping and the learning-rate schedule after each epoch, driven by the
+    accuracy on the evaluation data."""
+
+    def __init__(self, eta, early_stopping_n, schedule_patience, schedule_factor, schedule_stop):
+        self.eta_initial = eta
+        self.early_stopping_n = early_stopping_n
+        self.schedule_patience = schedule_patience
+        self.schedule_factor = schedule_factor
+        self.schedule_stop = schedule_stop
+        self.active = early_stopping_n is not None or schedule_patience is not None
+        self.best = None
+        self.no_improvement = 0      # epochs since the best accuracy (early stopping)
+        self.since_change = 0        # epochs since the best accuracy or the last eta cut
+
+    def after_epoch(self, eval_acc, eta):
+        """Returns ``(eta, stop)``, printing the schedule's and early stopping's lines."""
+        if self.best is None or eval_acc > self.best:
+            self.best, self.no_improvement, self.since_change = eval_acc, 0, 0
+        else:
+            self.no_improvement += 1
+            self.since_change += 1
+        if self.schedule_patience is not None and self.since_change >= self.schedule_patience:
+            eta = eta / self.schedule_factor
+            self.since_change = 0
+            print("Learning rate reduced to {}".format(eta))
+            if eta <= self.eta_initial / self.schedule_stop:
+                print("Learning rate fell by a factor of {}: stopping".format(self.schedule_stop))
+                return eta, True
+        if self.early_stopping_n is not None and self.no_improvement >= self.early_stopping_n:
+            print("Early stopping: no improvement in {} epochs".format(self.early_stopping_n))
+            return eta, True
+        return eta, False
+
+
+class _Evaluator(_dense.Evaluator):
+    """Batched forward passes over whole data sets: predictions and, when asked, the mean
+    cost (a cost class of the user's own: its ``fn`` on each example's output)."""
+
+    def __init__(self, net, params, act_h, act_o, code):
+        super().__init__(net, params, act_h, act_o, _dense.QUADRATIC if code is None else code)
+        self.net, self.code = net, code
 
     def __call__(self, X, Y, want_cost):
-        net = self.net
-        w, b = _dense.kernel_ready_params(net)
-        self.core.set_params(w, b)
-        native_cost = want_cost and self.code is not None
-        custom_cost = want_cost and self.code is None
-        with _config.blas_limit(1):
-            pred, cost, out = self.core.evaluate(X, Y, 1.0 - net.p_dropout, _config.effective_threads(),
-                                                 native_cost, custom_cost)
-        if custom_cost:
-            fn = net.cost.fn
+        custom = want_cost and self.code is None
+        pred, cost, out = super().__call__(X, Y, 1.0 - self.net.p_dropout, want_cost and not custom, custom)
+        if custom:
+            fn = self.net.cost.fn
             cost = np.array([fn(out[i].reshape(-1, 1), Y[i].reshape(-1, 1)) for i in range(len(out))],
                             dtype=np.float64)
         if want_cost:
             with np.errstate(over="ignore"):   # saturated outputs: costs of up to DBL_MAX each
                 cost = float(np.nan_to_num(np.mean(cost)))
         return pred, cost
+
+
+class _NumpyEngine(object):
+    """SGD for a cost class of the user's own: each mini-batch's backprop in numpy with
+    the examples as columns, then the book's update, into the working arrays of
+    ``params``; dropout masks from the kernels' generator (the same bits)."""
+
+    max_chunk = 1     # the harness's progress and divergence checks after every mini-batch
+
+    def __init__(self, net, params, X, Y, eta, mbs, lmbda, n, mu, regularization, seed, masks=None):
+        self.net, self.params, self.X, self.Y, self.eta, self.mbs = net, params, X, Y, eta, mbs
+        self.lmbda, self.n, self.mu, self.regularization, self.seed, self.masks = lmbda, n, mu, regularization, seed, masks
+        self.kw = {}
+        L = len(net.sizes) - 1
+        self.velocities = None
+        if mu > 0:
+            self.velocities = ([np.zeros_like(w) for w in params.arrays[:L]],
+                               [np.zeros_like(b) for b in params.arrays[L:]])
+        self.examples_done = 0
+
+    def start_epoch(self, j):
+        self.examples_done = 0
+
+    def _dropout_masks(self, counter0, m):
+        """Keep-masks (units, m) of the hidden layers for examples counter0 .. counter0 + m - 1."""
+        p = self.net.p_dropout
+        return [_net3.k_dropout_forward(np.ones((m, self.net.sizes[l])), p, self.seed, l, counter0)[0].T
+                .astype(self.net.dtype) for l in range(1, len(self.net.sizes) - 1)]
+
+    def train(self, j, order, first, count):
+        for k in range(first, first + count):
+            rows = order[k * self.mbs:(k + 1) * self.mbs]
+            masks = self.masks
+            if self.seed is not None:
+                masks = self._dropout_masks(j * self.n + k * self.mbs, len(rows))
+            self._step(self.X[rows], self.Y[rows], masks, j, k)
+            self.examples_done += len(rows)
+
+    def _step(self, X, Y, masks, j, k):
+        net, L = self.net, len(self.net.sizes) - 1
+        W, B = self.params.arrays[:L], self.params.arrays[L:]
+        act, act_prime = net._hidden()
+        with np.errstate(over="ignore", invalid="ignore"):
+            nabla_b, nabla_w, finite = _dense.backprop(
+                W, B, np.asarray(X, dtype=net.dtype).T, np.asarray(Y, dtype=net.dtype).T, net.cost.delta, act, act_prime,
+                softmax if net._softmax_output() else sigmoid, masks, 1.0 - net.p_dropout)
+            if not finite:
+                raise _train.diverged(j, k, "a weighted input or output delta became infinite or NaN", _train.BEFORE)
+            m, eta, decay = len(X), self.eta, self.eta * (self.lmbda / self.n)
+            reg = (lambda w: w) if self.regularization == "L2" else np.sign
+            if self.mu == 0:
+                for w, nw in zip(W, nabla_w):
+                    # the book's expressions (L2), unchanged
+                    w[...] = (1 - decay) * w - (eta / m) * nw if self.regularization == "L2" else \
+                        w - decay * np.sign(w) - (eta / m) * nw
+                for b, nb in zip(B, nabla_b):
+                    b[...] = b - (eta / m) * nb
+            else:
+                VW, VB = self.velocities
+                for v, w, nw in zip(VW, W, nabla_w):
+                    v[...] = self.mu * v - eta * ((self.lmbda / self.n) * reg(w) + nw / m)
+                    w[...] = w + v
+                for v, b, nb in zip(VB, B, nabla_b):
+                    v[...] = self.mu * v - eta * nb / m
+                    b[...] = b + v
+
+    def check(self, j, first, end):
+        if not _train.all_finite(self.params.arrays):
+            raise _train.diverged(j, end - 1, *_train.OVERFLOWED)
 
 
 #### Loading a Network
@@ -497,9 +601,9 @@ def load(filename):
     entries, arrays whose shapes disagree with ``sizes``, binary junk, JSON
     nested too deeply, a folder.  Like the book, constructs the network first
     (drawing its initial weights from ``np.random``), then assigns."""
-    d = _netfiles.read_network2(filename, _ref._COSTS, _ref._ACTIVATIONS, _ref._REGULARIZATIONS)
+    d = _netfiles.read_network2(filename, _COSTS, tuple(_dense.HIDDEN), _REGULARIZATIONS)
     try:
-        net = Network(d["sizes"], cost=_ref._COSTS[d["cost"]], activation=d["activation"])
+        net = Network(d["sizes"], cost=_COSTS[d["cost"]], activation=d["activation"])
     except (TypeError, ValueError) as e:
         raise BadFileError("%s: %s" % (filename, e), filename) from None
     net.weights, net.biases = d["weights"], d["biases"]

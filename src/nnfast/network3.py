@@ -25,44 +25,29 @@ Differences from the book, all documented where they apply:
 - dropout masks come from a counter-based generator seeded from numpy's global generator;
 - ``SGD`` returns ``(best_validation_accuracy, best_iteration, test_accuracy)``, works with
   ``test_data=None`` and can shuffle the training set each epoch (``shuffle=True``);
+- the data may also be the book's chapter-1/3 format: any iterable (list, zip, generator) of
+  ``(x, y)`` examples, y a label or a one-hot column;
+- after each epoch every layer's ``w`` and ``b`` are new arrays (``layer.w = ...``), and arrays
+  assigned to them between epochs (``on_epoch``) or SGD calls are what trains next;
 - ``predict``, ``accuracy``, ``save``/``load`` and ``Ensemble`` are additions.
 """
 import json
 import os
-import time
 
 import numpy as np
 
-from . import _atomic, _checkpoint, _config, _dense, _net3, _netfiles, _progress
-from . import history as _history
-from ._errors import BadFileError, TrainingDiverged
-
-# mini-batches per native call of SGD: Ctrl-C is seen between calls, well within a second,
-# and a divergence check (TrainingDiverged) follows each call
-_CHUNK_BATCHES = 100
+from . import _atomic, _checks, _config, _dense, _net3, _netfiles, _train
+from ._dense import relu as ReLU, sigmoid, tanh  # the book's activation functions (the network uses their C twins)
+from ._errors import BadFileError
 
 __all__ = ["linear", "sigmoid", "tanh", "ReLU", "load_data_shared", "size", "Network", "ConvPoolLayer",
            "FullyConnectedLayer", "SoftmaxLayer", "Ensemble", "load"]
 
 
-# ---- activation functions (numpy versions of the book's; the network uses their C twins) ------
+# ---- activation functions: linear here, sigmoid, tanh and ReLU from _dense ---------------------
 
 def linear(z):
     return z
-
-
-def sigmoid(z):
-    z = np.asarray(z)
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-z))
-
-
-def tanh(z):
-    return np.tanh(z)
-
-
-def ReLU(z):
-    return np.maximum(0.0, z)
 
 
 _ACT_CODE = {linear: 0, sigmoid: 1, tanh: 2, ReLU: 3}
@@ -132,13 +117,7 @@ def _count(n, what, where):
 
 
 def _p_dropout(p, where):
-    try:
-        p = float(p)
-    except (TypeError, ValueError):
-        raise TypeError("%s: p_dropout must be a number in [0, 1), got %r" % (where, p)) from None
-    if not 0.0 <= p < 1.0:
-        raise ValueError("%s: p_dropout must be in [0, 1), got %r" % (where, p))
-    return p
+    return _checks.check_probability("%s: p_dropout" % where, p)
 
 
 class ConvPoolLayer(object):
@@ -263,63 +242,6 @@ _LAYER_TYPES = (ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer)
 
 # ---- the network -------------------------------------------------------------------------------
 
-def _dtype(dtype):
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError("Network: dtype must be np.float32 or np.float64, got %r" % (dtype,))
-    return dt
-
-
-class _NoteInterrupt(object):
-    """Ctrl-C during SGD: ``net.last_interrupted_at = (epoch, examples done in it)``, from the
-    plan's count of trained mini-batches (the parameters are as after exactly those)."""
-
-    def __init__(self, net, plan, batches_per_epoch):
-        self.net, self.plan, self.per_epoch = net, plan, batches_per_epoch
-        net.last_interrupted_at = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
-        if kind is not None and issubclass(kind, KeyboardInterrupt):
-            done = self.plan.batches_done
-            where = (done // self.per_epoch, (done % self.per_epoch) * self.net.mini_batch_size)
-            self.net.last_interrupted_at = where
-            if hasattr(exc, "add_note"):
-                exc.add_note("nnfast: training stopped in epoch %d after %d examples (a whole number of "
-                             "mini-batches); net.last_interrupted_at = %r" % (where[0], where[1], where))
-        return False
-
-
-class _ThreadProbe(object):
-    """Each epoch's first two native calls run on all threads and on one, timed per
-    mini-batch; the rest of the epoch runs on the faster.  At mini-batch 10 the threads
-    meet at a barrier every few microseconds, and on a machine whose cores are busy
-    with other work those waits cost far more than the second thread gains (measured
-    here: 36 s instead of 3.4 s for the fc preset).  The results do not depend on the
-    thread count, so the choice changes no number."""
-
-    def __init__(self, threads, batches):
-        self.choice = threads
-        self.times = [] if threads > 1 and batches >= 3 * _CHUNK_BATCHES else None
-        self.candidates = (threads, 1)
-
-    def threads(self):
-        if self.times is not None and len(self.times) < 2:
-            return self.candidates[len(self.times)]
-        return self.choice
-
-    def timed(self, seconds, batches):
-        if self.times is not None and len(self.times) < 2:
-            self.times.append(seconds / max(batches, 1))
-            if len(self.times) == 2:
-                self.choice = self.candidates[int(self.times[1] < self.times[0])]
-
-
 class Network(object):
     """A chain of layers, the last a SoftmaxLayer, trained on mini-batches of ``mini_batch_size``.
 
@@ -348,47 +270,45 @@ class Network(object):
         self.mini_batch_size = _int(mini_batch_size, "mini_batch_size", "Network")
         for layer in layers:
             _count(self.mini_batch_size * max(layer.n_in, layer.n_out), "a mini-batch of %r" % (layer,), "Network")
-        self.dtype = _dtype(dtype)
-        for j, layer in enumerate(layers):
-            self._check_params(j, layer)
+        self.dtype = _checks.check_dtype(dtype, "Network: dtype")
         self.layers = layers
-        for layer in layers:
-            layer.w = np.ascontiguousarray(layer.w, dtype=self.dtype)
-            layer.b = np.ascontiguousarray(layer.b, dtype=self.dtype)
-            layer.params = [layer.w, layer.b]
-        self.params = [param for layer in self.layers for param in layer.params]
+        self._sync()
 
     @staticmethod
-    def _check_params(j, layer):
-        shapes = {"w": layer.filter_shape if isinstance(layer, ConvPoolLayer) else (layer.n_in, layer.n_out),
-                  "b": (layer.filter_shape[0],) if isinstance(layer, ConvPoolLayer) else (layer.n_out,)}
-        for name, shape in shapes.items():
-            v = getattr(layer, name)
-            a = np.asarray(v)
-            if a.shape != tuple(shape):
-                raise ValueError("Network: layers[%d].%s has shape %r, expected %r" % (j, name, a.shape, tuple(shape)))
-            if not np.issubdtype(a.dtype, np.floating) and not np.issubdtype(a.dtype, np.integer):
-                raise TypeError("Network: layers[%d].%s must hold real numbers, got dtype %s" % (j, name, a.dtype))
-            if not np.all(np.isfinite(a)):
-                raise ValueError("Network: layers[%d].%s holds NaN or infinite values" % (j, name))
+    def _shapes(layer):
+        """The shapes of a layer's w and b."""
+        if isinstance(layer, ConvPoolLayer):
+            return tuple(layer.filter_shape), (layer.filter_shape[0],)
+        return (layer.n_in, layer.n_out), (layer.n_out,)
 
-    def _sync(self):
-        """Re-read each layer's w and b (a user may have assigned them): validate, cast, refresh params."""
+    def _parameters(self):
+        """Every layer's w and b as the training harness sees them: read (checked) before each
+        epoch, published after it as new arrays through ``layer.w = ...``."""
+        names, shapes = [], []
         for j, layer in enumerate(self.layers):
-            self._check_params(j, layer)
-        for layer in self.layers:
-            if not (isinstance(layer.w, np.ndarray) and layer.w.dtype == self.dtype and layer.w.flags.c_contiguous
-                    and layer.w.flags.writeable):
-                layer.w = np.array(layer.w, dtype=self.dtype)
-            if not (isinstance(layer.b, np.ndarray) and layer.b.dtype == self.dtype and layer.b.flags.c_contiguous
-                    and layer.b.flags.writeable):
-                layer.b = np.array(layer.b, dtype=self.dtype)
+            names += ["net.layers[%d].w" % j, "net.layers[%d].b" % j]
+            shapes += self._shapes(layer)
+        return _train.Params(names, shapes, self.dtype,
+                             lambda: [getattr(layer, k) for layer in self.layers for k in ("w", "b")], self._assign)
+
+    def _assign(self, arrays):
+        for layer, w, b in zip(self.layers, arrays[::2], arrays[1::2]):
+            layer.w, layer.b = w, b
             layer.params = [layer.w, layer.b]
         self.params = [param for layer in self.layers for param in layer.params]
 
+    def _sync(self):
+        """Re-read each layer's w and b (a user may have assigned them): checked, and cast
+        to the network's dtype where they are not (as new arrays)."""
+        self._assign(self._parameters().checked())
+
     def _plan(self, with_grads=False, max_parts=4):
-        return _net3.Plan([layer._spec() for layer in self.layers], self.mini_batch_size, self.dtype,
-                          max_parts, with_grads)
+        return self._plan_on([p for layer in self.layers for p in (layer.w, layer.b)], with_grads, max_parts)
+
+    def _plan_on(self, arrays, with_grads=False, max_parts=4):
+        """The native network over these parameter arrays (w0, b0, w1, ...)."""
+        specs = [dict(layer._spec(), w=w, b=b) for layer, w, b in zip(self.layers, arrays[::2], arrays[1::2])]
+        return _net3.Plan(specs, self.mini_batch_size, self.dtype, max_parts, with_grads)
 
     def _check_x(self, x, name):
         if isinstance(x, (list, tuple)) and len(x) == 2 and not np.isscalar(x[0]):
@@ -414,8 +334,13 @@ class Network(object):
         return a
 
     def _check_data(self, data, name):
-        if not isinstance(data, (list, tuple)) or len(data) != 2:
-            raise TypeError("SGD: %s must be an (x, y) pair of arrays, as load_data_shared returns" % name)
+        """``data`` as (x (n, n_in) of the network's dtype, y int64 (n,)): an (x, y) pair of
+        arrays as load_data_shared returns, or the book's list (or any iterable) of (x, y)
+        examples, y a label or a one-hot column (read once; the caller's list is untouched)."""
+        if not _train.is_array_pair(data):
+            n_in, n_out = self.layers[0].n_in, self.layers[-1].n_out
+            X, Y, _ = _dense.as_arrays(data, "SGD: %s" % name, n_in, n_out, self.dtype)
+            data = (X, _dense.labels_of(Y))
         x = self._check_x(data[0], "SGD: %s" % name)
         y = np.asarray(data[1])
         if y.ndim != 1 or len(y) != len(x):
@@ -452,15 +377,12 @@ class Network(object):
         atomically: parameters, numpy's random state, dropout seed, best accuracies);
         ``resume=PATH`` continues it given the same arguments, ending bit for bit where the
         uninterrupted run would."""
-        epochs = int(epochs) if not isinstance(epochs, bool) and hasattr(epochs, "__index__") else None
-        if epochs is None or epochs < 0:
-            raise ValueError("SGD: epochs must be a non-negative integer")
-        if _int(mini_batch_size, "mini_batch_size", "SGD") != self.mini_batch_size:
+        epochs = _checks.check_int("epochs", epochs, 0)
+        if _checks.check_int("mini_batch_size", mini_batch_size, 1) != self.mini_batch_size:
             raise ValueError("SGD: mini_batch_size %d differs from the network's %d (give Network the same value)"
                              % (mini_batch_size, self.mini_batch_size))
-        for name, v in (("eta", eta), ("lmbda", lmbda)):
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
-                raise ValueError("SGD: %s must be a finite number, got %r" % (name, v))
+        eta = _checks.check_real("eta", eta, positive=True)
+        lmbda = _checks.check_real("lmbda", lmbda, nonnegative=True)
         training_x, training_y = self._check_data(training_data, "training_data")
         validation = self._check_data(validation_data, "validation_data") if validation_data is not None else None
         test = self._check_data(test_data, "test_data") if test_data is not None else None
@@ -469,110 +391,69 @@ class Network(object):
         num_training_batches = n // B
         if num_training_batches < 1:
             raise ValueError("SGD: training_data has %d examples, fewer than one mini-batch of %d" % (n, B))
-        self._sync()
-        plan = self._plan()
-        l2 = eta * lmbda / num_training_batches     # w -= l2 * w, then w -= eta * grad
+        params = self._parameters()
+        params.load()
+        run = _train.Run(
+            self, params, _train.Permutations(n, bool(shuffle)), num_training_batches, B, num_training_batches * B,
+            progress=progress, history=history, on_epoch=on_epoch, settings=dict(
+                program="network3", layers=[repr(layer) for layer in self.layers], epochs=epochs, mini_batch_size=B,
+                eta=eta, lmbda=lmbda, dtype=self.dtype.name, shuffle=bool(shuffle), n_training=n,
+                n_validation=len(validation[1]) if validation else 0, n_test=len(test[1]) if test else 0),
+            checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, options=dict(
+                kind="network3", layers=[repr(layer) for layer in self.layers], mini_batch_size=B, eta=eta,
+                lmbda=lmbda, shuffle=bool(shuffle), validation=None if validation is None else len(validation[1]),
+                test=None if test is None else len(test[1])), X=training_x, Y=training_y,
+            ckpt_params=self._named_params)
         seed = 0
         if any(layer.p_dropout > 0 for layer in self.layers):
             seed = int(np.random.randint(0, 2 ** 63 - 1, dtype=np.int64))
-        threads = _config.effective_threads()
-        used = num_training_batches * B
-        order = np.arange(n, dtype=np.int64)
+        best = [0.0, None, None]      # best_validation_accuracy, best_iteration, test_accuracy
+        if resume is not None:        # the checkpoint is restored into new arrays, not the user's
+            self._assign([p.copy() for p in params._read()])
+        first, extra = run.restore()
+        if extra:
+            seed, best[0], best[1], best[2] = extra["state"]
+        engine = _Engine(self, params, training_x, training_y, eta, eta * lmbda / num_training_batches, seed,
+                         run.threads)
+        self.last_threads = run.threads
+        evaluate = self._plan_on(params.arrays)
 
         def batch_accuracy(data):
             m = (len(data[1]) // B) * B
             if m == 0:
                 return float("nan")
-            pred, _ = plan.predict(data[0][:m], threads)
+            pred, _ = evaluate.predict(data[0][:m], run.threads)
             return float(np.mean(pred == data[1][:m]))
 
-        best_validation_accuracy, best_iteration, test_accuracy = 0.0, None, None
-        # progress bar and history (beyond the book)
-        bar = _progress.Progress(progress)
-        rec = _history.recorder(history, on_epoch, dict(
-            program="network3", layers=[repr(layer) for layer in self.layers], epochs=epochs, mini_batch_size=B,
-            eta=float(eta), lmbda=float(lmbda), dtype=self.dtype.name, shuffle=bool(shuffle), n_training=n,
-            n_validation=len(validation[1]) if validation else 0, n_test=len(test[1]) if test else 0))
-        ckpt = _checkpoint.Checkpoint(self, checkpoint, checkpoint_every, resume, dict(
-            kind="network3", layers=[repr(layer) for layer in self.layers], mini_batch_size=B, eta=eta, lmbda=lmbda,
-            shuffle=bool(shuffle), validation=None if validation is None else len(validation[1]),
-            test=None if test is None else len(test[1])), training_x, training_y, params=self._named_params)
-        first, extra = ckpt.restore()
-        if extra:
-            seed, best_validation_accuracy, best_iteration, test_accuracy = extra["state"]
-        saved = lambda j: ckpt.after_epoch(j, extra=dict(state=[  # noqa: E731 - after epoch j, all its lines
-            seed, best_validation_accuracy, best_iteration, test_accuracy]))
-        with _config.blas_limit(1), _NoteInterrupt(self, plan, num_training_batches):
-            for epoch in range(first, epochs):
-                if epoch > first:
-                    saved(epoch - 1)
-                if shuffle:
-                    order = np.random.permutation(n).astype(np.int64)
-                i = 0
-                probe = _ThreadProbe(threads, num_training_batches)
-                self.last_threads = threads
-                bar.start("Epoch %d" % epoch, used)
-                while i < num_training_batches:
-                    iteration = num_training_batches * epoch + i
-                    if iteration % 1000 == 0:
-                        bar.clear()
-                        print("Training mini-batch number {0}".format(iteration))
-                    end = min(num_training_batches, (iteration // 1000 + 1) * 1000 - num_training_batches * epoch,
-                              i + _CHUNK_BATCHES)
-                    before = [p.copy() for p in self.params]
-                    t0 = time.perf_counter()
-                    plan.train(training_x, training_y, order, i, end - i, eta, l2, seed, epoch * used,
-                               probe.threads())
-                    probe.timed(time.perf_counter() - t0, end - i)
-                    self._check_finite(before, epoch, i, end)
-                    i = end
-                    if bar.hook is not None:
-                        bar.hook(i * B, used)
-                bar.close()
-                self.last_threads = probe.threads()
-                iteration = num_training_batches * (epoch + 1) - 1
-                if validation is None:
-                    if rec is not None:
-                        rec.epoch(self, epoch)
-                    continue
-                validation_accuracy = batch_accuracy(validation)
-                print("Epoch {0}: validation accuracy {1:.2%}".format(epoch, validation_accuracy))
-                if validation_accuracy >= best_validation_accuracy:
-                    print("This is the best validation accuracy to date.")
-                    best_validation_accuracy = validation_accuracy
-                    best_iteration = iteration
-                    if test is not None:
-                        test_accuracy = batch_accuracy(test)
-                        print("The corresponding test accuracy is {0:.2%}".format(test_accuracy))
-                if rec is not None:
-                    rec.epoch(self, epoch, validation_accuracy=validation_accuracy,
-                              test_accuracy=test_accuracy if best_iteration == iteration else None)
-        if epochs > first:
-            saved(epochs - 1)
+        def after_epoch(epoch):
+            if validation is None:
+                return {}, False
+            iteration = num_training_batches * (epoch + 1) - 1
+            validation_accuracy = batch_accuracy(validation)
+            print("Epoch {0}: validation accuracy {1:.2%}".format(epoch, validation_accuracy))
+            if validation_accuracy >= best[0]:
+                print("This is the best validation accuracy to date.")
+                best[0], best[1] = validation_accuracy, iteration
+                if test is not None:
+                    best[2] = batch_accuracy(test)
+                    print("The corresponding test accuracy is {0:.2%}".format(best[2]))
+            return dict(validation_accuracy=validation_accuracy,
+                        test_accuracy=best[2] if best[1] == iteration else None), False
+
+        run.loop(engine, first, epochs, after_epoch, lambda: dict(state=[seed] + best),
+                 mark=(1000, lambda iteration: print("Training mini-batch number {0}".format(iteration))))
         print("Finished training network.")
         if validation is None:
             return None, None, None
-        print("Best validation accuracy of {0:.2%} obtained at iteration {1}".format(
-            best_validation_accuracy, best_iteration))
-        if test_accuracy is not None:
-            print("Corresponding test accuracy of {0:.2%}".format(test_accuracy))
-        return best_validation_accuracy, best_iteration, test_accuracy
+        print("Best validation accuracy of {0:.2%} obtained at iteration {1}".format(best[0], best[1]))
+        if best[2] is not None:
+            print("Corresponding test accuracy of {0:.2%}".format(best[2]))
+        return tuple(best)
 
     def _named_params(self):
         """Every layer's w and b by name (checkpoints)."""
         return {"layer%d.%s" % (j, name): getattr(layer, name)
                 for j, layer in enumerate(self.layers) for name in ("w", "b")}
-
-    def _check_finite(self, before, epoch, first, end):
-        """After mini-batches first..end-1: if a parameter became infinite or NaN, put every
-        parameter back as it was before them and raise TrainingDiverged."""
-        if all(np.isfinite(p).all() for p in self.params):
-            return
-        for p, b in zip(self.params, before):
-            p[...] = b
-        raise TrainingDiverged("training diverged in epoch %d, within mini-batches %d..%d: a parameter became "
-                               "infinite or NaN; the parameters are restored to their values before mini-batch "
-                               "%d (try a smaller eta)" % (epoch, first, end - 1, first), epoch, first)
 
     # ---- beyond the book ----
 
@@ -647,6 +528,37 @@ def load(path):
         raise BadFileError("load: %s: %s" % (path, e), os.fspath(path)) from None
 
 
+class _Engine(object):
+    """The native SGD of csrc/net3.c on the working arrays of ``params``, as ``_train.Run``
+    drives it; a chunk whose parameters end non-finite is undone before TrainingDiverged."""
+
+    def __init__(self, net, params, X, Y, eta, l2, seed, threads):
+        self.plan = net._plan_on(params.arrays)
+        self.params, self.X, self.Y, self.eta, self.l2, self.seed, self.threads = params, X, Y, eta, l2, seed, threads
+        self.B, self.used = net.mini_batch_size, (len(Y) // net.mini_batch_size) * net.mini_batch_size
+        self.base = 0
+
+    def start_epoch(self, j):
+        self.base = self.plan.batches_done
+
+    @property
+    def examples_done(self):
+        return (self.plan.batches_done - self.base) * self.B
+
+    def train(self, j, order, first, count):
+        self.before = [p.copy() for p in self.params.arrays]
+        self.plan.train(self.X, self.Y, order, first, count, self.eta, self.l2, self.seed, j * self.used,
+                        self.threads)
+
+    def check(self, j, first, end):
+        if _train.all_finite(self.params.arrays):
+            return
+        for p, b in zip(self.params.arrays, self.before):
+            p[...] = b
+        raise _train.diverged(j, first, "a parameter became infinite or NaN within mini-batches %d..%d"
+                              % (first, end - 1), _train.BEFORE)
+
+
 class Ensemble(object):
     """Majority vote of trained networks (the chapter's 99.67%); ties go to the label with the
     highest mean softmax output among the tied ones."""
@@ -668,7 +580,9 @@ class Ensemble(object):
     def accuracy(self, x, y):
         """Fraction of (x, y) the vote classifies correctly."""
         y = np.asarray(y)
-        return float(np.mean(self.predict(x) == y))
+        pred = self.predict(x)
+        _checks.check_same_length("Ensemble.accuracy", pred, y)
+        return float(np.mean(pred == y))
 
     def train(self, training_data, epochs, mini_batch_size, eta, validation_data=None, test_data=None, lmbda=0.0,
               shuffle=False, *, seeds=None, client=None, histories=None, threads=None, progress=None):

@@ -260,7 +260,7 @@ def evaluate(net, points):
     """The network's output at many points at once: ``points`` of shape (k,) for
     one input or (k, 2) for two; returns (k,).  Numerically the same as
     ``net.feedforward`` column by column."""
-    from .reference.network2 import sigmoid
+    from ._dense import sigmoid
     a = np.asarray(points, dtype=np.float64)
     a = a.reshape(1, -1) if a.ndim == 1 else a.T
     for b, w in zip(net.biases, net.weights):
