@@ -1,31 +1,112 @@
 """Thread count and runtime configuration.
 
-nnfast's kernels run on their own OpenMP threads.  The count defaults to
-OpenMP's own default (which honours ``OMP_NUM_THREADS``) and can be changed with
-``set_num_threads`` or, for a block of code, ``with nnfast.num_threads(n):``.
-While our threads run, the BLAS that scipy uses is held to one thread so the
-two pools never oversubscribe the cores.
+nnfast's kernels run on their own OpenMP threads.  By default a native loop uses up to
+``default_threads()`` of them: OpenMP's count when ``OMP_NUM_THREADS`` is set, else the
+fewest of OpenMP's count, the CPUs this process may run on (its affinity mask) and the
+CPUs a cgroup quota grants (as scikit-learn's ``_openmp_effective_n_threads``); inside
+that bound the loop itself goes on with fewer while waiting for each other costs the
+threads more than they gain (csrc/threads.c).  ``set_num_threads(n)`` or, for a block of
+code, ``with nnfast.num_threads(n):`` fixes the count at exactly ``n``.  While our threads
+run, the BLAS that scipy uses is held to one thread so the two pools never oversubscribe
+the cores.
 """
 import contextlib
+import math
+import os
 import threading
 
-from . import _core
-from ._version import __version__
+# How OpenMP's threads wait, chosen before libgomp starts (it reads this once, when it is
+# loaded, which importing _core below does).  Unset, GNU OpenMP spins up to 300,000 times
+# (milliseconds) at every barrier and after every parallel region before it sleeps, burning
+# a core that another program may need.  SPINCOUNT spins cover the microseconds the
+# threads of one mini-batch wait for each other; a longer wait (the other thread lost its
+# core) sleeps.  See benchmarks/compare.py --sections busy for the measurement.
+SPINCOUNT = 10000
+
+
+def bounded_spin(environ=os.environ):
+    """Set GOMP_SPINCOUNT=SPINCOUNT unless the user chose a waiting policy; returns what is set."""
+    if "OMP_WAIT_POLICY" not in environ and "GOMP_SPINCOUNT" not in environ:
+        environ["GOMP_SPINCOUNT"] = str(SPINCOUNT)
+    return environ.get("GOMP_SPINCOUNT")
+
+
+bounded_spin()
+
+from . import _core  # noqa: E402 - after the waiting policy is set
+from ._version import __version__  # noqa: E402
 
 _local = {"num_threads": None}
 _lock = threading.Lock()
 
 
+def cgroup_cpus(root="/sys/fs/cgroup"):
+    """CPUs a cgroup CPU quota grants, ceil(quota / period), or None without a quota.
+
+    cgroup v2 writes "quota period" (or "max period") in cpu.max; v1 writes
+    cpu.cfs_quota_us (-1: none) and cpu.cfs_period_us."""
+    def read(*parts):
+        with open(os.path.join(root, *parts)) as f:
+            return f.read().split()
+
+    try:
+        quota, period = read("cpu.max")[:2]
+        if quota == "max":
+            return None
+        return max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    for folder in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
+        try:
+            quota, period = int(read(folder, "cpu.cfs_quota_us")[0]), int(read(folder, "cpu.cfs_period_us")[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        return max(1, math.ceil(quota / period)) if quota > 0 and period > 0 else None
+    return None
+
+
+def cpu_count():
+    """CPUs this process may use: os.cpu_count(), its affinity mask and a cgroup quota."""
+    n = os.cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        n = min(n, len(os.sched_getaffinity(0)) or n)
+    quota = cgroup_cpus()
+    return max(1, min(n, quota) if quota else n)
+
+
+def default_threads():
+    """The most threads a native loop uses by default (scikit-learn's rule): OpenMP's
+    count when OMP_NUM_THREADS is set, else the smaller of it and cpu_count()."""
+    omp = _core.omp_max_threads()
+    if os.environ.get("OMP_NUM_THREADS"):
+        return max(1, omp)
+    return max(1, min(omp, cpu_count()))
+
+
 def get_num_threads():
-    """Number of threads the native kernels use."""
+    """Number of threads the native kernels use at most."""
     n = _local["num_threads"]
     if n is None:
-        n = _core.omp_max_threads()
+        n = default_threads()
     return max(1, int(n))
 
 
+def set_thread_mode(mode):
+    """How both native modules choose threads: _core.ADAPT, FIXED or CYCLE (tests)."""
+    from . import _net3
+    _core.set_thread_mode(mode)
+    _net3.set_thread_mode(mode)
+
+
+def _fix(n):
+    """n threads exactly (FIXED), or None: the default bound, the loops choosing (ADAPT)."""
+    _local["num_threads"] = n
+    set_thread_mode(_core.ADAPT if n is None else _core.FIXED)
+
+
 def set_num_threads(n):
-    """Set the number of threads for the native kernels (None: back to the default).
+    """Use exactly ``n`` threads in the native kernels (None: back to the default, up to
+    ``default_threads()`` as the loops choose).
 
     Without OpenMP the kernels are serial whatever is set here.
     """
@@ -36,7 +117,7 @@ def set_num_threads(n):
         if n < 1:
             raise ValueError("set_num_threads: n must be >= 1, got %d" % n)
     with _lock:
-        _local["num_threads"] = n
+        _fix(n)
 
 
 @contextlib.contextmanager
@@ -49,7 +130,7 @@ def num_threads(n):
         yield get_num_threads()
     finally:
         with _lock:
-            _local["num_threads"] = old
+            _fix(old)
 
 
 def effective_threads():
@@ -88,7 +169,6 @@ def _blas_info():
 
 def show_config(print_it=True):
     """Print and return a dict describing this build and the machine it runs on."""
-    import os
     import platform
 
     import numpy
@@ -99,6 +179,7 @@ def show_config(print_it=True):
         "openmp": _core.openmp_enabled(),
         "num_threads": effective_threads(),
         "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),
+        "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
         "simd": _core.simd_name(),
         "blas": _blas_info(),
         "numpy": numpy.__version__,

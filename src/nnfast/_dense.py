@@ -23,7 +23,6 @@ FLOAT_TYPES = (np.dtype(np.float64), np.dtype(np.float32))
 MAX_LAYER = 2 ** 31 - 1
 # an epoch runs as native calls of about CHUNK_SECONDS each (Engine.epoch)
 CHUNK_SECONDS = 0.05
-REPROBE_SECONDS = 0.25     # with several threads, the unchosen count is timed again this often
 FIRST_CHUNK_BATCHES = 256
 MAX_CHUNK_BATCHES = 1 << 16
 # the most weights one layer may have: 2**31 - 1, what a C int (and a BLAS dimension) can count
@@ -316,12 +315,8 @@ class Engine(object):
         ``progress(done, n)``; per call that costs microseconds, against tens of
         milliseconds of training.
 
-        With several threads the first mini-batches of the epoch (0.5% at a time,
-        twice each) are timed on all threads and on one, and the rest runs on the
-        faster, the other count being timed again every REPROBE_SECONDS: at
-        mini-batch 10 the threads meet every few microseconds, and on a machine
-        whose cores are busy with other work that costs far more than it gains.
-        Results do not depend on the thread count, so this changes no number.
+        The native loop chooses its own thread count, up to the effective one
+        (csrc/threads.c): no timing here.
         """
         self.bind()
         nt = _config.effective_threads()
@@ -329,52 +324,20 @@ class Engine(object):
         pos = 0
         self.epochs_started += 1
         self.core.examples_done = 0
-
-        def run(size, threads):
-            nonlocal pos
+        while pos < n:
+            size = self.chunk
             t0 = time.perf_counter()
             pos += self.core.train_epoch(X, Y, order[pos:pos + size], eta, counter0=counter0 + pos,
-                                         nthreads=threads, **kw)
+                                         nthreads=nt, **kw)
             self.check_finite(pos)
             if progress is not None:
                 progress(pos, n)
-            return time.perf_counter() - t0
-
-        probe = max(mbs, (n // 200) // mbs * mbs)
-        threads = nt
-        counts = (nt, 1) if nt > 1 and n >= 6 * probe else (nt,)
-        rate, measured = {}, {}    # per thread count: seconds per example, and when last measured
-
-        def measure(t, size, keep_min=False):
-            start = pos
-            seconds = run(size, t)
-            r = seconds / max(pos - start, 1)
-            rate[t] = min(rate.get(t, r), r) if keep_min else r
-            measured[t] = time.perf_counter()
-            return seconds
-
-        if len(counts) > 1:
-            # twice each, alternating, the faster of each pair kept: one hiccup of the
-            # machine during one short probe must not decide
-            for t in (nt, 1, nt, 1):
-                measure(t, probe, keep_min=True)
-            threads = min(rate, key=rate.get)
-        while pos < n:
-            other = counts[-1] if threads == counts[0] else counts[0]
-            if len(counts) > 1 and time.perf_counter() - measured[other] > REPROBE_SECONDS:
-                # the machine's load changes (another program's BLAS threads spin for a while
-                # after each call, say): time the other count again now and then
-                measure(other, probe)
-                threads = min(rate, key=rate.get)
-                continue
-            size = self.chunk
-            seconds = measure(threads, size)
+            seconds = time.perf_counter() - t0
             if seconds > 0:
                 # next chunk: about CHUNK_SECONDS, a whole number of mini-batches, within bounds
                 size = int(size * min(4.0, CHUNK_SECONDS / seconds)) // mbs * mbs
                 self.chunk = max(mbs, min(size, MAX_CHUNK_BATCHES * mbs))
-            threads = min(rate, key=rate.get)
-        self.last_threads = threads
+        self.last_threads = nt
         return pos
 
     def check_finite(self, pos):

@@ -29,7 +29,6 @@ Differences from the book, all documented where they apply:
 """
 import json
 import os
-import time
 
 import numpy as np
 
@@ -295,31 +294,6 @@ class _NoteInterrupt(object):
         return False
 
 
-class _ThreadProbe(object):
-    """Each epoch's first two native calls run on all threads and on one, timed per
-    mini-batch; the rest of the epoch runs on the faster.  At mini-batch 10 the threads
-    meet at a barrier every few microseconds, and on a machine whose cores are busy
-    with other work those waits cost far more than the second thread gains (measured
-    here: 36 s instead of 3.4 s for the fc preset).  The results do not depend on the
-    thread count, so the choice changes no number."""
-
-    def __init__(self, threads, batches):
-        self.choice = threads
-        self.times = [] if threads > 1 and batches >= 3 * _CHUNK_BATCHES else None
-        self.candidates = (threads, 1)
-
-    def threads(self):
-        if self.times is not None and len(self.times) < 2:
-            return self.candidates[len(self.times)]
-        return self.choice
-
-    def timed(self, seconds, batches):
-        if self.times is not None and len(self.times) < 2:
-            self.times.append(seconds / max(batches, 1))
-            if len(self.times) == 2:
-                self.choice = self.candidates[int(self.times[1] < self.times[0])]
-
-
 class Network(object):
     """A chain of layers, the last a SoftmaxLayer, trained on mini-batches of ``mini_batch_size``.
 
@@ -509,7 +483,6 @@ class Network(object):
                 if shuffle:
                     order = np.random.permutation(n).astype(np.int64)
                 i = 0
-                probe = _ThreadProbe(threads, num_training_batches)
                 self.last_threads = threads
                 bar.start("Epoch %d" % epoch, used)
                 while i < num_training_batches:
@@ -520,16 +493,12 @@ class Network(object):
                     end = min(num_training_batches, (iteration // 1000 + 1) * 1000 - num_training_batches * epoch,
                               i + _CHUNK_BATCHES)
                     before = [p.copy() for p in self.params]
-                    t0 = time.perf_counter()
-                    plan.train(training_x, training_y, order, i, end - i, eta, l2, seed, epoch * used,
-                               probe.threads())
-                    probe.timed(time.perf_counter() - t0, end - i)
+                    plan.train(training_x, training_y, order, i, end - i, eta, l2, seed, epoch * used, threads)
                     self._check_finite(before, epoch, i, end)
                     i = end
                     if bar.hook is not None:
                         bar.hook(i * B, used)
                 bar.close()
-                self.last_threads = probe.threads()
                 iteration = num_training_batches * (epoch + 1) - 1
                 if validation is None:
                     if rec is not None:
