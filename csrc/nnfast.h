@@ -39,6 +39,7 @@ uint64_t nn_sync_waited(void);        /* ticks the calling thread has waited in 
 #define NN_SEG_SECONDS 0.004          /* wall time of one segment of a loop */
 #define NN_GOV_MIN_PERIOD 0.05        /* seconds between trials of another thread count ... */
 #define NN_GOV_MAX_PERIOD 1.6         /* ... doubling up to this while the count holds */
+#define NN_GOV_MARGIN 0.95            /* a trial count must be this much faster per unit to be kept */
 #define NN_GOV_LEVELS 16              /* thread counts 1, 2, 4, ..., max */
 
 /* the loops that choose their threads, each with its own state */

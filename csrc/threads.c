@@ -15,9 +15,11 @@
  *      - drops to the next lower count at once when f says waiting costs more than the
  *        threads gain;
  *      - every `period` seconds runs one segment on a neighbouring count (half or double)
- *        and keeps whichever was faster per unit.  When the current count wins, the
- *        period doubles (to NN_GOV_MAX_PERIOD), so an idle machine pays almost nothing
- *        for the check; when the other wins, it goes back to NN_GOV_MIN_PERIOD.
+ *        and moves there when it was faster per unit by NN_GOV_MARGIN (a segment of a few
+ *        milliseconds on a shared machine is a noisy measurement).  When the current count
+ *        wins, the period doubles, or grows to 50 times what the trial cost (up to
+ *        NN_GOV_MAX_PERIOD): trials cost about 2% at most, and an idle machine pays almost
+ *        nothing for them.  When the other count wins, it goes back to NN_GOV_MIN_PERIOD.
  *    Results never depend on the thread count (see nnfast.h), so switching between
  *    segments changes no number.  The state of each loop kind lives across calls (an
  *    epoch is several native calls); it starts afresh when the caller's maximum or the
@@ -175,11 +177,15 @@ void nn_gov_segment(nn_gov *g, double seconds, double units, double wait) {
         const int F = g->from;
         g->rate[L] = r;
         g->from = -1;
-        if (g->rate[F] > 0 && r < g->rate[F]) {
+        if (g->rate[F] > 0 && r < NN_GOV_MARGIN * g->rate[F]) {
             g->period = NN_GOV_MIN_PERIOD;     /* moved: look again soon */
         } else {
+            /* back; the next trial waits twice as long, and at least 50 times what this one
+             * cost over staying (a count 30 times slower on a loaded machine costs more) */
+            const double cost = seconds - units * g->rate[F];
             g->level = F;
-            g->period = 2 * g->period < NN_GOV_MAX_PERIOD ? 2 * g->period : NN_GOV_MAX_PERIOD;
+            g->period = 2 * g->period > 50 * cost ? 2 * g->period : 50 * cost;
+            if (g->period > NN_GOV_MAX_PERIOD) g->period = NN_GOV_MAX_PERIOD;
         }
         g->next_explore = now + g->period;
         return;
