@@ -622,9 +622,10 @@ def _ctrl_c_latency(kind, after=1.5):
     """Seconds from SIGINT (sent `after` s into SGD) to the child's except KeyboardInterrupt."""
     import signal
     import subprocess
-    env = dict(os.environ)
-    if NNFAST_WHERE:
-        env["PYTHONPATH"] = NNFAST_WHERE + os.pathsep + env.get("PYTHONPATH", "")
+    import nnfast
+    env = dict(os.environ)   # the child imports the nnfast this process runs
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(nnfast.__file__))) + os.pathsep + \
+        env.get("PYTHONPATH", "")
     child = subprocess.Popen([sys.executable, os.path.join(HERE, "sigint_child.py"), kind], stdout=subprocess.PIPE,
                              text=True, env=env)
     try:

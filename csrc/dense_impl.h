@@ -413,8 +413,15 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
 #endif
         {
             NN_THREAD_IDS;
+            /* the barrier, timed in place (several per mini-batch: no call, no thread-local) */
+            uint64_t waited = 0;
 #ifdef NNFAST_OPENMP
-#define NN_BARRIER if (nth > 1) nn_sync();
+#define NN_BARRIER                                                                 \
+    if (nth > 1) {                                                                 \
+        const uint64_t k0_ = NN_TICKS();                                           \
+        _Pragma("omp barrier")                                                     \
+        waited += NN_TICKS() - k0_;                                                \
+    }
 #else
 #define NN_BARRIER
 #endif
@@ -564,7 +571,7 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
                 }
                 if (stop_now || flag) break;
             }
-            nn_gov_thread_end(&gov, t);
+            nn_gov_thread_waited(&gov, t, waited);
 #undef NN_BARRIER
         }
         nn_gov_seg_end(&gov, (double)(done - mb0 * mbs));

@@ -33,6 +33,11 @@ int nn_cpu_has_avx2_fma(void);        /* run-time CPU check, x86 only (0 elsewhe
 /* ---- threads decided where the waiting happens (threads.c; the idea is at its top) ---- */
 double nn_now(void);                  /* monotonic seconds */
 uint64_t nn_ticks(void);              /* cheap tick counter, for ratios */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define NN_TICKS() ((uint64_t)__builtin_ia32_rdtsc())   /* nn_ticks() inline, for hot loops */
+#else
+#define NN_TICKS() nn_ticks()
+#endif
 void nn_sync(void);                   /* barrier of the enclosing parallel region, its wait timed */
 uint64_t nn_sync_waited(void);        /* ticks the calling thread has waited in nn_sync() so far */
 
@@ -78,6 +83,7 @@ enum { NN_GOV_SEG_OVER = 1, NN_GOV_STOP = 2 };
 void nn_gov_seg_start(nn_gov *g);
 void nn_gov_thread_start(nn_gov *g, int t, int nth);
 void nn_gov_thread_end(nn_gov *g, int t);
+void nn_gov_thread_waited(nn_gov *g, int t, uint64_t waited);
 void nn_gov_thread_busy(nn_gov *g, int t, uint64_t busy);
 int nn_gov_check(const nn_gov *g);
 void nn_gov_seg_end(nn_gov *g, double units);

@@ -43,9 +43,6 @@
 
 #include "nnfast.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-#include <x86intrin.h>
-#endif
 #if !defined(_WIN32)
 #include <pthread.h>
 #endif
@@ -72,7 +69,7 @@ double nn_now(void) {
 /* A cheap tick counter for ratios only (the TSC on x86, nanoseconds elsewhere). */
 uint64_t nn_ticks(void) {
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-    return (uint64_t)__rdtsc();
+    return NN_TICKS();
 #else
     return (uint64_t)(nn_now() * 1e9);
 #endif
@@ -119,7 +116,7 @@ static int nn_gov_mode;
 void nn_gov_set_mode(int mode) { nn_gov_mode = mode; }
 
 /* g = the saved state of loop `kind`, or a fresh one (all threads) when the caller's maximum
- * or the shape of the work changed. */
+ * changed; the start of a call (Ctrl-C armed, per-thread space made). */
 int nn_gov_begin(nn_gov *g, int kind, int max_threads, uint64_t key) {
     const int mode = nn_gov_mode;
     if (max_threads < 1) max_threads = 1;
@@ -127,18 +124,20 @@ int nn_gov_begin(nn_gov *g, int kind, int max_threads, uint64_t key) {
     *g = nn_gov_saved[kind];
     NN_GOV_UNLOCK();
     g->mode = mode;
-    if (g->max != max_threads || g->key != key) {
-        const int keep_level = g->max == max_threads ? g->level : -1;
+    if (g->max != max_threads) {
         memset(g, 0, sizeof(*g));
         g->max = max_threads;
-        g->key = key;
         g->mode = mode;
         while (nn_gov_count(g, g->top) < max_threads && g->top < NN_GOV_LEVELS - 1) g->top++;
-        /* a new shape on the same machine: keep the count the last one settled on, but
-         * measure it against its neighbour soon */
-        g->level = keep_level >= 0 && keep_level <= g->top ? keep_level : g->top;
+        g->level = g->top;
         g->period = NN_GOV_MIN_PERIOD;
         g->next_explore = nn_now() + NN_GOV_MIN_PERIOD;
+    }
+    if (g->key != key) {
+        /* a new shape on the same machine: its rates are unknown, but the count the last
+         * one settled on and the time of the next trial (the machine's load) still hold */
+        g->key = key;
+        memset(g->rate, 0, sizeof(g->rate));
     }
     g->from = -1;
     g->seg_seconds = mode == NN_GOV_CYCLE ? 0.0 : NN_SEG_SECONDS;
@@ -227,6 +226,9 @@ void nn_gov_thread_start(nn_gov *g, int t, int nth) {
 
 /* Each thread at the end of the region: w_t, its waiting in this segment. */
 void nn_gov_thread_end(nn_gov *g, int t) { g->per_thread[t] = nn_sync_waited() - g->per_thread[t]; }
+
+/* The same, for a loop that timed its barriers itself: w_t = waited. */
+void nn_gov_thread_waited(nn_gov *g, int t, uint64_t waited) { g->per_thread[t] = waited; }
 
 /* Each thread at the end of a region without barriers (chunks handed out one at a time):
  * `busy`, the ticks it spent on chunks; the rest of the segment it waited. */
