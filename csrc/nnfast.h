@@ -78,6 +78,7 @@ int nn_gov_begin(nn_gov *g, int kind, int max_threads, uint64_t key);   /* 0, or
 int nn_gov_threads(const nn_gov *g);
 void nn_gov_segment(nn_gov *g, double seconds, double units, double wait);
 void nn_gov_end(nn_gov *g, int kind);
+int nn_gov_saved_threads(int kind);   /* the count loop `kind` settled on (0: not run yet) */
 /* a loop's segment (see threads.c): */
 enum { NN_GOV_SEG_OVER = 1, NN_GOV_STOP = 2 };
 void nn_gov_seg_start(nn_gov *g);

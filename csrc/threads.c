@@ -191,8 +191,11 @@ void nn_gov_segment(nn_gov *g, double seconds, double units, double wait) {
     }
     g->rate[L] = g->rate[L] > 0 ? 0.5 * g->rate[L] + 0.5 * r : r;
     const int c = nn_gov_count(g, L);
-    if (L > 0 && wait > 1.0 - (double)nn_gov_count(g, L - 1) / c) {
-        g->level = L - 1;                      /* waiting costs more than the threads gain */
+    /* waiting costs more than the threads gain, unless the fewer threads were measured slower
+     * than these (some work runs faster split, over two caches, despite the waits) */
+    if (L > 0 && wait > 1.0 - (double)nn_gov_count(g, L - 1) / c &&
+        !(g->rate[L - 1] > 0 && g->rate[L - 1] > g->rate[L])) {
+        g->level = L - 1;
         g->rate[L - 1] = 0;                    /* stale: measure it afresh */
         g->period = NN_GOV_MIN_PERIOD;
         g->next_explore = now + g->period;
@@ -208,6 +211,14 @@ void nn_gov_segment(nn_gov *g, double seconds, double units, double wait) {
             g->level = to;
         }
     }
+}
+
+/* Thread count the saved state of loop `kind` would start its next call with (benchmarks). */
+int nn_gov_saved_threads(int kind) {
+    NN_GOV_LOCK();
+    const nn_gov g = nn_gov_saved[kind];
+    NN_GOV_UNLOCK();
+    return g.max < 1 ? 0 : nn_gov_count(&g, g.level);
 }
 
 /* ---- one segment: the loops' calls around their parallel region ---- */

@@ -40,8 +40,10 @@ def test_governor_compares_the_counts_it_tried():
     unit of work stays.  (A number in the list: seconds to sleep, for the period to pass.)"""
     counts = _core.governor_trace(2, [(0.004, 40, 0.1), 0.06, (0.004, 40, 0.1), (0.002, 40, 0.0)])
     assert counts == [2, 2, 1, 1], counts     # one thread did it in half the time: kept
-    counts = _core.governor_trace(2, [(0.004, 40, 0.1), 0.06, (0.004, 40, 0.1), (0.008, 40, 0.0)])
-    assert counts == [2, 2, 1, 2], counts     # one thread was slower: back to two
+    counts = _core.governor_trace(2, [(0.004, 40, 0.1), 0.06, (0.004, 40, 0.1), (0.008, 40, 0.0),
+                                      (0.004, 40, 0.7)])
+    # one thread was slower: back to two, and two stay despite their waiting (measured faster)
+    assert counts == [2, 2, 1, 2, 2], counts
 
 
 # ---- switching threads changes no number -----------------------------------------------------

@@ -193,6 +193,8 @@ def show_config(print_it=True):
         print("  OpenMP:       %s" % ("yes" if cfg["openmp"] else "no (serial build)"))
         print("  threads:      %d%s" % (cfg["num_threads"], " (OMP_NUM_THREADS=%s)" % cfg["omp_num_threads_env"]
                                        if cfg["omp_num_threads_env"] else ""))
+        print("  OpenMP wait:  %s" % ("GOMP_SPINCOUNT=%s" % cfg["gomp_spincount"] if cfg["gomp_spincount"]
+                                       else "OMP_WAIT_POLICY=%s" % os.environ.get("OMP_WAIT_POLICY")))
         print("  SIMD:         %s" % cfg["simd"])
         for b in cfg["blas"]:
             print("  BLAS:         %s %s (%s, %s threads) %s" % (b["internal_api"], b["version"], b["architecture"],

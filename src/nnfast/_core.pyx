@@ -22,6 +22,7 @@ cdef extern from "nnfast.h":
     int nn_gov_threads(const nn_gov *g) nogil
     void nn_gov_segment(nn_gov *g, double seconds, double units, double wait) nogil
     void nn_gov_end(nn_gov *g, int kind) nogil
+    int nn_gov_saved_threads(int kind) nogil
 
 # a child made by fork() (multiprocessing's default start method on Linux) must be able to
 # train after its parent did: see csrc/config.c
@@ -49,6 +50,12 @@ def set_thread_mode(int mode):
     if mode not in (ADAPT, FIXED, CYCLE):
         raise ValueError("set_thread_mode: mode must be ADAPT, FIXED or CYCLE, got %r" % (mode,))
     nn_gov_set_mode(mode)
+
+
+def chosen_threads():
+    """{"train": n, "evaluate": n}: the thread counts network and network2's loops settled on
+    (0: not run yet with the default count)."""
+    return {"train": nn_gov_saved_threads(0), "evaluate": nn_gov_saved_threads(1)}
 
 
 _traces = 0

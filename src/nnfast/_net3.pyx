@@ -56,8 +56,14 @@ cdef extern from "net3.h":
 
 cdef extern from "nnfast.h":
     void nn_gov_set_mode(int mode) nogil
+    int nn_gov_saved_threads(int kind) nogil
 
 from cpython.exc cimport PyErr_CheckSignals
+
+
+def chosen_threads():
+    """{"train": n, "predict": n}: the thread counts network3's loops settled on (0: not run yet)."""
+    return {"train": nn_gov_saved_threads(2), "predict": nn_gov_saved_threads(3)}
 
 
 def set_thread_mode(int mode):
