@@ -18,7 +18,8 @@ busy      the thread policy (csrc/threads.c) with one CPU-bound process started
           beside nnfast, then idle: medians of three interleaved runs of a
           chapter-1 epoch ([784,30,10], mini-batch 10, float64, 60,000 images),
           a network3 conv1 epoch on 6,000 images and network3 predict on 10,000
-          images, each on 1 thread, 2 threads and the default; and how long
+          images, each on exactly 1 thread, exactly 2 threads and the default
+          (up to 2, as the loops choose); and how long
           SGD (network and network3) takes to stop after SIGINT, busy and idle.
 
 Columns: seconds per training epoch (chapter 3: per monitored epoch) for
@@ -684,7 +685,7 @@ def busy(ctx):
             for rep in range(BUSY_REPEAT):
                 for name, fn, settled in work:
                     for label, n in configs:
-                        with (nnfast.num_threads(n) if n else contextlib.nullcontext()), quiet():
+                        with (nnfast.num_threads(n, adapt=False) if n else contextlib.nullcontext()), quiet():
                             t0 = time.perf_counter()
                             fn()
                             times.setdefault((name, label), []).append(time.perf_counter() - t0)

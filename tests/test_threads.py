@@ -174,6 +174,26 @@ def test_explicit_count_is_kept(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
     with nnfast.num_threads(3):
         assert nnfast.get_num_threads() == 3
+    with nnfast.num_threads(3, adapt=False):
+        assert nnfast.get_num_threads() == 3 and _config._local["adapt"] is False
+    assert _config._local == {"num_threads": None, "adapt": True}
+    with pytest.raises(TypeError, match="adapt"):
+        nnfast.set_num_threads(2, adapt="no")
+
+
+@needs_openmp
+def test_exact_count_and_bound_give_the_same_numbers():
+    rng = np.random.default_rng(7)
+    X, y = rng.random((500, 20)), rng.integers(0, 10, 500)
+    out = []
+    for adapt in (False, True):
+        np.random.seed(2)
+        random.seed(2)
+        net = network.Network([20, 9, 10])
+        with nnfast.num_threads(2, adapt=adapt), contextlib.redirect_stdout(io.StringIO()):
+            net.SGD((X, y), 2, 10, 3.0)
+        out.append([np.array(a) for a in net.weights + net.biases])
+    _assert_same(*out)
 
 
 def test_omp_num_threads_in_a_fresh_process():

@@ -6,9 +6,9 @@ fewest of OpenMP's count, the CPUs this process may run on (its affinity mask) a
 CPUs a cgroup quota grants (as scikit-learn's ``_openmp_effective_n_threads``); inside
 that bound the loop itself goes on with fewer while waiting for each other costs the
 threads more than they gain (csrc/threads.c).  ``set_num_threads(n)`` or, for a block of
-code, ``with nnfast.num_threads(n):`` fixes the count at exactly ``n``.  While our threads
-run, the BLAS that scipy uses is held to one thread so the two pools never oversubscribe
-the cores.
+code, ``with nnfast.num_threads(n):`` sets the bound to ``n``; ``adapt=False`` fixes the
+count at exactly ``n``.  While our threads run, the BLAS that scipy uses is held to one
+thread so the two pools never oversubscribe the cores.
 """
 import contextlib
 import math
@@ -36,7 +36,7 @@ bounded_spin()
 from . import _core  # noqa: E402 - after the waiting policy is set
 from ._version import __version__  # noqa: E402
 
-_local = {"num_threads": None}
+_local = {"num_threads": None, "adapt": True}
 _lock = threading.Lock()
 
 
@@ -84,7 +84,7 @@ def default_threads():
 
 
 def get_num_threads():
-    """Number of threads the native kernels use at most."""
+    """Number of threads the native kernels use at most (exactly, after adapt=False)."""
     n = _local["num_threads"]
     if n is None:
         n = default_threads()
@@ -98,15 +98,16 @@ def set_thread_mode(mode):
     _net3.set_thread_mode(mode)
 
 
-def _fix(n):
-    """n threads exactly (FIXED), or None: the default bound, the loops choosing (ADAPT)."""
-    _local["num_threads"] = n
-    set_thread_mode(_core.ADAPT if n is None else _core.FIXED)
+def _apply(n, adapt):
+    """Up to n threads (None: the default bound), the loops choosing (ADAPT), or exactly n."""
+    _local["num_threads"], _local["adapt"] = n, adapt
+    set_thread_mode(_core.ADAPT if adapt else _core.FIXED)
 
 
-def set_num_threads(n):
-    """Use exactly ``n`` threads in the native kernels (None: back to the default, up to
-    ``default_threads()`` as the loops choose).
+def set_num_threads(n, adapt=True):
+    """Let the native kernels use up to ``n`` threads (None: back to ``default_threads()``);
+    each loop goes on with fewer while waiting for each other costs more than the threads
+    gain.  ``adapt=False``: exactly ``n`` (benchmarks that time a given count).
 
     Without OpenMP the kernels are serial whatever is set here.
     """
@@ -116,21 +117,23 @@ def set_num_threads(n):
         n = int(n)
         if n < 1:
             raise ValueError("set_num_threads: n must be >= 1, got %d" % n)
+    if not isinstance(adapt, bool):
+        raise TypeError("set_num_threads: adapt must be True or False, got %r" % (adapt,))
     with _lock:
-        _fix(n)
+        _apply(n, adapt)
 
 
 @contextlib.contextmanager
-def num_threads(n):
-    """Context manager: use ``n`` threads inside the block, restore afterwards."""
+def num_threads(n, adapt=True):
+    """Context manager: ``set_num_threads(n, adapt)`` inside the block, restored afterwards."""
     with _lock:
-        old = _local["num_threads"]
-    set_num_threads(n)
+        old = (_local["num_threads"], _local["adapt"])
+    set_num_threads(n, adapt)
     try:
         yield get_num_threads()
     finally:
         with _lock:
-            _fix(old)
+            _apply(*old)
 
 
 def effective_threads():
