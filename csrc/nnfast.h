@@ -63,6 +63,8 @@ typedef struct {
     double rate[NN_GOV_LEVELS];   /* seconds per unit of work at each level, 0 unknown */
     double period;                /* seconds between trials */
     double next_explore;          /* nn_now() of the next trial */
+    double trials, trial_seconds; /* trials so far and the seconds they took (benchmarks) */
+    double drops;                 /* drops for waiting so far */
     /* this call */
     int since;                    /* SIGINT count at the start (nn_interrupt_arm) */
     uint64_t *per_thread;         /* each thread's ticks of waiting (or of work: busy) in a segment */
@@ -79,6 +81,7 @@ int nn_gov_threads(const nn_gov *g);
 void nn_gov_segment(nn_gov *g, double seconds, double units, double wait);
 void nn_gov_end(nn_gov *g, int kind);
 int nn_gov_saved_threads(int kind);   /* the count loop `kind` settled on (0: not run yet) */
+void nn_gov_saved_stats(int kind, double *trials, double *trial_seconds, double *drops);
 /* a loop's segment (see threads.c): */
 enum { NN_GOV_SEG_OVER = 1, NN_GOV_STOP = 2 };
 void nn_gov_seg_start(nn_gov *g);

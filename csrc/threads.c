@@ -1,7 +1,9 @@
 /* Threads decided where the waiting happens, and Ctrl-C seen inside a native call.
  *
- * 1. Timed barriers.  Every barrier of the native loops is nn_sync(): an OpenMP barrier
- *    with the time this thread spent in it added to a per-thread counter.  Over a segment
+ * 1. Timed barriers.  Every barrier of the native loops is timed: nn_sync() (an OpenMP
+ *    barrier adding the time this thread spent in it to a per-thread counter) in network3's
+ *    kernels, the same inline in the dense loop (NN_BARRIER in dense_impl.h); evaluation,
+ *    which hands out chunks without barriers, counts the time outside them.  Over a segment
  *    of work of wall time T on c threads that waited w_t each, the waiting fraction is
  *        f = sum_t w_t / (c T)
  *    and the work itself took c T (1 - f) thread-seconds.  On c' < c threads (perfectly
@@ -22,8 +24,8 @@
  *        nothing for them.  When the other count wins, it goes back to NN_GOV_MIN_PERIOD.
  *    Results never depend on the thread count (see nnfast.h), so switching between
  *    segments changes no number.  The state of each loop kind lives across calls (an
- *    epoch is several native calls); it starts afresh when the caller's maximum or the
- *    shape of the work (`key`) changes.
+ *    epoch is several native calls); it starts afresh when the caller's maximum changes,
+ *    and forgets its rates (not its count) when the shape of the work (`key`) does.
  *
  * 3. Ctrl-C.  Python's own SIGINT handler only sets a flag that the interpreter reads
  *    when it runs Python code again, which it does not during a long native call.
@@ -174,6 +176,8 @@ void nn_gov_segment(nn_gov *g, double seconds, double units, double wait) {
     const int L = g->level;
     if (g->from >= 0) {   /* this segment measured level L against level `from` */
         const int F = g->from;
+        g->trials += 1;
+        g->trial_seconds += seconds;
         g->rate[L] = r;
         g->from = -1;
         if (g->rate[F] > 0 && r < NN_GOV_MARGIN * g->rate[F]) {
@@ -196,6 +200,7 @@ void nn_gov_segment(nn_gov *g, double seconds, double units, double wait) {
     if (L > 0 && wait > 1.0 - (double)nn_gov_count(g, L - 1) / c &&
         !(g->rate[L - 1] > 0 && g->rate[L - 1] > g->rate[L])) {
         g->level = L - 1;
+        g->drops += 1;
         g->rate[L - 1] = 0;                    /* stale: measure it afresh */
         g->period = NN_GOV_MIN_PERIOD;
         g->next_explore = now + g->period;
@@ -219,6 +224,15 @@ int nn_gov_saved_threads(int kind) {
     const nn_gov g = nn_gov_saved[kind];
     NN_GOV_UNLOCK();
     return g.max < 1 ? 0 : nn_gov_count(&g, g.level);
+}
+
+/* Trials, their seconds and drops for waiting of loop `kind` so far (benchmarks). */
+void nn_gov_saved_stats(int kind, double *trials, double *trial_seconds, double *drops) {
+    NN_GOV_LOCK();
+    *trials = nn_gov_saved[kind].trials;
+    *trial_seconds = nn_gov_saved[kind].trial_seconds;
+    *drops = nn_gov_saved[kind].drops;
+    NN_GOV_UNLOCK();
 }
 
 /* ---- one segment: the loops' calls around their parallel region ---- */

@@ -23,6 +23,7 @@ cdef extern from "nnfast.h":
     void nn_gov_segment(nn_gov *g, double seconds, double units, double wait) nogil
     void nn_gov_end(nn_gov *g, int kind) nogil
     int nn_gov_saved_threads(int kind) nogil
+    void nn_gov_saved_stats(int kind, double *trials, double *trial_seconds, double *drops) nogil
 
 # a child made by fork() (multiprocessing's default start method on Linux) must be able to
 # train after its parent did: see csrc/config.c
@@ -50,6 +51,16 @@ def set_thread_mode(int mode):
     if mode not in (ADAPT, FIXED, CYCLE):
         raise ValueError("set_thread_mode: mode must be ADAPT, FIXED or CYCLE, got %r" % (mode,))
     nn_gov_set_mode(mode)
+
+
+def governor_stats():
+    """Per loop: (trials of another count, seconds those trials took, drops for waiting) so far."""
+    cdef double a, b, c
+    out = {}
+    for name, kind in {"train": 0, "evaluate": 1}.items():
+        nn_gov_saved_stats(kind, &a, &b, &c)
+        out[name] = (a, b, c)
+    return out
 
 
 def chosen_threads():

@@ -57,8 +57,19 @@ cdef extern from "net3.h":
 cdef extern from "nnfast.h":
     void nn_gov_set_mode(int mode) nogil
     int nn_gov_saved_threads(int kind) nogil
+    void nn_gov_saved_stats(int kind, double *trials, double *trial_seconds, double *drops) nogil
 
 from cpython.exc cimport PyErr_CheckSignals
+
+
+def governor_stats():
+    """Per loop: (trials of another count, seconds those trials took, drops for waiting) so far."""
+    cdef double a, b, c
+    out = {}
+    for name, kind in {"train": 2, "predict": 3}.items():
+        nn_gov_saved_stats(kind, &a, &b, &c)
+        out[name] = (a, b, c)
+    return out
 
 
 def chosen_threads():
