@@ -666,13 +666,14 @@ def busy(ctx):
     net3 = network3.Network([
         network3.ConvPoolLayer(image_shape=(10, 1, 28, 28), filter_shape=(20, 1, 5, 5), poolsize=(2, 2)),
         network3.FullyConnectedLayer(20 * 12 * 12, 100), network3.SoftmaxLayer(100, 10)], 10)
-    from nnfast import _core, _net3
+    from nnfast._config import thread_report
     # (name, run, the thread count the default settled on)
     work = [("chapter-1 epoch (%d images)" % n1, lambda: net1.SGD((X1, y1), 1, 10, 3.0),
-             lambda: _core.chosen_threads()["train"]),
+             lambda: thread_report()["dense train"][0]),
             ("network3 conv1 epoch (6,000 images)", lambda: net3.SGD((X3, y3), 1, 10, 0.1),
-             lambda: _net3.chosen_threads()["train"]),
-            ("network3 predict (10,000 images)", lambda: net3.predict(Xp), lambda: _net3.chosen_threads()["predict"])]
+             lambda: thread_report()["network3 train"][0]),
+            ("network3 predict (10,000 images)", lambda: net3.predict(Xp),
+             lambda: thread_report()["network3 predict"][0])]
     configs = [("1 thread", 1), ("2 threads", 2), ("default", None)]
     with quiet():
         for _, fn, _ in work:      # warm up: first calls load data into cache, start the thread pool

@@ -46,6 +46,21 @@ def test_governor_compares_the_counts_it_tried():
     assert counts == [2, 2, 1, 2, 2], counts
 
 
+@needs_openmp
+def test_thread_report_tells_what_the_loops_settled_on():
+    rng = np.random.default_rng(8)
+    X, y = rng.random((300, 20)), rng.integers(0, 10, 300)
+    np.random.seed(3)
+    net = network.Network([20, 9, 10])
+    with nnfast.num_threads(2), contextlib.redirect_stdout(io.StringIO()):
+        net.SGD((X, y), 1, 10, 3.0, test_data=(X, y))
+    report = _config.thread_report()
+    assert set(report) == {"dense train", "dense evaluate", "network3 train", "network3 predict"}
+    for loop in ("dense train", "dense evaluate"):
+        threads, trials, seconds, drops = report[loop]
+        assert threads in (1, 2) and trials >= 0 and seconds >= 0 and drops >= 0
+
+
 # ---- switching threads changes no number -----------------------------------------------------
 
 @pytest.fixture

@@ -98,6 +98,14 @@ def set_thread_mode(mode):
     _net3.set_thread_mode(mode)
 
 
+def thread_report():
+    """Per native loop: (threads it settled on (0: not run adaptively yet), trials of another
+    count, seconds they took, drops for waiting), from csrc/threads.c's saved state."""
+    from . import _net3
+    return {"dense train": _core.gov_state(0), "dense evaluate": _core.gov_state(1),
+            "network3 train": _net3.gov_state(2), "network3 predict": _net3.gov_state(3)}
+
+
 def _apply(n, adapt):
     """Up to n threads (None: the default bound), the loops choosing (ADAPT), or exactly n."""
     _local["num_threads"], _local["adapt"] = n, adapt

@@ -53,20 +53,12 @@ def set_thread_mode(int mode):
     nn_gov_set_mode(mode)
 
 
-def governor_stats():
-    """Per loop: (trials of another count, seconds those trials took, drops for waiting) so far."""
+def gov_state(int kind):
+    """(threads it settled on, trials of another count, their seconds, drops for waiting) of
+    the saved state of loop `kind` of csrc/threads.c in this module (see _config.thread_report)."""
     cdef double a, b, c
-    out = {}
-    for name, kind in {"train": 0, "evaluate": 1}.items():
-        nn_gov_saved_stats(kind, &a, &b, &c)
-        out[name] = (a, b, c)
-    return out
-
-
-def chosen_threads():
-    """{"train": n, "evaluate": n}: the thread counts network and network2's loops settled on
-    (0: not run yet with the default count)."""
-    return {"train": nn_gov_saved_threads(0), "evaluate": nn_gov_saved_threads(1)}
+    nn_gov_saved_stats(kind, &a, &b, &c)
+    return nn_gov_saved_threads(kind), int(a), b, int(c)
 
 
 _traces = 0

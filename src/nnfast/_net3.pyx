@@ -62,19 +62,11 @@ cdef extern from "nnfast.h":
 from cpython.exc cimport PyErr_CheckSignals
 
 
-def governor_stats():
-    """Per loop: (trials of another count, seconds those trials took, drops for waiting) so far."""
+def gov_state(int kind):
+    """As _core.gov_state, for this module's copy of csrc/threads.c."""
     cdef double a, b, c
-    out = {}
-    for name, kind in {"train": 2, "predict": 3}.items():
-        nn_gov_saved_stats(kind, &a, &b, &c)
-        out[name] = (a, b, c)
-    return out
-
-
-def chosen_threads():
-    """{"train": n, "predict": n}: the thread counts network3's loops settled on (0: not run yet)."""
-    return {"train": nn_gov_saved_threads(2), "predict": nn_gov_saved_threads(3)}
+    nn_gov_saved_stats(kind, &a, &b, &c)
+    return nn_gov_saved_threads(kind), int(a), b, int(c)
 
 
 def set_thread_mode(int mode):
