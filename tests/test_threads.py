@@ -241,13 +241,18 @@ def test_bounded_spin_unless_the_user_chose():
     assert _config.bounded_spin(env) == "7"
 
 
-def test_bounded_spin_is_set_before_openmp_starts():
-    code = "import os, nnfast; print(os.environ.get('GOMP_SPINCOUNT'), nnfast.show_config(False)['gomp_spincount'])"
+def test_bounded_spin_is_set_for_openmp_only():
+    """libgomp starts with SPINCOUNT; the programs the process starts do not inherit it."""
+    code = "import os, nnfast; print(nnfast.show_config(False)['gomp_spincount'], os.environ.get('GOMP_SPINCOUNT'))"
     env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
     env["PYTHONPATH"] = SRC
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == [str(_config.SPINCOUNT)] * 2
+    assert r.stdout.split() == [str(_config.SPINCOUNT), "None"]
+    env["OMP_WAIT_POLICY"] = "passive"      # the user's choice stands
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["None", "None"]
 
 
 # ---- Ctrl-C with a CPU-bound program beside ---------------------------------------------------
