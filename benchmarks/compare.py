@@ -14,6 +14,13 @@ chapter3  ``nnfast.network2``: [784,100,10], cross-entropy, lmbda 5.0, eta 0.5,
           evaluation images (the last 10,000 of the training file).
 chapter6  whatever ``benchmarks/bench_network3.py:compare_network3`` reports,
           when that file exists.
+busy      the thread policy (csrc/threads.c) with one CPU-bound process started
+          beside nnfast, then idle: medians of three interleaved runs of a
+          chapter-1 epoch ([784,30,10], mini-batch 10, float64, 60,000 images),
+          a network3 conv1 epoch on 6,000 images and network3 predict on 10,000
+          images, each on exactly 1 thread, exactly 2 threads and the default
+          (up to 2, as the loops choose); and how long
+          SGD (network and network3) takes to stop after SIGINT, busy and idle.
 
 Columns: seconds per training epoch (chapter 3: per monitored epoch) for
 
@@ -608,8 +615,117 @@ def chapter6(ctx):
         sec["rows"] = list(res)
     return sec
 
+# --------------------------------------------------------------------------
+# busy: the thread policy beside another program
+# --------------------------------------------------------------------------
+BUSY_REPEAT = 3
+def _ctrl_c_latency(kind, after=1.5):
+    """Seconds from SIGINT (sent `after` s into SGD) to the child's except KeyboardInterrupt."""
+    import signal
+    import subprocess
+    import nnfast
+    env = dict(os.environ)   # the child imports the nnfast this process runs
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(nnfast.__file__))) + os.pathsep + \
+        env.get("PYTHONPATH", "")
+    child = subprocess.Popen([sys.executable, os.path.join(HERE, "sigint_child.py"), kind], stdout=subprocess.PIPE,
+                             text=True, env=env)
+    try:
+        if child.stdout.readline().strip() != "ready":
+            return None
+        time.sleep(after)
+        sent = time.time()
+        child.send_signal(signal.SIGINT)
+        line = child.stdout.readline().split()
+        child.wait(timeout=60)
+        return float(line[1]) - sent if len(line) >= 2 and line[0] == "caught" else None
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
 
-SECTIONS = {"chapter1": chapter1, "chapter3": chapter3, "chapter6": chapter6}
+
+def busy(ctx):
+    import subprocess
+    sec = {"name": "busy", "title": "Threads beside a busy core (one CPU-bound process) and idle",
+           "notes": [], "rows": [], "targets": []}
+    try:
+        import nnfast
+        from nnfast import network, network3
+    except ImportError as e:
+        sec["notes"].append("skipped: nnfast not importable (%s)" % e)
+        return sec
+    X, y = ctx.data("train")
+    Xt, yt = ctx.data("test")
+    n1 = min(ctx.args.n_train or 60000, len(y))
+    X1, y1 = np.ascontiguousarray(X[:n1], dtype=np.float64), y[:n1]
+    X3, y3 = X[:6000], y[:6000]
+    Xp = Xt[:10000]
+    seed_all()
+    net1 = network.Network([784, 30, 10])
+    seed_all()
+    net3 = network3.Network([
+        network3.ConvPoolLayer(image_shape=(10, 1, 28, 28), filter_shape=(20, 1, 5, 5), poolsize=(2, 2)),
+        network3.FullyConnectedLayer(20 * 12 * 12, 100), network3.SoftmaxLayer(100, 10)], 10)
+    from nnfast._config import thread_report
+    # (name, run, the thread count the default settled on)
+    work = [("chapter-1 epoch (%d images)" % n1, lambda: net1.SGD((X1, y1), 1, 10, 3.0),
+             lambda: thread_report()["dense train"][0]),
+            ("network3 conv1 epoch (6,000 images)", lambda: net3.SGD((X3, y3), 1, 10, 0.1),
+             lambda: thread_report()["network3 train"][0]),
+            ("network3 predict (10,000 images)", lambda: net3.predict(Xp),
+             lambda: thread_report()["network3 predict"][0])]
+    configs = [("1 thread", 1), ("2 threads", 2), ("default", None)]
+    with quiet():
+        for _, fn, _ in work:      # warm up: first calls load data into cache, start the thread pool
+            fn()
+    for state in ("busy", "idle"):
+        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if state == "busy" else None
+        try:
+            time.sleep(0.5)
+            times, chosen = {}, {}
+            for rep in range(BUSY_REPEAT):
+                for name, fn, settled in work:
+                    for label, n in configs:
+                        with (nnfast.num_threads(n, adapt=False) if n else contextlib.nullcontext()), quiet():
+                            t0 = time.perf_counter()
+                            fn()
+                            times.setdefault((name, label), []).append(time.perf_counter() - t0)
+                    chosen.setdefault(name, []).append(settled())
+                log("busy section: %s, repetition %d done" % (state, rep + 1))
+            load = open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
+            limit = 1.15 if state == "busy" else 1.05
+            for name, _, _ in work:
+                med = {label: float(np.median(times[(name, label)])) for label, _ in configs}
+                best = min(med["1 thread"], med["2 threads"])
+                r = med["default"] / best
+                sec["rows"].append({"state": state, "workload": name, "1 thread": med["1 thread"],
+                                    "2 threads": med["2 threads"], "default": med["default"],
+                                    "default / faster": r, "target": "<= %.2f %s" % (limit, "ok" if r <= limit else "MISSED"),
+                                    "settled": ",".join(str(c) for c in chosen[name]), "load": load})
+            for kind in ("network", "network3"):
+                lat = _ctrl_c_latency(kind)
+                sec["rows"].append({"state": state, "workload": "Ctrl-C: %s SGD stops after SIGINT" % kind,
+                                    "default": lat, "target": "<= 0.5 s %s" % ("ok" if lat is not None and lat <= 0.5
+                                                                             else "MISSED"), "load": load})
+        finally:
+            if hog is not None:
+                hog.kill()
+                hog.wait()
+    sec["columns"] = [("state", "state", str), ("workload", "workload", str), ("1 thread", "1 thread s", fmt_s),
+                      ("2 threads", "2 threads s", fmt_s), ("default", "default s", fmt_s),
+                      ("default / faster", "default / faster", lambda v: "%.2fx" % v), ("target", "target", str),
+                      ("settled", "default settled on", str),
+                      ("load", "loadavg (1 min)", str)]
+    sec["targets"] += ["with one core busy, the default within 1.15x of the faster of 1 and 2 threads; idle, 1.05x",
+                       "Ctrl-C stops any SGD within 0.5 s, busy or idle"]
+    sec["notes"].append("medians of %d interleaved runs; the CPU-bound process is `python -c \"while True: pass\"`; "
+                        "the Ctrl-C rows time SIGINT to the child's `except KeyboardInterrupt` (wall clock), "
+                        "1.5 s into SGD; 'default settled on': the thread count the default's loop "
+                        "ended each repetition on" % BUSY_REPEAT)
+    return sec
+
+
+SECTIONS = {"chapter1": chapter1, "chapter3": chapter3, "chapter6": chapter6, "busy": busy}
 
 
 # --------------------------------------------------------------------------

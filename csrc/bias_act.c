@@ -60,7 +60,7 @@ NN3_VECTORISE static inline float nn3_sigmoid_fast(float z) { return 1.0f / (1.0
  * (float sigmoid through a polynomial exp, ACT_SIGMOID; double keeps libm's exp). */
 NN3_VECTORISE void S(nn3_bias_act_forward)(real *z, real *a, const real *b, int act, nn_size nb, nn_size N, nn_size S_) {
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
     for (nn_size r = 0; r < nb; r++)
         for (nn_size n = 0; n < N; n++) {
@@ -80,6 +80,7 @@ NN3_VECTORISE void S(nn3_bias_act_forward)(real *z, real *a, const real *b, int 
                 for (nn_size s = 0; s < S_; s++) ar[s] = zr[s];
             }
         }
+    nn_sync();   /* the loop's barrier, timed */
 }
 
 /* dz = da * act'(z, a);  gb[n] = beta gb[n] + alpha sum_{r,s} dz[r, n, s] (rows summed in order).
@@ -87,7 +88,7 @@ NN3_VECTORISE void S(nn3_bias_act_forward)(real *z, real *a, const real *b, int 
 NN3_VECTORISE void S(nn3_bias_act_backward)(const real *da, const real *z, const real *a, real *dz, real *gb, real alpha,
                               real beta, int act, nn_size nb, nn_size N, nn_size S_) {
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
     for (nn_size r = 0; r < nb; r++) {
         nn_size lo = r * N * S_, hi = (r + 1) * N * S_;
@@ -105,8 +106,9 @@ NN3_VECTORISE void S(nn3_bias_act_backward)(const real *da, const real *z, const
             for (nn_size i = lo; i < hi; i++) dz[i] = da[i];
         }
     }
+    nn_sync();   /* the loop's barrier, timed */
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
     for (nn_size n = 0; n < N; n++) {
         real sum = 0;
@@ -114,5 +116,6 @@ NN3_VECTORISE void S(nn3_bias_act_backward)(const real *da, const real *z, const
             for (nn_size s = 0; s < S_; s++) sum += dz[(r * N + n) * S_ + s];
         gb[n] = beta * gb[n] + alpha * sum;
     }
+    nn_sync();   /* the loop's barrier, timed */
 }
 #endif

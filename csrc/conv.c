@@ -70,16 +70,18 @@ void S(nn3_conv_forward)(GEMM_T gemm, const real *x, const real *w, real *col, r
     nn_size P = (H - KH + 1) * (W - KW + 1), K = C * KH * KW, ld = B * P, N = nb * P;
     nn_size parts = nn3_parts(N, 64, max_parts);
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
     for (nn_size b = 0; b < nb; b++) S(im2col)(x + b * C * H * W, col + b * P, ld, C, H, W, KH, KW);
+    nn_sync();   /* the loop's barrier, timed */
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
     for (nn_size t = 0; t < parts; t++) {
         nn_size lo = nn3_part_lo(N, parts, t), hi = nn3_part_lo(N, parts, t + 1);
         S(gemm_rm)(gemm, 0, 0, F, hi - lo, K, 1, w, K, col + lo, ld, 0, out + lo, ld);
     }
+    nn_sync();   /* the loop's barrier, timed */
 }
 
 /* gw (F, K) = beta gw + alpha dout (F, nb*P) @ col^T (nb*P, K).
@@ -89,12 +91,13 @@ void S(nn3_conv_backward_w)(GEMM_T gemm, const real *dout, const real *col, real
                             nn_size nb, nn_size B, nn_size P, nn_size F, nn_size K, int max_parts) {
     nn_size ld = B * P, parts = nn3_parts(F, 4, max_parts);
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
     for (nn_size t = 0; t < parts; t++) {
         nn_size lo = nn3_part_lo(F, parts, t), hi = nn3_part_lo(F, parts, t + 1);
         S(gemm_rm)(gemm, 0, 1, hi - lo, K, nb * P, alpha, dout + lo * ld, ld, col, ld, beta, gw + lo * K, K);
     }
+    nn_sync();   /* the loop's barrier, timed */
 }
 
 /* dcol (K, nb*P) = w^T (K, F) @ dout (F, nb*P); dx (nb, C, H, W) = col2im(dcol) (overwritten).
@@ -103,7 +106,7 @@ void S(nn3_conv_backward_x)(GEMM_T gemm, const real *dout, const real *w, real *
                             nn_size B, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {
     nn_size P = (H - KH + 1) * (W - KW + 1), K = C * KH * KW, ld = B * P;
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
     for (nn_size b = 0; b < nb; b++) {
         S(gemm_rm)(gemm, 1, 0, K, P, F, 1, w, K, dout + b * P, ld, 0, dcol + b * P, ld);
@@ -111,5 +114,6 @@ void S(nn3_conv_backward_x)(GEMM_T gemm, const real *dout, const real *w, real *
         memset(dxb, 0, C * H * W * sizeof(real));
         S(col2im)(dcol + b * P, dxb, ld, C, H, W, KH, KW);
     }
+    nn_sync();   /* the loop's barrier, timed */
 }
 #endif

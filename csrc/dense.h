@@ -60,7 +60,7 @@ typedef struct {
     double p_dropout;        /* probability of dropping a hidden unit (0: off) */
     uint64_t seed;           /* dropout seed */
     uint64_t counter0;       /* dropout example counter of position 0 (epoch * n) */
-    int nthreads;
+    int nthreads;            /* at most this many threads: the governor of threads.c chooses */
     volatile int *stop;      /* polled once per mini-batch; nonzero ends the epoch early (may be NULL) */
     volatile nn_size *progress;  /* examples done so far this epoch (may be NULL) */
     int *nonfinite;          /* set to 1 when an inf or NaN weighted input or output delta ended the
@@ -68,8 +68,8 @@ typedef struct {
 } nn_dense_sgd;
 
 /* Train one epoch in place.  Returns the number of examples processed: n, or
- * fewer (always a whole number of mini-batches) when *stop became nonzero or a
- * non-finite value appeared (then *nonfinite is 1 and W, b are as after the
+ * fewer (always a whole number of mini-batches) when *stop became nonzero, a SIGINT
+ * came (threads.c), or a non-finite value appeared (then *nonfinite is 1 and W, b are as after the
  * mini-batch before). */
 
 nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt);
@@ -82,12 +82,14 @@ nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt);
  * The layer products go through gemm, BLAS's dgemm (NN_F64) or sgemm (NN_F32) with
  * Fortran conventions (scipy.linalg.cython_blas), on chunks of rows spread over
  * nthreads threads: BLAS must be held to one thread during the call.
- * scratch: nthreads * nn_dense_eval_scratch(net) elements of the net's dtype. */
+ * scratch: nthreads * nn_dense_eval_scratch(net) elements of the net's dtype.
+ * Threads: up to nthreads, as the governor of threads.c chooses.  Returns the rows done: n, or
+ * fewer after a SIGINT (whole chunks from row 0 on; -1: out of memory). */
 const char *nn_dense_path(void);   /* "avx2+fma" or "baseline": the path the dense kernels take */
 nn_size nn_dense_eval_scratch(const nn_dense_net *net);
-void nn_dense_eval(const nn_dense_net *net, void *gemm, const void *X, int x_dtype, nn_size ldx, nn_size n,
-                   const void *Y, nn_size ldy, double hidden_scale,
-                   int64_t *pred, double *cost, void *out, void *scratch, int nthreads);
+nn_size nn_dense_eval(const nn_dense_net *net, void *gemm, const void *X, int x_dtype, nn_size ldx, nn_size n,
+                      const void *Y, nn_size ldy, double hidden_scale,
+                      int64_t *pred, double *cost, void *out, void *scratch, int nthreads);
 
 /* Single-layer kernels, exposed for tests (fast and naive reference versions).
  * dense_forward:  Z (B, J) = A (B, K) . W^T (J, K) + b (J)

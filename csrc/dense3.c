@@ -27,12 +27,13 @@ void S(nn3_dense_forward)(GEMM_T gemm, const real *x, const real *w, real *z, re
                           nn_size O, int max_parts) {
     nn_size parts = nn3_parts(O, 16, max_parts);
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
     for (nn_size t = 0; t < parts; t++) {
         nn_size lo = nn3_part_lo(O, parts, t), hi = nn3_part_lo(O, parts, t + 1);
         S(gemm_rm)(gemm, 0, 0, nb, hi - lo, I, scale, x, I, w + lo, O, 0, z + lo, O);
     }
+    nn_sync();   /* the loop's barrier, timed */
 }
 
 /* dx (nb, I) = dz (nb, O) @ w^T (O, I) (overwritten).  Work: column slices of dx. */
@@ -40,12 +41,13 @@ void S(nn3_dense_backward_x)(GEMM_T gemm, const real *dz, const real *w, real *d
                              nn_size O, int max_parts) {
     nn_size parts = nn3_parts(I, 16, max_parts);
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
     for (nn_size t = 0; t < parts; t++) {
         nn_size lo = nn3_part_lo(I, parts, t), hi = nn3_part_lo(I, parts, t + 1);
         S(gemm_rm)(gemm, 0, 1, nb, hi - lo, O, 1, dz, O, w + lo * O, O, 0, dx + lo, I);
     }
+    nn_sync();   /* the loop's barrier, timed */
 }
 
 /* gw (I, O) = beta gw + alpha x^T (I, nb) @ dz (nb, O).
@@ -55,11 +57,12 @@ void S(nn3_dense_backward_w)(GEMM_T gemm, const real *x, const real *dz, real *g
                              nn_size nb, nn_size I, nn_size O, int max_parts) {
     nn_size parts = nn3_parts(I, 16, max_parts);
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
     for (nn_size t = 0; t < parts; t++) {
         nn_size lo = nn3_part_lo(I, parts, t), hi = nn3_part_lo(I, parts, t + 1);
         S(gemm_rm)(gemm, 1, 0, hi - lo, O, nb, alpha, x + lo, I, dz, O, beta, gw + lo * O, O);
     }
+    nn_sync();   /* the loop's barrier, timed */
 }
 #endif

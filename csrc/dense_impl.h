@@ -427,164 +427,193 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
 
     volatile int stop_now = 0;
     volatile int nonfinite = 0;   /* a thread saw an inf/NaN z or output delta: stop before the update */
-    nn_size done = 0;
+    volatile int flag = 0;        /* thread 0's nn_gov_check() after each mini-batch, read after the barrier */
+    nn_size done = 0, next_mb = 0;
 
+    /* the work's shape, for the governor: rates measured on another shape do not apply */
+    uint64_t key = 1469598103934665603ULL;
+    for (int l = 0; l <= L; l++) key = (key ^ (uint64_t)S[l]) * 1099511628211ULL;
+    key = (((key ^ (uint64_t)mbs) * 1099511628211ULL) ^ (uint64_t)(2 * net->dtype + same_x + 4 * use_mask));
+    nn_gov gov;
+    if (nn_gov_begin(&gov, NN_GOV_DENSE_TRAIN, nt, key) != 0) {
+        free(rows); free(rows0); free(xconv); free(pfrows);
+        return -1;
+    }
+
+    /* segments of about NN_SEG_SECONDS, each one parallel region on the governor's count */
+    while (next_mb < nmb && !stop_now && !nonfinite) {
+        const nn_size mb0 = next_mb;
+        nn_gov_seg_start(&gov);
+        flag = 0;
 #ifdef NNFAST_OPENMP
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nn_gov_threads(&gov))
 #endif
-    {
+        {
+            NN_THREAD_IDS;
+            /* the barrier, timed in place (several per mini-batch: no call, no thread-local) */
+            uint64_t waited = 0;
 #ifdef NNFAST_OPENMP
-        const int t = omp_get_thread_num(), nth = omp_get_num_threads();
-#define NN_BARRIER _Pragma("omp barrier")
+#define NN_BARRIER                                                                 \
+    if (nth > 1) {                                                                 \
+        const uint64_t k0_ = NN_TICKS();                                           \
+        _Pragma("omp barrier")                                                     \
+        waited += NN_TICKS() - k0_;                                                \
+    }
 #else
-        const int t = 0, nth = 1;
 #define NN_BARRIER
 #endif
-        const T **r0 = rows0 + (size_t)t * (size_t)mbs;
-        const char **pf = pfrows + (size_t)t * (size_t)mbs;
-        nn_size lo, hi;
-        for (nn_size mb = 0; mb < nmb; mb++) {
-            const nn_size start = mb * mbs;
-            const nn_size B = (n - start) < mbs ? (n - start) : mbs;
-            const int64_t *ord = o->order + start;
+            nn_gov_thread_start(&gov, t, nth);
+            const T **r0 = rows0 + (size_t)t * (size_t)mbs;
+            const char **pf = pfrows + (size_t)t * (size_t)mbs;
+            nn_size lo, hi;
+        for (nn_size mb = mb0; mb < nmb; mb++) {
+                const nn_size start = mb * mbs;
+                const nn_size B = (n - start) < mbs ? (n - start) : mbs;
+                const int64_t *ord = o->order + start;
 
-            /* the next mini-batch's input rows: in a shuffled order they come from memory, not
-             * cache.  Every thread reads every row, so each asks for all of them, a few lines
-             * at a time between the unit pairs of this mini-batch's first-layer work (issued
-             * at once, the requests would stall the core until memory answers). */
-            nn_size pf_next = 0, pf_total = 0, pf_step = 0;
-            if (mb + 1 < nmb) {
-                const nn_size nB = (n - start - B) < mbs ? (n - start - B) : mbs;
-                for (nn_size r = 0; r < nB; r++) {
-                    pf[r] = (const char *)o->X + (size_t)ord[B + r] * (size_t)o->ldx * xbytes;
-                    __builtin_prefetch(Y + ord[B + r] * o->ldy, 0, 2);   /* its target row too */
-                }
-                pf_total = nB * pf_lines;
-                FN(split_aligned)(S[1], nth, t, 2, &lo, &hi);
-                const nn_size pairs = L > 1 ? (hi - lo + 1) / 2 : 0;
-                pf_step = pairs > 0 ? (pf_total + 2 * pairs - 1) / (2 * pairs) : pf_total;
-                if (L == 1) pf_next = FN(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_total);
-            }
-
-            /* inputs: rows of X in this epoch's order.  A float32 X under a float64 net is
-             * converted by every thread into its own copy: every thread reads every row, and
-             * a shared copy would move each half from one core's cache to the other's. */
-            if (same_x) {
-                for (nn_size r = 0; r < B; r++) r0[r] = X + ord[r] * o->ldx;
-            } else {
-                T *x0 = xconv + (size_t)t * (size_t)mbs * (size_t)S[0];
-                for (nn_size r = 0; r < B; r++) {
-                    const float *src = Xf + ord[r] * o->ldx;
-                    T *dst = x0 + r * S[0];
-                    for (nn_size k = 0; k < S[0]; k++) dst[k] = (T)src[k];
-                    r0[r] = dst;
-                }
-            }
-
-            /* forward through the hidden layers, each thread its own units */
-            for (int l = 1; l < L; l++) {
-                const T *const *ar = l == 1 ? r0 : rows + (l - 1) * mbs;
-                FN(split_aligned)(S[l], nth, t, 2, &lo, &hi);
-                if (l == 1) {
-                    for (nn_size j = lo; j < hi; j += 2) {   /* pair by pair: the same sums as one call */
-                        FN(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], j, j + 2 < hi ? j + 2 : hi);
-                        pf_next = FN(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_step);
+                /* the next mini-batch's input rows: in a shuffled order they come from memory, not
+                 * cache.  Every thread reads every row, so each asks for all of them, a few lines
+                 * at a time between the unit pairs of this mini-batch's first-layer work (issued
+                 * at once, the requests would stall the core until memory answers). */
+                nn_size pf_next = 0, pf_total = 0, pf_step = 0;
+                if (mb + 1 < nmb) {
+                    const nn_size nB = (n - start - B) < mbs ? (n - start - B) : mbs;
+                    for (nn_size r = 0; r < nB; r++) {
+                        pf[r] = (const char *)o->X + (size_t)ord[B + r] * (size_t)o->ldx * xbytes;
+                        __builtin_prefetch(Y + ord[B + r] * o->ldy, 0, 2);   /* its target row too */
                     }
-                } else {
-                    FN(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], lo, hi);
-                }
-                for (nn_size r = 0; r < B; r++) {
-                    T *zr = Z[l] + r * S[l], *arow = A[l] + r * S[l];
-                    for (nn_size j = lo; j < hi; j++) {
-                        T a = ACT(net->act_hidden, zr[j]);
-                        if (use_mask) {
-                            T keep = nn_uniform(o->seed, (uint64_t)l, o->counter0 + (uint64_t)(start + r), (uint64_t)j) >= p;
-                            M[l][r * S[l] + j] = keep;
-                            a *= keep;
-                        }
-                        arow[j] = a;
-                    }
-                }
-                if (!FN(finite_block)(Z[l], S[l], B, lo, hi)) nonfinite = 1;
-                NN_BARRIER
-            }
-
-            /* output layer, each thread its own examples: z, a, delta */
-            {
-                const T *const *ar = L == 1 ? r0 : rows + (L - 1) * mbs;
-                const nn_size J = S[L];
-                FN(split)(B, nth, t, &lo, &hi);
-                FN(forward_units)(ar + lo, hi - lo, W[L], S[L - 1], bb[L], Z[L] + lo * J, J, 0, J);
-                for (nn_size r = lo; r < hi; r++) {
-                    T *zr = Z[L] + r * J, *arow = A[L] + r * J;
-                    FN(output_act)(net->act_out, zr, arow, J);
-                    FN(output_delta)(net->cost, net->act_out, zr, arow, Y + ord[r] * o->ldy, D[L] + r * J, J);
-                }
-                if (!FN(finite_block)(Z[L] + lo * J, J, hi - lo, 0, J) ||
-                    !FN(finite_block)(D[L] + lo * J, J, hi - lo, 0, J)) nonfinite = 1;
-                NN_BARRIER
-            }
-            /* every thread reads the flag after the barrier (and nobody writes it again before
-             * the next barrier): all leave together, W and b as after the previous mini-batch */
-            if (nonfinite) break;
-
-            /* backward: phase l computes delta_{l-1} (needs the old W_l) and updates W_{l+1};
-             * phase 1 also updates W_1.  A barrier between phases keeps reads before writes. */
-            const double m = (double)B;
-            FN(nn_upd) uw, ub;
-            memset(&uw, 0, sizeof(uw));
-            if (o->mu > 0) {
-                uw.mode = UPD_MOMENTUM;
-                uw.mu = (T)o->mu; uw.eta = (T)o->eta; uw.reg = (T)o->lmbda_over_n;
-                uw.reg_l1 = o->reg == NN_REG_L1; uw.inv_m = (T)(1.0 / m);
-                ub = uw; ub.reg = 0; ub.reg_l1 = 0;
-            } else {
-                uw.mode = o->reg == NN_REG_L1 ? UPD_L1 : UPD_PLAIN;
-                uw.c1 = (T)(1.0 - o->eta * o->lmbda_over_n);
-                uw.c2 = (T)(o->eta / m);
-                uw.l1 = (T)(o->eta * o->lmbda_over_n);
-                ub = uw; ub.mode = UPD_PLAIN; ub.c1 = 1;
-            }
-            for (int l = L; l >= 1; l--) {
-                if (l >= 2) {
-                    const nn_size K = S[l - 1];
-                    FN(split_aligned)(K, nth, t, 2 * VL, &lo, &hi);
-                    for (nn_size r = 0; r < B; r++) {
-                        T *g = D[l - 1] + r * K;
-                        FN(backprop_row)(D[l] + r * S[l], W[l], S[l], K, g, lo, hi);
-                        const T *zr = Z[l - 1] + r * K, *arow = A[l - 1] + r * K;
-                        for (nn_size k = lo; k < hi; k++) {
-                            g[k] = g[k] * ACT_PRIME(net->act_hidden, zr[k], arow[k]);
-                            if (use_mask) g[k] *= M[l - 1][r * K + k];
-                        }
-                    }
-                }
-                if (l + 1 <= L) {
-                    FN(split_aligned)(S[l + 1], nth, t, 2, &lo, &hi);
-                    FN(update_units)(&uw, &ub, W[l + 1], VW ? VW[l + 1] : NULL, bb[l + 1], Vb ? Vb[l + 1] : NULL,
-                                     S[l], D[l + 1], S[l + 1], B, rows + l * mbs, lo, hi);
-                }
-                if (l == 1) {
+                    pf_total = nB * pf_lines;
                     FN(split_aligned)(S[1], nth, t, 2, &lo, &hi);
-                    for (nn_size j = lo; j < hi; j += 2) {
-                        const nn_size j2 = j + 2 < hi ? j + 2 : hi;
-                        FN(update_units)(&uw, &ub, W[1], VW ? VW[1] : NULL, bb[1], Vb ? Vb[1] : NULL,
-                                         S[0], D[1], S[1], B, r0, j, j2);
-                        pf_next = FN(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_step);
-                    }
-                    pf_next = FN(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_total);
-                    if (t == 0) {
-                        done = start + B;
-                        if (o->progress) *o->progress = done;
-                        if (o->stop && *o->stop) stop_now = 1;
+                    const nn_size pairs = L > 1 ? (hi - lo + 1) / 2 : 0;
+                    pf_step = pairs > 0 ? (pf_total + 2 * pairs - 1) / (2 * pairs) : pf_total;
+                    if (L == 1) pf_next = FN(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_total);
+                }
+
+                /* inputs: rows of X in this epoch's order.  A float32 X under a float64 net is
+                 * converted by every thread into its own copy: every thread reads every row, and
+                 * a shared copy would move each half from one core's cache to the other's. */
+                if (same_x) {
+                    for (nn_size r = 0; r < B; r++) r0[r] = X + ord[r] * o->ldx;
+                } else {
+                    T *x0 = xconv + (size_t)t * (size_t)mbs * (size_t)S[0];
+                    for (nn_size r = 0; r < B; r++) {
+                        const float *src = Xf + ord[r] * o->ldx;
+                        T *dst = x0 + r * S[0];
+                        for (nn_size k = 0; k < S[0]; k++) dst[k] = (T)src[k];
+                        r0[r] = dst;
                     }
                 }
-                NN_BARRIER
+
+                /* forward through the hidden layers, each thread its own units */
+                for (int l = 1; l < L; l++) {
+                    const T *const *ar = l == 1 ? r0 : rows + (l - 1) * mbs;
+                    FN(split_aligned)(S[l], nth, t, 2, &lo, &hi);
+                    if (l == 1) {
+                        for (nn_size j = lo; j < hi; j += 2) {   /* pair by pair: the same sums as one call */
+                            FN(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], j, j + 2 < hi ? j + 2 : hi);
+                            pf_next = FN(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_step);
+                        }
+                    } else {
+                        FN(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], lo, hi);
+                    }
+                    for (nn_size r = 0; r < B; r++) {
+                        T *zr = Z[l] + r * S[l], *arow = A[l] + r * S[l];
+                        for (nn_size j = lo; j < hi; j++) {
+                            T a = ACT(net->act_hidden, zr[j]);
+                            if (use_mask) {
+                                T keep = nn_uniform(o->seed, (uint64_t)l, o->counter0 + (uint64_t)(start + r), (uint64_t)j) >= p;
+                                M[l][r * S[l] + j] = keep;
+                                a *= keep;
+                            }
+                            arow[j] = a;
+                        }
+                    }
+                    if (!FN(finite_block)(Z[l], S[l], B, lo, hi)) nonfinite = 1;
+                    NN_BARRIER
+                }
+
+                /* output layer, each thread its own examples: z, a, delta */
+                {
+                    const T *const *ar = L == 1 ? r0 : rows + (L - 1) * mbs;
+                    const nn_size J = S[L];
+                    FN(split)(B, nth, t, &lo, &hi);
+                    FN(forward_units)(ar + lo, hi - lo, W[L], S[L - 1], bb[L], Z[L] + lo * J, J, 0, J);
+                    for (nn_size r = lo; r < hi; r++) {
+                        T *zr = Z[L] + r * J, *arow = A[L] + r * J;
+                        FN(output_act)(net->act_out, zr, arow, J);
+                        FN(output_delta)(net->cost, net->act_out, zr, arow, Y + ord[r] * o->ldy, D[L] + r * J, J);
+                    }
+                    if (!FN(finite_block)(Z[L] + lo * J, J, hi - lo, 0, J) ||
+                        !FN(finite_block)(D[L] + lo * J, J, hi - lo, 0, J)) nonfinite = 1;
+                    NN_BARRIER
+                }
+                /* every thread reads the flag after the barrier (and nobody writes it again before
+                 * the next barrier): all leave together, W and b as after the previous mini-batch */
+                if (nonfinite) break;
+
+                /* backward: phase l computes delta_{l-1} (needs the old W_l) and updates W_{l+1};
+                 * phase 1 also updates W_1.  A barrier between phases keeps reads before writes. */
+                const double m = (double)B;
+                FN(nn_upd) uw, ub;
+                memset(&uw, 0, sizeof(uw));
+                if (o->mu > 0) {
+                    uw.mode = UPD_MOMENTUM;
+                    uw.mu = (T)o->mu; uw.eta = (T)o->eta; uw.reg = (T)o->lmbda_over_n;
+                    uw.reg_l1 = o->reg == NN_REG_L1; uw.inv_m = (T)(1.0 / m);
+                    ub = uw; ub.reg = 0; ub.reg_l1 = 0;
+                } else {
+                    uw.mode = o->reg == NN_REG_L1 ? UPD_L1 : UPD_PLAIN;
+                    uw.c1 = (T)(1.0 - o->eta * o->lmbda_over_n);
+                    uw.c2 = (T)(o->eta / m);
+                    uw.l1 = (T)(o->eta * o->lmbda_over_n);
+                    ub = uw; ub.mode = UPD_PLAIN; ub.c1 = 1;
+                }
+                for (int l = L; l >= 1; l--) {
+                    if (l >= 2) {
+                        const nn_size K = S[l - 1];
+                        FN(split_aligned)(K, nth, t, 2 * VL, &lo, &hi);
+                        for (nn_size r = 0; r < B; r++) {
+                            T *g = D[l - 1] + r * K;
+                            FN(backprop_row)(D[l] + r * S[l], W[l], S[l], K, g, lo, hi);
+                            const T *zr = Z[l - 1] + r * K, *arow = A[l - 1] + r * K;
+                            for (nn_size k = lo; k < hi; k++) {
+                                g[k] = g[k] * ACT_PRIME(net->act_hidden, zr[k], arow[k]);
+                                if (use_mask) g[k] *= M[l - 1][r * K + k];
+                            }
+                        }
+                    }
+                    if (l + 1 <= L) {
+                        FN(split_aligned)(S[l + 1], nth, t, 2, &lo, &hi);
+                        FN(update_units)(&uw, &ub, W[l + 1], VW ? VW[l + 1] : NULL, bb[l + 1], Vb ? Vb[l + 1] : NULL,
+                                         S[l], D[l + 1], S[l + 1], B, rows + l * mbs, lo, hi);
+                    }
+                    if (l == 1) {
+                        FN(split_aligned)(S[1], nth, t, 2, &lo, &hi);
+                        for (nn_size j = lo; j < hi; j += 2) {
+                            const nn_size j2 = j + 2 < hi ? j + 2 : hi;
+                            FN(update_units)(&uw, &ub, W[1], VW ? VW[1] : NULL, bb[1], Vb ? Vb[1] : NULL,
+                                             S[0], D[1], S[1], B, r0, j, j2);
+                            pf_next = FN(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_step);
+                        }
+                        pf_next = FN(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_total);
+                        if (t == 0) {
+                            done = start + B;
+                            next_mb = mb + 1;
+                            if (o->progress) *o->progress = done;
+                            flag = nn_gov_check(&gov);
+                            if ((o->stop && *o->stop) || flag == NN_GOV_STOP) stop_now = 1;
+                        }
+                    }
+                    NN_BARRIER
+                }
+                if (stop_now || flag) break;
             }
-            if (stop_now) break;
-        }
+            nn_gov_thread_waited(&gov, t, waited);
 #undef NN_BARRIER
+        }
+        nn_gov_seg_end(&gov, (double)(done - mb0 * mbs));
     }
+    nn_gov_end(&gov, NN_GOV_DENSE_TRAIN);
     if (nonfinite && o->nonfinite) *o->nonfinite = 1;
     free(rows);
     free(rows0);
@@ -622,68 +651,102 @@ static inline void FN(gemm_rows)(FN(gemm_t) gemm, const T *A, nn_size lda, nn_si
     gemm(&ta, &tb, &m, &nn, &k, &one, (T *)W, &ldw, (T *)A, &ldA, &zero, Z, &ldz);
 }
 
-/* Batched forward pass over rows [0, n) of X in chunks of NN_EVAL_ROWS rows, chunks
- * spread over the threads (BLAS itself must run on one thread here: the caller holds
- * it there).  Each chunk is computed the same way whichever thread takes it, so the
- * results do not depend on the thread count. */
-static void FN(eval)(const nn_dense_net *net, void *gemmv, const void *Xv, int x_dtype, nn_size ldx, nn_size n,
-                     const void *Yv, nn_size ldy, double hidden_scale, int64_t *pred, double *cost,
-                     void *outv, void *scratch, int nthreads)
+/* Rows [r0, r0 + R) of X through the net in one chunk (buf: this thread's scratch). */
+static void FN(eval_chunk)(const nn_dense_net *net, FN(gemm_t) gemm, const void *Xv, int x_dtype, nn_size ldx,
+                           nn_size r0, nn_size R, const T *Y, nn_size ldy, T hs, int64_t *pred, double *cost,
+                           T *out, T *buf)
 {
     const int L = net->L;
     const nn_size *S = net->sizes;
-    FN(gemm_t) gemm = (FN(gemm_t))gemmv;
     T *const *W = (T *const *)net->W, *const *bb = (T *const *)net->b;
-    const T *Y = (const T *)Yv;
-    T *out = (T *)outv;
-    const nn_size per = FN(eval_scratch)(net);
-    const nn_size widest = (per / NN_EVAL_ROWS - S[0]) / 2;
-    const nn_size nchunks = (n + NN_EVAL_ROWS - 1) / NN_EVAL_ROWS;
-    const T hs = (T)hidden_scale;
-    (void)nthreads;
-
-#ifdef NNFAST_OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads < 1 ? 1 : nthreads)
-#endif
-    for (nn_size c = 0; c < nchunks; c++) {
-#ifdef NNFAST_OPENMP
-        T *buf = (T *)scratch + (size_t)omp_get_thread_num() * (size_t)per;
-#else
-        T *buf = (T *)scratch;
-#endif
-        const nn_size r0 = c * NN_EVAL_ROWS;
-        const nn_size R = (n - r0) < NN_EVAL_ROWS ? (n - r0) : NN_EVAL_ROWS;
-        T *x0 = buf, *za = buf + NN_EVAL_ROWS * S[0], *zb = za + NN_EVAL_ROWS * widest;
-        const T *in = (const T *)Xv + r0 * ldx;
-        nn_size ldin = ldx;
-        if (x_dtype != net->dtype) {   /* float32 inputs under a float64 net: promote exactly */
-            for (nn_size r = 0; r < R; r++) {
-                const float *src = (const float *)Xv + (r0 + r) * ldx;
-                for (nn_size k = 0; k < S[0]; k++) x0[r * S[0] + k] = (T)src[k];
-            }
-            in = x0;
-            ldin = S[0];
+    const nn_size widest = (FN(eval_scratch)(net) / NN_EVAL_ROWS - S[0]) / 2;
+    T *x0 = buf, *za = buf + NN_EVAL_ROWS * S[0], *zb = za + NN_EVAL_ROWS * widest;
+    const T *in = (const T *)Xv + r0 * ldx;
+    nn_size ldin = ldx;
+    if (x_dtype != net->dtype) {   /* float32 inputs under a float64 net: promote exactly */
+        for (nn_size r = 0; r < R; r++) {
+            const float *src = (const float *)Xv + (r0 + r) * ldx;
+            for (nn_size k = 0; k < S[0]; k++) x0[r * S[0] + k] = (T)src[k];
         }
-        for (int l = 1; l <= L; l++) {
-            const nn_size J = S[l];
-            FN(gemm_rows)(gemm, in, ldin, R, W[l], S[l - 1], J, za);
-            for (nn_size r = 0; r < R; r++) {
-                T *zr = za + r * J;
-                for (nn_size j = 0; j < J; j++) zr[j] += bb[l][j];
-                if (l < L) {
-                    for (nn_size j = 0; j < J; j++) zr[j] = ACT(net->act_hidden, zr[j]) * hs;
-                } else {
-                    FN(output_act)(net->act_out, zr, zr, J);
-                    pred[r0 + r] = FN(argmax)(zr, J);
-                    if (cost) cost[r0 + r] = FN(cost_row)(net->cost, zr, Y + (r0 + r) * ldy, J);
-                    if (out) memcpy(out + (r0 + r) * J, zr, sizeof(T) * (size_t)J);
-                }
-            }
-            in = za;
-            ldin = J;
-            T *t = za; za = zb; zb = t;
-        }
+        in = x0;
+        ldin = S[0];
     }
+    for (int l = 1; l <= L; l++) {
+        const nn_size J = S[l];
+        FN(gemm_rows)(gemm, in, ldin, R, W[l], S[l - 1], J, za);
+        for (nn_size r = 0; r < R; r++) {
+            T *zr = za + r * J;
+            for (nn_size j = 0; j < J; j++) zr[j] += bb[l][j];
+            if (l < L) {
+                for (nn_size j = 0; j < J; j++) zr[j] = ACT(net->act_hidden, zr[j]) * hs;
+            } else {
+                FN(output_act)(net->act_out, zr, zr, J);
+                pred[r0 + r] = FN(argmax)(zr, J);
+                if (cost) cost[r0 + r] = FN(cost_row)(net->cost, zr, Y + (r0 + r) * ldy, J);
+                if (out) memcpy(out + (r0 + r) * J, zr, sizeof(T) * (size_t)J);
+            }
+        }
+        in = za;
+        ldin = J;
+        T *t = za; za = zb; zb = t;
+    }
+}
+
+/* Batched forward pass over rows [0, n) of X in chunks of NN_EVAL_ROWS rows, chunks handed
+ * out one at a time to the threads (BLAS itself must run on one thread here: the caller holds
+ * it there).  Each chunk is computed the same way whichever thread takes it, so the results
+ * do not depend on the thread count.  In segments of about NN_SEG_SECONDS on the governor's
+ * count (threads.c); a thread's waiting is the segment's time it spent outside a chunk.
+ * Returns the rows done: n, or fewer (whole chunks) after a SIGINT (-1: out of memory). */
+static nn_size FN(eval)(const nn_dense_net *net, void *gemmv, const void *Xv, int x_dtype, nn_size ldx, nn_size n,
+                        const void *Yv, nn_size ldy, double hidden_scale, int64_t *pred, double *cost,
+                        void *outv, void *scratch, int nthreads)
+{
+    const nn_size per = FN(eval_scratch)(net);
+    const nn_size nchunks = (n + NN_EVAL_ROWS - 1) / NN_EVAL_ROWS;
+    uint64_t key = 1469598103934665603ULL ^ (uint64_t)(net->dtype + 2 * (x_dtype != net->dtype));
+    for (int l = 0; l <= net->L; l++) key = (key ^ (uint64_t)net->sizes[l]) * 1099511628211ULL;
+    nn_gov gov;
+    if (nn_gov_begin(&gov, NN_GOV_DENSE_EVAL, nthreads, key) != 0) return -1;
+    nn_size next = 0;         /* the next chunk to hand out */
+    volatile int stop = 0;
+    while (next < nchunks && !stop) {
+        const nn_size c0 = next;
+        nn_gov_seg_start(&gov);
+#ifdef NNFAST_OPENMP
+#pragma omp parallel num_threads(nn_gov_threads(&gov))
+#endif
+        {
+            NN_THREAD_IDS;
+            nn_gov_thread_start(&gov, t, nth);
+            T *buf = (T *)scratch + (size_t)t * (size_t)per;
+            uint64_t busy = 0;
+            for (;;) {
+                nn_size c;
+#ifdef NNFAST_OPENMP
+#pragma omp atomic capture
+#endif
+                c = next++;
+                if (c >= nchunks) break;
+                const uint64_t k0 = nn_ticks();
+                const nn_size r0 = c * NN_EVAL_ROWS;
+                FN(eval_chunk)(net, (FN(gemm_t))gemmv, Xv, x_dtype, ldx, r0,
+                               (n - r0) < NN_EVAL_ROWS ? (n - r0) : NN_EVAL_ROWS, (const T *)Yv, ldy,
+                               (T)hidden_scale, pred, cost, (T *)outv, buf);
+                busy += nn_ticks() - k0;
+                const int f = nn_gov_check(&gov);
+                if (f == NN_GOV_STOP) stop = 1;
+                if (f || stop) break;
+            }
+            nn_gov_thread_busy(&gov, t, busy);
+        }
+        if (next > nchunks) next = nchunks;   /* each thread's last claim past the end */
+        /* every claimed chunk was done: the segment did chunks [c0, next) */
+        const nn_size rows = (next * NN_EVAL_ROWS < n ? next * NN_EVAL_ROWS : n) - c0 * NN_EVAL_ROWS;
+        nn_gov_seg_end(&gov, (double)rows);
+    }
+    nn_gov_end(&gov, NN_GOV_DENSE_EVAL);
+    return next * NN_EVAL_ROWS < n ? next * NN_EVAL_ROWS : n;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -23,7 +23,7 @@
 void S(nn3_dropout_forward)(const real *x, real *mask, real *xd, double p, uint64_t seed, uint64_t stream,
                             uint64_t first, nn_size nb, nn_size I) {
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
     for (nn_size r = 0; r < nb; r++)
         for (nn_size u = 0; u < I; u++) {
@@ -31,14 +31,16 @@ void S(nn3_dropout_forward)(const real *x, real *mask, real *xd, double p, uint6
             mask[r * I + u] = m;
             xd[r * I + u] = x[r * I + u] * m;
         }
+    nn_sync();   /* the loop's barrier, timed */
 }
 
 /* dx *= mask (the gradient reaching the undropped input).  Work: rows. */
 void S(nn3_dropout_backward)(real *dx, const real *mask, nn_size nb, nn_size I) {
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
     for (nn_size r = 0; r < nb; r++)
         for (nn_size u = 0; u < I; u++) dx[r * I + u] *= mask[r * I + u];
+    nn_sync();   /* the loop's barrier, timed */
 }
 #endif

@@ -65,12 +65,13 @@ static void S(forward)(nn3_net *net, const real *x, nn_size nb, int train, uint6
 /* w -= l2 w, the L2 term of the SGD step.  Work: fixed slices of 4096. */
 static void S(shrink)(real *w, real l2, nn_size n) {
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
     for (nn_size t = 0; t < (n + 4095) / 4096; t++) {
         nn_size hi = (t + 1) * 4096 < n ? (t + 1) * 4096 : n;
         for (nn_size i = t * 4096; i < hi; i++) w[i] -= l2 * w[i];
     }
+    nn_sync();   /* the loop's barrier, timed */
 }
 
 /* Backward through every layer from the labels net->y.  update: w -= l2 w, then w -= eta dw, b -= eta db
@@ -115,31 +116,62 @@ static void S(backward)(nn3_net *net, const real *x, nn_size nb, int update, rea
     }
 }
 
+/* The shape of net's work, for the governor (rates measured on another shape do not apply). */
+static uint64_t S(shape_key)(const nn3_net *net) {
+    uint64_t key = 1469598103934665603ULL ^ (uint64_t)sizeof(real);
+    key = (key ^ (uint64_t)net->B) * 1099511628211ULL;
+    for (int l = 0; l < net->L; l++)
+        key = (key ^ (uint64_t)(net->layers[l].I * 4 + net->layers[l].kind)) * 1099511628211ULL;
+    return key;
+}
+
 /* SGD over mini-batches first_batch .. first_batch + n_batches - 1 of an epoch: batch i is rows
  * X[order[i*B + r]], r < B; its dropout counters start at first_example + i*B.
- * X (n, I0), Y (n), order (>= (first_batch + n_batches) * B). */
-void S(nn3_train)(nn3_net *net, const real *X, const int64_t *Y, const int64_t *order, nn_size first_batch,
-                  nn_size n_batches, real eta, real l2, uint64_t seed, uint64_t first_example, int nthreads) {
-    nn_size B = net->B, I0 = net->layers[0].I;
+ * X (n, I0), Y (n), order (>= (first_batch + n_batches) * B).
+ * Runs in segments of about NN_SEG_SECONDS, each on the governor's thread count (threads.c).
+ * Returns the mini-batches done: n_batches, or fewer after a SIGINT (-1: out of memory). */
+nn_size S(nn3_train)(nn3_net *net, const real *X, const int64_t *Y, const int64_t *order, nn_size first_batch,
+                     nn_size n_batches, real eta, real l2, uint64_t seed, uint64_t first_example, int nthreads) {
+    const nn_size B = net->B, I0 = net->layers[0].I, end = first_batch + n_batches;
     real *xb = (real *)net->x;
-    (void)nthreads;
+    nn_gov gov;
+    if (nn_gov_begin(&gov, NN_GOV_NET3_TRAIN, nthreads, S(shape_key)(net)) != 0) return -1;
+    volatile int flag = 0;   /* nn_gov_check() by the master after each mini-batch, read by all after a barrier */
+    nn_size next = first_batch;
+    while (next < end && flag != NN_GOV_STOP) {
+        const nn_size i0 = next;
+        nn_gov_seg_start(&gov);
+        flag = 0;
 #ifdef NNFAST_OPENMP
-#pragma omp parallel num_threads(nthreads)
+#pragma omp parallel num_threads(nn_gov_threads(&gov))
 #endif
-    {
-        for (nn_size i = first_batch; i < first_batch + n_batches; i++) {
+        {
+            NN_THREAD_IDS;
+            nn_gov_thread_start(&gov, t, nth);
+            for (nn_size i = i0; i < end && !flag; i++) {
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
-            for (nn_size r = 0; r < B; r++) {
-                int64_t k = order[i * B + r];
-                memcpy(xb + r * I0, X + k * I0, I0 * sizeof(real));
-                net->y[r] = Y[k];
+                for (nn_size r = 0; r < B; r++) {
+                    int64_t k = order[i * B + r];
+                    memcpy(xb + r * I0, X + k * I0, I0 * sizeof(real));
+                    net->y[r] = Y[k];
+                }
+                nn_sync();
+                S(forward)(net, xb, B, 1, seed, first_example + (uint64_t)(i * B));
+                S(backward)(net, xb, B, 1, eta, l2);
+                if (t == 0) {
+                    next = i + 1;
+                    flag = nn_gov_check(&gov);
+                }
+                nn_sync();
             }
-            S(forward)(net, xb, B, 1, seed, first_example + (uint64_t)(i * B));
-            S(backward)(net, xb, B, 1, eta, l2);
+            nn_gov_thread_end(&gov, t);
         }
+        nn_gov_seg_end(&gov, (double)(next - i0));
     }
+    nn_gov_end(&gov, NN_GOV_NET3_TRAIN);
+    return next - first_batch;
 }
 
 /* Gradients of one mini-batch of nb <= B rows (X (nb, I0), Y (nb)) into each layer's gw, gb. Serial. */
@@ -151,30 +183,50 @@ void S(nn3_gradients)(nn3_net *net, const real *X, const int64_t *Y, nn_size nb,
 }
 
 /* Evaluation path over n rows of X (n, I0), B at a time: pred[r] = argmax (first maximum);
- * out (n, O_last) receives the softmax outputs when not NULL. */
-void S(nn3_predict)(nn3_net *net, const real *X, nn_size n, int64_t *pred, real *out, int nthreads) {
-    nn_size B = net->B, I0 = net->layers[0].I, O = net->layers[net->L - 1].O;
+ * out (n, O_last) receives the softmax outputs when not NULL.  In segments like nn3_train.
+ * Returns the rows done: n, or fewer (a multiple of B) after a SIGINT (-1: out of memory). */
+nn_size S(nn3_predict)(nn3_net *net, const real *X, nn_size n, int64_t *pred, real *out, int nthreads) {
+    const nn_size B = net->B, I0 = net->layers[0].I, O = net->layers[net->L - 1].O;
     const real *a = (const real *)net->layers[net->L - 1].a;
-    (void)nthreads;
+    nn_gov gov;
+    if (nn_gov_begin(&gov, NN_GOV_NET3_PREDICT, nthreads, S(shape_key)(net)) != 0) return -1;
+    volatile int flag = 0;   /* as in nn3_train, after each block */
+    nn_size next = 0;        /* first row of the next block */
+    while (next < n && flag != NN_GOV_STOP) {
+        const nn_size s0 = next;
+        nn_gov_seg_start(&gov);
+        flag = 0;
 #ifdef NNFAST_OPENMP
-#pragma omp parallel num_threads(nthreads)
+#pragma omp parallel num_threads(nn_gov_threads(&gov))
 #endif
-    {
-        for (nn_size s = 0; s < n; s += B) {
-            nn_size nb = n - s < B ? n - s : B;
-            S(forward)(net, X + s * I0, nb, 0, 0, 0);
+        {
+            NN_THREAD_IDS;
+            nn_gov_thread_start(&gov, t, nth);
+            for (nn_size s = s0; s < n && !flag; s += B) {
+                nn_size nb = n - s < B ? n - s : B;
+                S(forward)(net, X + s * I0, nb, 0, 0, 0);
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
-            for (nn_size r = 0; r < nb; r++) {
-                const real *ar = a + r * O;
-                nn_size best = 0;
-                for (nn_size j = 1; j < O; j++)
-                    if (ar[j] > ar[best]) best = j;
-                pred[s + r] = (int64_t)best;
-                if (out) memcpy(out + (s + r) * O, ar, O * sizeof(real));
+                for (nn_size r = 0; r < nb; r++) {
+                    const real *ar = a + r * O;
+                    nn_size best = 0;
+                    for (nn_size j = 1; j < O; j++)
+                        if (ar[j] > ar[best]) best = j;
+                    pred[s + r] = (int64_t)best;
+                    if (out) memcpy(out + (s + r) * O, ar, O * sizeof(real));
+                }
+                if (t == 0) {
+                    next = s + nb;
+                    flag = nn_gov_check(&gov);
+                }
+                nn_sync();
             }
+            nn_gov_thread_end(&gov, t);
         }
+        nn_gov_seg_end(&gov, (double)(next - s0));
     }
+    nn_gov_end(&gov, NN_GOV_NET3_PREDICT);
+    return next;
 }
 #endif

@@ -107,12 +107,12 @@ static inline nn_size nn3_part_lo(nn_size n, nn_size parts, nn_size i) { return 
     void nn3_dense_backward_w##S(gemm_t gemm, const real *x, const real *dz, real *gw, real alpha,         \
                                  real beta, nn_size nb, nn_size I, nn_size O, int max_parts);              \
     /* net3.c */                                                                                         \
-    void nn3_train##S(nn3_net *net, const real *X, const int64_t *Y, const int64_t *order,                \
+    nn_size nn3_train##S(nn3_net *net, const real *X, const int64_t *Y, const int64_t *order,                \
                       nn_size first_batch, nn_size n_batches, real eta, real l2, uint64_t seed,         \
                       uint64_t first_example, int nthreads);                                              \
     void nn3_gradients##S(nn3_net *net, const real *X, const int64_t *Y, nn_size nb, uint64_t seed,        \
                           uint64_t first_example);                                                        \
-    void nn3_predict##S(nn3_net *net, const real *X, nn_size n, int64_t *pred, real *out, int nthreads);
+    nn_size nn3_predict##S(nn3_net *net, const real *X, nn_size n, int64_t *pred, real *out, int nthreads);
 
 NN3_DECLARE(float, _f, nn3_sgemm_t)
 NN3_DECLARE(double, _d, nn3_dgemm_t)

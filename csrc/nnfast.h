@@ -39,6 +39,79 @@ int nn_install_fork_handler(void);    /* release OpenMP's threads before fork() 
 const char *nn_simd_name(void);       /* instruction set the dense kernels dispatch to */
 int nn_cpu_has_avx2_fma(void);        /* run-time CPU check, x86 only (0 elsewhere) */
 
+/* ---- threads decided where the waiting happens (threads.c; the idea is at its top) ---- */
+double nn_now(void);                  /* monotonic seconds */
+uint64_t nn_ticks(void);              /* cheap tick counter, for ratios */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define NN_TICKS() ((uint64_t)__builtin_ia32_rdtsc())   /* nn_ticks() inline, for hot loops */
+#else
+#define NN_TICKS() nn_ticks()
+#endif
+void nn_sync(void);                   /* barrier of the enclosing parallel region, its wait timed */
+uint64_t nn_sync_waited(void);        /* ticks the calling thread has waited in nn_sync() so far */
+
+#define NN_SEG_SECONDS 0.004          /* wall time of one segment of a loop */
+#define NN_GOV_MIN_PERIOD 0.05        /* seconds between trials of another thread count ... */
+#define NN_GOV_MAX_PERIOD 1.6         /* ... doubling up to this while the count holds */
+#define NN_GOV_MARGIN 0.95            /* a trial count must be this much faster per unit to be kept */
+#define NN_GOV_LEVELS 16              /* thread counts 1, 2, 4, ..., max */
+
+/* the loops that choose their threads, each with its own state */
+enum nn_gov_kind { NN_GOV_DENSE_TRAIN = 0, NN_GOV_DENSE_EVAL, NN_GOV_NET3_TRAIN, NN_GOV_NET3_PREDICT, NN_GOV_TEST,
+                   NN_GOV_KINDS };
+
+typedef struct {
+    int max;                      /* the caller's thread count */
+    int top;                      /* level of max threads */
+    int level;                    /* level of the next segment: 2^level threads (capped at max) */
+    int from;                     /* level this segment's trial started from, -1 outside a trial */
+    int explore_down;             /* direction of the next trial */
+    int mode;                     /* enum nn_gov_mode */
+    double seg_seconds;           /* wall time of one segment (NN_SEG_SECONDS; 0 when cycling) */
+    uint64_t key;                 /* shape of the work the rates are for */
+    double rate[NN_GOV_LEVELS];   /* seconds per unit of work at each level, 0 unknown */
+    double period;                /* seconds between trials */
+    double next_explore;          /* nn_now() of the next trial */
+    double trials, trial_seconds; /* trials so far and the seconds they took (benchmarks) */
+    double drops;                 /* drops for waiting so far */
+    /* this call */
+    int since;                    /* SIGINT count at the start (nn_interrupt_arm) */
+    uint64_t *per_thread;         /* each thread's ticks of waiting (or of work: busy) in a segment */
+    int busy;                     /* 1: per_thread holds work, not waiting */
+    int seg_threads;              /* threads of the segment */
+    double seg_t0;                /* its start: seconds */
+    uint64_t seg_k0;              /* and ticks */
+} nn_gov;
+
+enum nn_gov_mode { NN_GOV_ADAPT = 0, NN_GOV_FIXED = 1, NN_GOV_CYCLE = 2 };
+void nn_gov_set_mode(int mode);       /* for every loop of this module, from the next call on */
+int nn_gov_begin(nn_gov *g, int kind, int max_threads, uint64_t key);   /* 0, or -1: out of memory */
+int nn_gov_threads(const nn_gov *g);
+void nn_gov_segment(nn_gov *g, double seconds, double units, double wait);
+void nn_gov_end(nn_gov *g, int kind);
+int nn_gov_saved_threads(int kind);   /* the count loop `kind` settled on (0: not run yet) */
+void nn_gov_saved_stats(int kind, double *trials, double *trial_seconds, double *drops);
+/* a loop's segment (see threads.c): */
+enum { NN_GOV_SEG_OVER = 1, NN_GOV_STOP = 2 };
+void nn_gov_seg_start(nn_gov *g);
+void nn_gov_thread_start(nn_gov *g, int t, int nth);
+void nn_gov_thread_end(nn_gov *g, int t);
+void nn_gov_thread_waited(nn_gov *g, int t, uint64_t waited);
+void nn_gov_thread_busy(nn_gov *g, int t, uint64_t busy);
+int nn_gov_check(const nn_gov *g);
+void nn_gov_seg_end(nn_gov *g, double units);
+#ifdef NNFAST_OPENMP
+#define NN_THREAD_IDS const int t = omp_get_thread_num(), nth = omp_get_num_threads()
+#else
+#define NN_THREAD_IDS const int t = 0, nth = 1
+#endif
+
+/* Ctrl-C inside native calls */
+int nn_interrupt_arm(void);           /* start of a call: returns the SIGINT count so far */
+void nn_interrupt_disarm(void);       /* end of a call */
+int nn_interrupt_count(void);
+int nn_interrupted(int since);        /* 1 when a SIGINT came after nn_interrupt_arm() returned `since` */
+
 /* ---- activations, as codes shared with Python (see _core.pyx) ---- */
 enum nn_activation {
     NN_LINEAR = 0,

@@ -31,7 +31,7 @@ NN3_VECTORISE void S(nn3_pool_forward)(const real *conv, real *out, int32_t *arg
                          nn_size OW, nn_size PH, nn_size PW) {
     nn_size P = OH * OW, QH = OH / PH, QW = OW / PW, ld = B * P;
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
     for (nn_size b = 0; b < nb; b++)
         for (nn_size f = 0; f < F; f++) {
@@ -67,6 +67,7 @@ NN3_VECTORISE void S(nn3_pool_forward)(const real *conv, real *out, int32_t *arg
                     g[qy * QW + qx] = (int32_t)best;
                 }
         }
+    nn_sync();   /* the loop's barrier, timed */
 }
 
 /* dconv[f, b, arg[b, f, q]] = dout[b, f, q], zero elsewhere (overwrites dconv's nb*P columns).
@@ -75,7 +76,7 @@ void S(nn3_pool_backward)(const real *dout, const int32_t *arg, real *dconv, nn_
                           nn_size P, nn_size Q) {
     nn_size ld = B * P;
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
     for (nn_size b = 0; b < nb; b++)
         for (nn_size f = 0; f < F; f++) {
@@ -85,5 +86,6 @@ void S(nn3_pool_backward)(const real *dout, const int32_t *arg, real *dconv, nn_
             memset(d, 0, P * sizeof(real));
             for (nn_size q = 0; q < Q; q++) d[k[q]] = g[q];
         }
+    nn_sync();   /* the loop's barrier, timed */
 }
 #endif

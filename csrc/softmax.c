@@ -28,7 +28,7 @@
 void S(nn3_softmax_forward)(real *z, real *a, const real *b, const int64_t *y, real *loss, nn_size nb,
                             nn_size O) {
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
     for (nn_size r = 0; r < nb; r++) {
         real *zr = z + r * O, *ar = a + r * O, m, sum = 0;
@@ -39,17 +39,19 @@ void S(nn3_softmax_forward)(real *z, real *a, const real *b, const int64_t *y, r
         for (nn_size j = 0; j < O; j++) ar[j] /= sum;
         if (y && loss) loss[r] = -(zr[y[r]] - m - LOG(sum));
     }
+    nn_sync();   /* the loop's barrier, timed */
 }
 
 /* dz = (a - onehot(y)) / nb.  Work: rows. */
 void S(nn3_softmax_backward)(const real *a, const int64_t *y, real *dz, nn_size nb, nn_size O) {
     real inv = (real)1 / (real)nb;
 #ifdef NNFAST_OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
 #endif
     for (nn_size r = 0; r < nb; r++) {
         for (nn_size j = 0; j < O; j++) dz[r * O + j] = a[r * O + j] * inv;
         dz[r * O + y[r]] -= inv;
     }
+    nn_sync();   /* the loop's barrier, timed */
 }
 #endif

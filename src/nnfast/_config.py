@@ -1,31 +1,128 @@
 """Thread count and runtime configuration.
 
-nnfast's kernels run on their own OpenMP threads.  The count defaults to
-OpenMP's own default (which honours ``OMP_NUM_THREADS``) and can be changed with
-``set_num_threads`` or, for a block of code, ``with nnfast.num_threads(n):``.
-While our threads run, the BLAS that scipy uses is held to one thread so the
-two pools never oversubscribe the cores.
+nnfast's kernels run on their own OpenMP threads.  By default a native loop uses up to
+``default_threads()`` of them: OpenMP's count when ``OMP_NUM_THREADS`` is set, else the
+fewest of OpenMP's count, the CPUs this process may run on (its affinity mask) and the
+CPUs a cgroup quota grants (as scikit-learn's ``_openmp_effective_n_threads``); inside
+that bound the loop itself goes on with fewer while waiting for each other costs the
+threads more than they gain (csrc/threads.c).  ``set_num_threads(n)`` or, for a block of
+code, ``with nnfast.num_threads(n):`` sets the bound to ``n``; ``adapt=False`` fixes the
+count at exactly ``n``.  While our threads run, the BLAS that scipy uses is held to one
+thread so the two pools never oversubscribe the cores.
 """
 import contextlib
+import math
+import os
 import threading
 
-from . import _core
-from ._version import __version__
+# How OpenMP's threads wait, chosen before libgomp starts (it reads the environment once,
+# when it is loaded, which importing _core below does; a libgomp some other module loaded
+# earlier keeps its own).  Unset, GNU OpenMP spins 300,000 times (about 6 ms here, a pause
+# takes 20 ns) at every barrier and after every parallel region before it sleeps, burning
+# a core that another program may need: measured here, 2.7 ms of CPU burnt in each 20 ms
+# pause between two-thread native calls, against 0.3 ms with SPINCOUNT.  SPINCOUNT spins
+# (about 0.2 ms) still cover the microseconds the threads of one mini-batch wait for each
+# other; a longer wait (the other thread lost its core) sleeps.
+SPINCOUNT = 10000
 
-_local = {"num_threads": None}
+
+def bounded_spin(environ=os.environ):
+    """Set GOMP_SPINCOUNT=SPINCOUNT unless the user chose a waiting policy; returns what is set."""
+    if "OMP_WAIT_POLICY" not in environ and "GOMP_SPINCOUNT" not in environ:
+        environ["GOMP_SPINCOUNT"] = str(SPINCOUNT)
+    return environ.get("GOMP_SPINCOUNT")
+
+
+_spin_added = "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ
+GOMP_SPINCOUNT = bounded_spin()    # what libgomp was started with (None: the user's OMP_WAIT_POLICY)
+
+from . import _core  # noqa: E402 - after the waiting policy is set
+
+if _spin_added:
+    # libgomp has read it: the programs this process starts get OpenMP's default back
+    os.environ.pop("GOMP_SPINCOUNT", None)
+from ._version import __version__  # noqa: E402
+
+_local = {"num_threads": None, "adapt": True}
 _lock = threading.Lock()
 
 
+def cgroup_cpus(root="/sys/fs/cgroup"):
+    """CPUs a cgroup CPU quota grants, ceil(quota / period), or None without a quota.
+
+    cgroup v2 writes "quota period" (or "max period") in cpu.max; v1 writes
+    cpu.cfs_quota_us (-1: none) and cpu.cfs_period_us."""
+    def read(*parts):
+        with open(os.path.join(root, *parts)) as f:
+            return f.read().split()
+
+    try:
+        quota, period = read("cpu.max")[:2]
+        if quota == "max":
+            return None
+        return max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    for folder in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
+        try:
+            quota, period = int(read(folder, "cpu.cfs_quota_us")[0]), int(read(folder, "cpu.cfs_period_us")[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        return max(1, math.ceil(quota / period)) if quota > 0 and period > 0 else None
+    return None
+
+
+def cpu_count():
+    """CPUs this process may use: os.cpu_count(), its affinity mask and a cgroup quota."""
+    n = os.cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        n = min(n, len(os.sched_getaffinity(0)) or n)
+    quota = cgroup_cpus()
+    return max(1, min(n, quota) if quota else n)
+
+
+def default_threads():
+    """The most threads a native loop uses by default (scikit-learn's rule): OpenMP's
+    count when OMP_NUM_THREADS is set, else the smaller of it and cpu_count()."""
+    omp = _core.omp_max_threads()
+    if os.environ.get("OMP_NUM_THREADS"):
+        return max(1, omp)
+    return max(1, min(omp, cpu_count()))
+
+
 def get_num_threads():
-    """Number of threads the native kernels use."""
+    """Number of threads the native kernels use at most (exactly, after adapt=False)."""
     n = _local["num_threads"]
     if n is None:
-        n = _core.omp_max_threads()
+        n = default_threads()
     return max(1, int(n))
 
 
-def set_num_threads(n):
-    """Set the number of threads for the native kernels (None: back to the default).
+def set_thread_mode(mode):
+    """How both native modules choose threads: _core.ADAPT, FIXED or CYCLE (tests)."""
+    from . import _net3
+    _core.set_thread_mode(mode)
+    _net3.set_thread_mode(mode)
+
+
+def thread_report():
+    """Per native loop: (threads it settled on (0: not run adaptively yet), trials of another
+    count, seconds they took, drops for waiting), from csrc/threads.c's saved state."""
+    from . import _net3
+    return {"dense train": _core.gov_state(0), "dense evaluate": _core.gov_state(1),
+            "network3 train": _net3.gov_state(2), "network3 predict": _net3.gov_state(3)}
+
+
+def _apply(n, adapt):
+    """Up to n threads (None: the default bound), the loops choosing (ADAPT), or exactly n."""
+    _local["num_threads"], _local["adapt"] = n, adapt
+    set_thread_mode(_core.ADAPT if adapt else _core.FIXED)
+
+
+def set_num_threads(n, adapt=True):
+    """Let the native kernels use up to ``n`` threads (None: back to ``default_threads()``);
+    each loop goes on with fewer while waiting for each other costs more than the threads
+    gain.  ``adapt=False``: exactly ``n`` (benchmarks that time a given count).
 
     Without OpenMP the kernels are serial whatever is set here.
     """
@@ -35,21 +132,23 @@ def set_num_threads(n):
         n = int(n)
         if n < 1:
             raise ValueError("set_num_threads: n must be >= 1, got %d" % n)
+    if not isinstance(adapt, bool):
+        raise TypeError("set_num_threads: adapt must be True or False, got %r" % (adapt,))
     with _lock:
-        _local["num_threads"] = n
+        _apply(n, adapt)
 
 
 @contextlib.contextmanager
-def num_threads(n):
-    """Context manager: use ``n`` threads inside the block, restore afterwards."""
+def num_threads(n, adapt=True):
+    """Context manager: ``set_num_threads(n, adapt)`` inside the block, restored afterwards."""
     with _lock:
-        old = _local["num_threads"]
-    set_num_threads(n)
+        old = (_local["num_threads"], _local["adapt"])
+    set_num_threads(n, adapt)
     try:
         yield get_num_threads()
     finally:
         with _lock:
-            _local["num_threads"] = old
+            _apply(*old)
 
 
 def effective_threads():
@@ -88,7 +187,6 @@ def _blas_info():
 
 def show_config(print_it=True):
     """Print and return a dict describing this build and the machine it runs on."""
-    import os
     import platform
 
     import numpy
@@ -99,6 +197,7 @@ def show_config(print_it=True):
         "openmp": _core.openmp_enabled(),
         "num_threads": effective_threads(),
         "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),
+        "gomp_spincount": GOMP_SPINCOUNT,
         "simd": _core.simd_name(),
         "dense_kernels": _core.dense_path(),
         "blas": _blas_info(),
@@ -113,6 +212,8 @@ def show_config(print_it=True):
         print("  OpenMP:       %s" % ("yes" if cfg["openmp"] else "no (serial build)"))
         print("  threads:      %d%s" % (cfg["num_threads"], " (OMP_NUM_THREADS=%s)" % cfg["omp_num_threads_env"]
                                        if cfg["omp_num_threads_env"] else ""))
+        print("  OpenMP wait:  %s" % ("GOMP_SPINCOUNT=%s" % cfg["gomp_spincount"] if cfg["gomp_spincount"]
+                                       else "OMP_WAIT_POLICY=%s" % os.environ.get("OMP_WAIT_POLICY")))
         print("  SIMD:         %s (dense kernels: %s)" % (cfg["simd"], cfg["dense_kernels"]))
         for b in cfg["blas"]:
             print("  BLAS:         %s %s (%s, %s threads) %s" % (b["internal_api"], b["version"], b["architecture"],

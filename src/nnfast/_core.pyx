@@ -6,11 +6,24 @@ around every native call, and the thread count is passed down explicitly.
 Python (the network modules) validates everything before it reaches here.
 """
 
+from cpython.exc cimport PyErr_CheckSignals
+
 cdef extern from "nnfast.h":
     int nn_openmp_enabled() nogil
     int nn_omp_max_threads() nogil
     const char *nn_simd_name() nogil
     int nn_install_fork_handler() nogil
+    void nn_gov_set_mode(int mode) nogil
+    ctypedef struct nn_gov:
+        int level
+        int mode
+    enum: NN_GOV_TEST
+    int nn_gov_begin(nn_gov *g, int kind, int max_threads, unsigned long long key) nogil
+    int nn_gov_threads(const nn_gov *g) nogil
+    void nn_gov_segment(nn_gov *g, double seconds, double units, double wait) nogil
+    void nn_gov_end(nn_gov *g, int kind) nogil
+    int nn_gov_saved_threads(int kind) nogil
+    void nn_gov_saved_stats(int kind, double *trials, double *trial_seconds, double *drops) nogil
 
 # a child made by fork() (multiprocessing's default start method on Linux) must be able to
 # train after its parent did: see csrc/config.c
@@ -25,6 +38,56 @@ def openmp_enabled():
 def omp_max_threads():
     """OpenMP's default team size (honours OMP_NUM_THREADS); 1 without OpenMP."""
     return nn_omp_max_threads()
+
+
+# how the native loops choose their threads (csrc/threads.c, enum nn_gov_mode)
+ADAPT, FIXED, CYCLE = 0, 1, 2
+
+
+def set_thread_mode(int mode):
+    """ADAPT (the default): the loops of this module use up to the thread count they are
+    given, fewer while waiting costs more than the threads gain; FIXED: exactly that count;
+    CYCLE (tests): another count after every mini-batch or chunk."""
+    if mode not in (ADAPT, FIXED, CYCLE):
+        raise ValueError("set_thread_mode: mode must be ADAPT, FIXED or CYCLE, got %r" % (mode,))
+    nn_gov_set_mode(mode)
+
+
+def gov_state(int kind):
+    """(threads it settled on, trials of another count, their seconds, drops for waiting) of
+    the saved state of loop `kind` of csrc/threads.c in this module (see _config.thread_report)."""
+    cdef double a, b, c
+    nn_gov_saved_stats(kind, &a, &b, &c)
+    return nn_gov_saved_threads(kind), int(a), b, int(c)
+
+
+_traces = 0
+
+
+def governor_trace(int max_threads, segments):
+    """Thread counts a fresh governor (up to max_threads) chooses, starting and after each
+    segment (seconds, units of work, waiting fraction) reported to it; a number instead of
+    a segment sleeps that many seconds (tests)."""
+    import time
+    global _traces
+    cdef nn_gov g
+    _traces += 1
+    if nn_gov_begin(&g, NN_GOV_TEST, max_threads + 1, 0) != 0:    # another maximum: the next begins afresh
+        raise MemoryError()
+    g.mode = ADAPT
+    nn_gov_end(&g, NN_GOV_TEST)
+    if nn_gov_begin(&g, NN_GOV_TEST, max_threads, <unsigned long long>_traces) != 0:
+        raise MemoryError()
+    g.mode = ADAPT                                       # whatever this module's loops are set to
+    counts = [nn_gov_threads(&g)]
+    for s in segments:
+        if not isinstance(s, tuple):   # a pause, for a trial period to pass
+            time.sleep(s)
+            continue
+        nn_gov_segment(&g, s[0], s[1], s[2])
+        counts.append(nn_gov_threads(&g))
+    nn_gov_end(&g, NN_GOV_TEST)
+    return counts
 
 
 def simd_name():
@@ -85,9 +148,9 @@ cdef extern from "dense.h":
     nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt) nogil
     const char *nn_dense_path() nogil
     nn_size nn_dense_eval_scratch(const nn_dense_net *net) nogil
-    void nn_dense_eval(const nn_dense_net *net, void *gemm, const void *X, int x_dtype, nn_size ldx, nn_size n,
-                       const void *Y, nn_size ldy, double hidden_scale,
-                       int64_t *pred, double *cost, void *out, void *scratch, int nthreads) nogil
+    nn_size nn_dense_eval(const nn_dense_net *net, void *gemm, const void *X, int x_dtype, nn_size ldx, nn_size n,
+                          const void *Y, nn_size ldy, double hidden_scale,
+                          int64_t *pred, double *cost, void *out, void *scratch, int nthreads) nogil
     void nn_dense_forward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K, nn_size J,
                           const void *b, void *Z, nn_size ldz, int naive, int nthreads) nogil
     void nn_dense_backward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K,
@@ -263,13 +326,25 @@ cdef class DenseNet:
         o.stop = NULL
         o.progress = NULL
         o.nonfinite = &bad
-        with nogil:
-            done = nn_dense_train_epoch(&self.net, &o)
-        if done < 0:
-            raise MemoryError("nnfast: out of memory starting an epoch")
-        self.examples_done += done
-        self.nonfinite = bad
-        return done
+        self.nonfinite = False
+        cdef nn_size total = 0
+        while True:
+            with nogil:
+                done = nn_dense_train_epoch(&self.net, &o)
+            if done < 0:
+                raise MemoryError("nnfast: out of memory starting an epoch")
+            total += done
+            self.examples_done += done
+            self.nonfinite = bad
+            if bad or total >= order.shape[0]:
+                return total
+            # a SIGINT ended the call early: Python's handler raises KeyboardInterrupt here
+            # (the weights are as after `total` examples); a handler that does not raise
+            # lets the epoch go on where it stopped
+            PyErr_CheckSignals()
+            o.order += done
+            o.n -= done
+            o.counter0 += <uint64_t>done
 
     def evaluate(self, cnp.ndarray X, cnp.ndarray Y=None, double hidden_scale=1.0, int nthreads=1,
                  bint want_cost=False, bint want_output=False):
@@ -300,8 +375,20 @@ cdef class DenseNet:
         cdef nn_size ldx = X.shape[1]
         cdef int64_t *pp = <int64_t *>_ptr(pred)
         cdef void *sp = _ptr(scratch)
-        with nogil:
-            nn_dense_eval(&self.net, gemm, xp, xd, ldx, n, yp, ldy, hidden_scale, pp, cp, op, sp, nthreads)
+        cdef nn_size done = 0, got
+        cdef size_t J = self.sizes[L], xsize = X.itemsize, tsize = self.dtype.itemsize
+        while True:
+            with nogil:
+                got = nn_dense_eval(&self.net, gemm, <const char *>xp + done * ldx * xsize, xd, ldx, n - done,
+                                    <const char *>yp + done * ldy * tsize if yp != NULL else NULL, ldy,
+                                    hidden_scale, pp + done, cp + done if cp != NULL else NULL,
+                                    <char *>op + done * J * tsize if op != NULL else NULL, sp, nthreads)
+            if got < 0:
+                raise MemoryError("nnfast: out of memory evaluating")
+            done += got
+            if done >= n:
+                break
+            PyErr_CheckSignals()   # stopped by a SIGINT: raise, or go on if the handler did not
         return pred, cost, out
 
 

@@ -40,18 +40,40 @@ cdef extern from "net3.h":
         int64_t *y
         void *loss
         void *gemm
-    void nn3_train_f(nn3_net *net, const float *X, const int64_t *Y, const int64_t *order, nn_size first_batch,
+    nn_size nn3_train_f(nn3_net *net, const float *X, const int64_t *Y, const int64_t *order, nn_size first_batch,
                      nn_size n_batches, float eta, float l2, uint64_t seed, uint64_t first_example,
                      int nthreads) nogil
-    void nn3_train_d(nn3_net *net, const double *X, const int64_t *Y, const int64_t *order, nn_size first_batch,
+    nn_size nn3_train_d(nn3_net *net, const double *X, const int64_t *Y, const int64_t *order, nn_size first_batch,
                      nn_size n_batches, double eta, double l2, uint64_t seed, uint64_t first_example,
                      int nthreads) nogil
     void nn3_gradients_f(nn3_net *net, const float *X, const int64_t *Y, nn_size nb, uint64_t seed,
                          uint64_t first_example) nogil
     void nn3_gradients_d(nn3_net *net, const double *X, const int64_t *Y, nn_size nb, uint64_t seed,
                          uint64_t first_example) nogil
-    void nn3_predict_f(nn3_net *net, const float *X, nn_size n, int64_t *pred, float *out, int nthreads) nogil
-    void nn3_predict_d(nn3_net *net, const double *X, nn_size n, int64_t *pred, double *out, int nthreads) nogil
+    nn_size nn3_predict_f(nn3_net *net, const float *X, nn_size n, int64_t *pred, float *out, int nthreads) nogil
+    nn_size nn3_predict_d(nn3_net *net, const double *X, nn_size n, int64_t *pred, double *out,
+                          int nthreads) nogil
+
+cdef extern from "nnfast.h":
+    void nn_gov_set_mode(int mode) nogil
+    int nn_gov_saved_threads(int kind) nogil
+    void nn_gov_saved_stats(int kind, double *trials, double *trial_seconds, double *drops) nogil
+
+from cpython.exc cimport PyErr_CheckSignals
+
+
+def gov_state(int kind):
+    """As _core.gov_state, for this module's copy of csrc/threads.c."""
+    cdef double a, b, c
+    nn_gov_saved_stats(kind, &a, &b, &c)
+    return nn_gov_saved_threads(kind), int(a), b, int(c)
+
+
+def set_thread_mode(int mode):
+    """As _core.set_thread_mode, for network3's loops (each module has its own copy of csrc)."""
+    if mode not in (0, 1, 2):
+        raise ValueError("set_thread_mode: mode must be 0, 1 or 2, got %r" % (mode,))
+    nn_gov_set_mode(mode)
 
 KINDS = {"conv": 0, "fc": 1, "softmax": 2}
 
@@ -158,15 +180,25 @@ cdef class Plan:
         self._check(floating is float)
         if (first_batch + n_batches) * self.net.B > order.shape[0] or X.shape[1] != self.net.layers[0].I:
             raise ValueError("Plan.train: arrays do not match the plan")
-        if floating is float:
-            with nogil:
-                nn3_train_f(&self.net, &X[0, 0], &Y[0], &order[0], first_batch, n_batches, <float>eta,
-                            <float>l2, seed, first_example, nthreads)
-        else:
-            with nogil:
-                nn3_train_d(&self.net, &X[0, 0], &Y[0], &order[0], first_batch, n_batches, eta, l2, seed,
-                            first_example, nthreads)
-        self.batches_done += n_batches
+        cdef nn_size done
+        while n_batches > 0:
+            if floating is float:
+                with nogil:
+                    done = nn3_train_f(&self.net, &X[0, 0], &Y[0], &order[0], first_batch, n_batches, <float>eta,
+                                       <float>l2, seed, first_example, nthreads)
+            else:
+                with nogil:
+                    done = nn3_train_d(&self.net, &X[0, 0], &Y[0], &order[0], first_batch, n_batches, eta, l2,
+                                       seed, first_example, nthreads)
+            if done < 0:
+                raise MemoryError("nnfast: out of memory starting network3's SGD")
+            self.batches_done += done
+            first_batch += done
+            n_batches -= done
+            if n_batches > 0:
+                # a SIGINT ended the call early: Python's handler raises KeyboardInterrupt here
+                # (parameters as after batches_done mini-batches), or the SGD goes on
+                PyErr_CheckSignals()
 
     def gradients(self, const floating[:, ::1] X, const int64_t[::1] Y, uint64_t seed, uint64_t first_example):
         """Data-term gradients of one mini-batch into self.grads (serial)."""
@@ -194,12 +226,22 @@ cdef class Plan:
         cdef void *op = _ptr(out)
         if n == 0:
             return pred, out
-        if floating is float:
-            with nogil:
-                nn3_predict_f(&self.net, &X[0, 0], n, &pv[0], <float *>op, nthreads)
-        else:
-            with nogil:
-                nn3_predict_d(&self.net, &X[0, 0], n, &pv[0], <double *>op, nthreads)
+        cdef nn_size done = 0, got
+        cdef Py_ssize_t I = X.shape[1]
+        while done < n:
+            if floating is float:
+                with nogil:
+                    got = nn3_predict_f(&self.net, &X[0, 0] + done * I, n - done, &pv[0] + done,
+                                        <float *>op + done * O if op != NULL else NULL, nthreads)
+            else:
+                with nogil:
+                    got = nn3_predict_d(&self.net, &X[0, 0] + done * I, n - done, &pv[0] + done,
+                                        <double *>op + done * O if op != NULL else NULL, nthreads)
+            if got < 0:
+                raise MemoryError("nnfast: out of memory in predict")
+            done += got
+            if done < n:
+                PyErr_CheckSignals()   # stopped by a SIGINT: raise, or go on if the handler did not
         return pred, out
 
 
