@@ -80,21 +80,21 @@ def _act_code(fn, where):
 
 # ---- data --------------------------------------------------------------------------------------
 
-def load_data_shared(filename=None, *, path=None, dataset="mnist", expanded=False, download=False):
+def load_data_shared(filename=None, *, path=None, dataset="mnist", expanded=False, download=False, pixel_scale=255):
     """Return (training_data, validation_data, test_data), each an (x, y) pair of numpy arrays:
     x float32 (n, 784) in [0, 1], y int64 (n,).
 
     ``filename`` is the book's argument (``"../data/mnist.pkl.gz"``, or ``mnist_expanded.pkl.gz``
     for the expanded set): a file or folder passed on to ``mnist_loader.load_data`` as ``path``.
-    ``path``, ``dataset`` ("mnist" or "fashion-mnist"), ``expanded`` and ``download`` are
-    mnist_loader's options."""
+    ``path``, ``dataset`` ("mnist" or "fashion-mnist"), ``expanded``, ``download`` and
+    ``pixel_scale`` (255, or 256 for the book's mnist.pkl.gz scaling) are mnist_loader's options."""
     from . import mnist_loader
     if filename is not None and path is None:
         if expanded is False and "expanded" in os.path.basename(str(filename)):
             expanded = True
         # the book's default "../data/mnist.pkl.gz" may be absent: then search as mnist_loader does
         path = filename if os.path.exists(filename) else None
-    return mnist_loader.load_data(path, dataset, expanded=expanded, download=download)
+    return mnist_loader.load_data(path, dataset, expanded=expanded, download=download, pixel_scale=pixel_scale)
 
 
 def size(data):
