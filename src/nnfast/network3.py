@@ -25,7 +25,9 @@ Differences from the book, all documented where they apply:
 - dropout masks come from a counter-based generator seeded from numpy's global generator;
 - ``SGD`` returns ``(best_validation_accuracy, best_iteration, test_accuracy)``, works with
   ``test_data=None`` and can shuffle the training set each epoch (``shuffle=True``);
-- ``predict``, ``accuracy``, ``save``/``load`` and ``Ensemble`` are additions.
+- ``predict``, ``accuracy``, ``save``/``load`` and ``Ensemble`` are additions;
+- data and parameters are numpy arrays that also answer Theano's ``get_value``, ``set_value``
+  and ``eval`` (``nnfast._shared``), so the book's scripts read them as they did.
 """
 import json
 import os
@@ -33,7 +35,7 @@ import time
 
 import numpy as np
 
-from . import _atomic, _checkpoint, _config, _dense, _net3, _progress
+from . import _atomic, _checkpoint, _config, _dense, _net3, _progress, _shared
 from . import history as _history
 from ._errors import TrainingDiverged
 
@@ -82,7 +84,8 @@ def _act_code(fn, where):
 
 def load_data_shared(filename=None, *, path=None, dataset="mnist", expanded=False, download=False, pixel_scale=255):
     """Return (training_data, validation_data, test_data), each an (x, y) pair of numpy arrays:
-    x float32 (n, 784) in [0, 1], y int64 (n,).
+    x float32 (n, 784) in [0, 1], y int64 (n,).  Each array also answers Theano's
+    ``get_value``, ``set_value`` and ``eval`` (as the book's shared variables did).
 
     ``filename`` is the book's argument (``"../data/mnist.pkl.gz"``, or ``mnist_expanded.pkl.gz``
     for the expanded set): a file or folder passed on to ``mnist_loader.load_data`` as ``path``.
@@ -94,7 +97,8 @@ def load_data_shared(filename=None, *, path=None, dataset="mnist", expanded=Fals
             expanded = True
         # the book's default "../data/mnist.pkl.gz" may be absent: then search as mnist_loader does
         path = filename if os.path.exists(filename) else None
-    return mnist_loader.load_data(path, dataset, expanded=expanded, download=download, pixel_scale=pixel_scale)
+    sets = mnist_loader.load_data(path, dataset, expanded=expanded, download=download, pixel_scale=pixel_scale)
+    return tuple((_shared.shared(x), _shared.shared(y)) for x, y in sets)
 
 
 def size(data):
@@ -151,6 +155,9 @@ class ConvPoolLayer(object):
     Weights ~ N(0, 1/n_out) with n_out = filters*fh*fw // (ph*pw), biases ~ N(0, 1), from numpy's
     global generator."""
 
+    w = _shared.param("w", "filters (F, C, fh, fw): a numpy array with Theano's get_value/set_value/eval")
+    b = _shared.param("b", "biases (F,): a numpy array with Theano's get_value/set_value/eval")
+
     def __init__(self, filter_shape, image_shape, poolsize=(2, 2), activation_fn=sigmoid):
         self._configure(filter_shape, image_shape, poolsize, activation_fn)
         n_out = max(1, self.filter_shape[0] * int(np.prod(self.filter_shape[2:])) // int(np.prod(self.poolsize)))
@@ -206,6 +213,9 @@ class FullyConnectedLayer(object):
     """``act(x·w + b)`` with w of shape (n_in, n_out).  Training: each input unit is kept with
     probability 1 - p_dropout; evaluation: ``act((1 - p_dropout) x·w + b)``, as the book.
     Weights ~ N(0, 1/n_out), biases ~ N(0, 1), from numpy's global generator."""
+
+    w = _shared.param("w", "weights (n_in, n_out): a numpy array with Theano's get_value/set_value/eval")
+    b = _shared.param("b", "biases (n_out,): a numpy array with Theano's get_value/set_value/eval")
 
     def __init__(self, n_in, n_out, activation_fn=sigmoid, p_dropout=0.0):
         self._configure(n_in, n_out, activation_fn, p_dropout)
