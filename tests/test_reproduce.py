@@ -90,3 +90,17 @@ def test_rows_selection():
     assert reproduce._rows_arg("ch1") == ["ch1-30", "ch1-100"]
     assert reproduce._rows_arg("ch6-*")[0] == "ch6-fc" and reproduce._rows_arg("all") == reproduce.ROW_IDS
     assert reproduce._rows_arg("ch3-l2,ch1-30") == ["ch3-l2", "ch1-30"]
+
+
+def test_ensemble_row_votes_and_collects_from_checkpoints(tmp_path, mnist_full, monkeypatch):
+    row = reproduce.Row("t-ensemble", 6, "three fc networks voting", 99.0, 3, reproduce._CH6, program="network3",
+                        net="fc", eta=0.1, lmbda=0.0, expanded=False, members=3)
+    monkeypatch.setattr(reproduce, "ROWS", reproduce.ROWS + [row])
+    monkeypatch.setattr(reproduce, "ROW_IDS", reproduce.ROW_IDS + [row.id])
+    first = _run(tmp_path, mnist_full, "w", "--epochs-cap", "1", rows=row.id)[row.id]
+    assert first["epochs_run"] == 1 and first["status"] == "partial" and len(first["member_accuracies"]) == 3
+    assert first["accuracy"] is not None and first["members"] == 3
+    for k in (1, 2, 3):       # collect rebuilds every member from its checkpoint
+        os.remove(tmp_path / "w" / "seed0" / "t-ensemble-n200-50" / ("net%d" % k) / "net.npz")
+    again = _run(tmp_path, mnist_full, "w", "--collect", rows=row.id)[row.id]
+    assert again["accuracy"] == first["accuracy"] and again["member_accuracies"] == first["member_accuracies"]

@@ -216,6 +216,19 @@ def _train_net3(row, state, data, epochs, seed, threads, on_epoch, save=None):
     return net
 
 
+def _net3_from_checkpoint(row, state):
+    """A network as its last checkpoint holds it (a run stopped midway), or None."""
+    if not os.path.isfile(state.checkpoint):
+        return None
+    from .. import network3
+    from .chapters import CH6_NETS
+    net = network3.Network(CH6_NETS[row.settings["net"]][1](10), 10)
+    with np.load(state.checkpoint, allow_pickle=False) as f:
+        for j, layer in enumerate(net.layers):
+            layer.w, layer.b = f["layer%d.w" % j], f["layer%d.b" % j]
+    return net
+
+
 def _dense_result(row, records, n_eval):
     accs = [100.0 * r["evaluation_accuracy"] / n_eval for r in records if "evaluation_accuracy" in r]
     if not accs:
@@ -393,13 +406,12 @@ def run(args, say=print):
             saved = os.path.join(state.folder, "net.npz")
             if members > 1:
                 say("-- network %d of %d" % (k + 1, members))
-            if not os.path.isfile(saved) or (state.done() < target and not args.collect):
+            if not args.collect and (state.done() < target or not os.path.isfile(state.checkpoint)):
                 nets.append(train(state, lambda st, *a, **kw: _train_net3(row, st, *a, **kw), data,
                                   max(target, state.done()), args.seed * 1000 + k, args.threads, on_epoch,
                                   save=saved))
-            elif members > 1:
-                from .. import network3
-                nets.append(network3.load(saved))
+            else:       # the member as its latest checkpoint holds it (also a run stopped midway)
+                nets.append(_net3_from_checkpoint(row, state) if members > 1 else None)
         if members == 1:
             publish(row, states, 0.0, *_net3_result(states[0].epochs))
             continue
