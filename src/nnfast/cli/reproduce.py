@@ -457,20 +457,19 @@ def main(argv=None):
                 epilog="examples:\n  nnfast reproduce --rows ch1 --data ~/mnist\n"
                        "  nnfast reproduce --rows ch6-conv1 --epochs-cap 5      # short run; marked partial\n"
                        "  nnfast reproduce --table-only                         # redraw README's table")
-    p.add_argument("--rows", type=_rows_arg, default=list(ROW_IDS),
+    p.add_argument("--rows", type=_rows_arg, default=None,
                    help="comma-separated rows, or ch1, ch3, ch6, ch6-*, all (default: all)")
     p.add_argument("--data", metavar="PATH", help="folder with MNIST's IDX files (default: where mnist_loader looks: "
                                                   "$NNFAST_DATA/mnist, then ~/.cache/nnfast/mnist)")
     p.add_argument("--work", metavar="DIR", default=_default_work(),
-                   help="checkpoints and per-epoch records (default: %(default)s)")
+                   help="checkpoints and per-epoch records")
     p.add_argument("--json", metavar="PATH", default=os.path.join("docs", "book-results.json"),
-                   help="the results file (default: %(default)s)")
+                   help="the results file")
     p.add_argument("--readme", metavar="PATH", default="README.md",
-                   help="redraw the table between %s and %s in this file, if they are there "
-                        "(default: %%(default)s)" % (BEGIN, END))
-    p.add_argument("--seed", type=int, default=0, help="seed of numpy's and Python's generators (default 0)")
+                   help="redraw the table between %s and %s in this file, if they are there" % (BEGIN, END))
+    p.add_argument("--seed", type=int, default=0, help="seed of numpy's and Python's generators")
     p.add_argument("--pixel-scale", type=int, choices=(255, 256), default=256,
-                   help="pixel bytes divided by 256 as in the book's mnist.pkl.gz (default), or 255")
+                   help="pixel bytes divided by 256 as in the book's mnist.pkl.gz, or by 255")
     p.add_argument("--epochs-cap", type=_positive_int, metavar="N",
                    help="train each row at most N epochs in all (a row short of the book's epochs is marked "
                         "partial; a later run without the cap continues it)")
@@ -482,6 +481,7 @@ def main(argv=None):
                    help="train nothing: write the selected rows from what --work holds (runs stopped midway, "
                         "or run by other processes)")
     args = p.parse_args(argv)
+    args.rows = args.rows or list(ROW_IDS)
     if args.table_only:
         data = read_results(args.json)
         if not update_readme(args.readme, data):
