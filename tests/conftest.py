@@ -32,6 +32,16 @@ def mnist_dir():
 
 
 @pytest.fixture(scope="session")
+def mnist_full_dir():
+    """Folder with all of MNIST: the 60,000 training images (IDX, gzip or not) and the test files."""
+    root = data_root()
+    folder = os.path.join(root, "mnist") if root else None
+    if folder and not any(os.path.exists(os.path.join(folder, "train-images-idx3-ubyte" + s)) for s in ("", ".gz")):
+        pytest.skip("real data not found: MNIST's training images missing under %s" % folder)
+    return _need("mnist", ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"])
+
+
+@pytest.fixture(scope="session")
 def fashion_dir():
     """Folder with the full Fashion-MNIST (IDX, gzip)."""
     return _need("fashion-mnist", ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",

@@ -55,9 +55,9 @@ def test_chapter3_flags_override_the_preset_and_quiet_leaves_only_book_lines(fas
     assert lines[3:] == [""]
 
 
-def test_chapter6_fc_run(fashion_dir, tmp_path):
+def test_chapter6_fc_run(mnist_full_dir, tmp_path):
     h = tmp_path / "fc.json"
-    r = _nnfast("chapter6", "--net", "fc", "--dataset", "fashion-mnist", "--data", fashion_dir, "--epochs", "2",
+    r = _nnfast("chapter6", "--net", "fc", "--data", mnist_full_dir, "--epochs", "2",
                 "--n-train", "2000", "--seed", "1", "--history", str(h), "--save", str(tmp_path / "fc.npz"),
                 "--threads", "1")
     assert r.returncode == 0, r.stderr

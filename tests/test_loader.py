@@ -344,3 +344,17 @@ def test_shared_data_folder_untouched(mnist_dir):
     before = sorted(os.listdir(mnist_dir))
     mnist_loader.load_idx(mnist_dir, "test")
     assert sorted(os.listdir(mnist_dir)) == before
+
+
+def test_all_of_mnist_as_the_book_splits_it(mnist_full_dir):
+    """The 60,000 training images: the book's 50,000 / 10,000 split, the canonical label counts
+    and first labels (../shared/data/README.md), and the book's pixel scale on request."""
+    tr, va, te = mnist_loader.load_data(mnist_full_dir)
+    assert (len(tr[1]), len(va[1]), len(te[1])) == (50000, 10000, 10000)
+    assert list(tr[1][:10]) == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    counts = np.bincount(np.concatenate([tr[1], va[1]]), minlength=10)
+    assert list(counts) == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert tr[0].max() == 1.0
+    book = mnist_loader.load_data(mnist_full_dir, pixel_scale=256)
+    assert book[0][0].max() == np.float32(0.99609375)
+    np.testing.assert_array_equal(book[0][0] * np.float32(256), np.rint(tr[0] * np.float32(255)))

@@ -29,14 +29,16 @@ Differences from the book, all documented where they apply:
   ``(x, y)`` examples, y a label or a one-hot column;
 - after each epoch every layer's ``w`` and ``b`` are new arrays (``layer.w = ...``), and arrays
   assigned to them between epochs (``on_epoch``) or SGD calls are what trains next;
-- ``predict``, ``accuracy``, ``save``/``load`` and ``Ensemble`` are additions.
+- ``predict``, ``accuracy``, ``save``/``load`` and ``Ensemble`` are additions;
+- data and parameters are numpy arrays that also answer Theano's ``get_value``, ``set_value``
+  and ``eval`` (``nnfast._shared``), so the book's scripts read them as they did.
 """
 import json
 import os
 
 import numpy as np
 
-from . import _atomic, _checks, _config, _dense, _net3, _netfiles, _train
+from . import _atomic, _checks, _config, _dense, _net3, _netfiles, _shared, _train
 from ._dense import relu as ReLU, sigmoid, tanh  # the book's activation functions (the network uses their C twins)
 from ._errors import BadFileError
 
@@ -65,21 +67,23 @@ def _act_code(fn, where):
 
 # ---- data --------------------------------------------------------------------------------------
 
-def load_data_shared(filename=None, *, path=None, dataset="mnist", expanded=False, download=False):
+def load_data_shared(filename=None, *, path=None, dataset="mnist", expanded=False, download=False, pixel_scale=255):
     """Return (training_data, validation_data, test_data), each an (x, y) pair of numpy arrays:
-    x float32 (n, 784) in [0, 1], y int64 (n,).
+    x float32 (n, 784) in [0, 1], y int64 (n,).  Each array also answers Theano's
+    ``get_value``, ``set_value`` and ``eval`` (as the book's shared variables did).
 
     ``filename`` is the book's argument (``"../data/mnist.pkl.gz"``, or ``mnist_expanded.pkl.gz``
     for the expanded set): a file or folder passed on to ``mnist_loader.load_data`` as ``path``.
-    ``path``, ``dataset`` ("mnist" or "fashion-mnist"), ``expanded`` and ``download`` are
-    mnist_loader's options."""
+    ``path``, ``dataset`` ("mnist" or "fashion-mnist"), ``expanded``, ``download`` and
+    ``pixel_scale`` (255, or 256 for the book's mnist.pkl.gz scaling) are mnist_loader's options."""
     from . import mnist_loader
     if filename is not None and path is None:
         if expanded is False and "expanded" in os.path.basename(str(filename)):
             expanded = True
         # the book's default "../data/mnist.pkl.gz" may be absent: then search as mnist_loader does
         path = filename if os.path.exists(filename) else None
-    return mnist_loader.load_data(path, dataset, expanded=expanded, download=download)
+    sets = mnist_loader.load_data(path, dataset, expanded=expanded, download=download, pixel_scale=pixel_scale)
+    return tuple((_shared.shared(x), _shared.shared(y)) for x, y in sets)
 
 
 def size(data):
@@ -129,6 +133,9 @@ class ConvPoolLayer(object):
     rows/columns.  ``image_shape[0]`` is not used: the network's mini_batch_size decides.
     Weights ~ N(0, 1/n_out) with n_out = filters*fh*fw // (ph*pw), biases ~ N(0, 1), from numpy's
     global generator."""
+
+    w = _shared.param("w", "filters (F, C, fh, fw): a numpy array with Theano's get_value/set_value/eval")
+    b = _shared.param("b", "biases (F,): a numpy array with Theano's get_value/set_value/eval")
 
     def __init__(self, filter_shape, image_shape, poolsize=(2, 2), activation_fn=sigmoid):
         self._configure(filter_shape, image_shape, poolsize, activation_fn)
@@ -185,6 +192,9 @@ class FullyConnectedLayer(object):
     """``act(x·w + b)`` with w of shape (n_in, n_out).  Training: each input unit is kept with
     probability 1 - p_dropout; evaluation: ``act((1 - p_dropout) x·w + b)``, as the book.
     Weights ~ N(0, 1/n_out), biases ~ N(0, 1), from numpy's global generator."""
+
+    w = _shared.param("w", "weights (n_in, n_out): a numpy array with Theano's get_value/set_value/eval")
+    b = _shared.param("b", "biases (n_out,): a numpy array with Theano's get_value/set_value/eval")
 
     def __init__(self, n_in, n_out, activation_fn=sigmoid, p_dropout=0.0):
         self._configure(n_in, n_out, activation_fn, p_dropout)

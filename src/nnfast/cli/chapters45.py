@@ -117,7 +117,8 @@ def _chapter5(args):
         np.random.seed(args.seed)
         random.seed(args.seed)
     t = time.perf_counter()
-    (X, labels), _, _ = mnist_loader.load_data(args.data, dataset=args.dataset, download=args.download)
+    (X, labels), _, _ = mnist_loader.load_data(args.data, dataset=args.dataset, download=args.download,
+                                               pixel_scale=args.pixel_scale)
     if args.train_size > len(X):
         raise ValueError("--train-size %d is more than the %d training images" % (args.train_size, len(X)))
     X, labels = X[:args.train_size], labels[:args.train_size]

@@ -113,6 +113,9 @@ def _add_common(p, epochs=None, dtype="float64"):
                    help="folder with the four IDX files, or the book's mnist.pkl.gz "
                         "(default: $NNFAST_DATA/<dataset>, then ~/.cache/nnfast/<dataset>, then ../data/mnist.pkl.gz)")
     p.add_argument("--download", action="store_true", help="fetch the data set first if it is missing")
+    p.add_argument("--pixel-scale", type=int, choices=mnist_loader.PIXEL_SCALES, default=255,
+                   help="divide the IDX files' pixel bytes by 255 (default: white is 1.0) or by 256 (as the "
+                        "book's mnist.pkl.gz stores them)")
     p.add_argument("--threads", type=_positive_int, default=None,
                    help="threads for the native kernels (default: OpenMP's, honouring OMP_NUM_THREADS)")
     p.add_argument("--seed", type=_nonneg_int, default=None,
@@ -179,7 +182,8 @@ def _load(args, expanded=False, loader=None):
     t = time.perf_counter()
     try:
         sets = (loader or mnist_loader.load_data)(args.data, dataset=args.dataset, expanded=expanded,
-                                                  download=args.download)
+                                                  download=args.download,
+                                                  pixel_scale=getattr(args, "pixel_scale", 255))
     except DownloadError as e:
         raise CommandError(download_failed(e)) from None
     except FileNotFoundError as e:

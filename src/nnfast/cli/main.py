@@ -8,6 +8,7 @@
     nnfast info                build and machine configuration (show_config)
     nnfast download            fetch MNIST or Fashion-MNIST (SHA-256 checked)
     nnfast expand              the expanded training set of chapter 6
+    nnfast reproduce           the book's results table rebuilt on MNIST (resumable)
 
 Every training command takes --history PATH (each epoch's numbers as JSON, for `nnfast plot`),
 --save PATH (the trained network), --seed, --threads, --dtype, --epochs and --quiet; a progress
@@ -125,16 +126,19 @@ def main(argv=None):
     info.set_defaults(func=_info)
     sub.add_parser("download", help="fetch MNIST or Fashion-MNIST's IDX files", add_help=False)
     sub.add_parser("expand", help="write the expanded training set (chapter 6)", add_help=False)
+    sub.add_parser("reproduce", help="rebuild the book's results table on MNIST (resumable)", add_help=False)
     from .chapters45 import register as _reg45
     _reg45(sub, _add_common)
     from .sweep import register as _reg_sweep
     _reg_sweep(sub)
 
-    if argv and argv[0] in ("download", "expand"):
+    if argv and argv[0] in ("download", "expand", "reproduce"):
         if argv[0] == "download":
             from .download import main as run
-        else:
+        elif argv[0] == "expand":
             from .expand import main as run
+        else:
+            from .reproduce import main as run
         return run(argv[1:])
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

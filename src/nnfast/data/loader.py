@@ -17,7 +17,13 @@ The data can come from
   gzip-compressed or not), as distributed by MNIST and Fashion-MNIST;
 * the book's ``mnist.pkl.gz``, read with a restricted unpickler that only
   rebuilds numpy arrays (a pickle can run code; this reader does not let it).
-  Note that file scales pixels by 1/256, while the IDX path scales by 1/255.
+
+Pixel scale.  IDX files hold bytes 0..255; nnfast divides them by 255 by
+default, so white is exactly 1.0 and the pixels fill [0, 1].  The book's
+``mnist.pkl.gz`` (from the deeplearning.net tutorials) holds the same bytes
+divided by 256 (largest value 0.99609375): ``pixel_scale=256`` gives exactly
+its arrays from the IDX files.  A pickle's floats are returned as stored
+(``pixel_scale`` applies to bytes: IDX files and uint8 expanded sets).
 
 With no ``path`` the loader looks in ``$NNFAST_DATA/<dataset>/``, then in the
 download cache (``$XDG_CACHE_HOME/nnfast/<dataset>``, by default
@@ -38,7 +44,7 @@ from .registry import (DATASETS, IDX_FILENAMES, _IDX_FILES, candidate_dirs, chec
                        default_data_dir, expanded_filename)
 
 __all__ = ["load_data", "load_data_wrapper", "vectorized_result", "load_idx", "read_idx",
-           "DATASETS", "default_data_dir"]
+           "DATASETS", "default_data_dir", "PIXEL_SCALES"]
 
 _N_TRAIN = 50000
 _IDX_DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
@@ -153,11 +159,23 @@ def _check_pair(images, labels, img_file, lab_file):
                            % (img_file, images.shape[0], lab_file, labels.shape[0]), lab_file)
 
 
-def _to_float(images):
-    """uint8 images (n, 28, 28) or (n, 784) -> C-contiguous float32 (n, 784) in [0, 1]."""
+PIXEL_SCALES = (255, 256)
+
+
+def check_pixel_scale(pixel_scale):
+    """255 (nnfast's default: bytes / 255, white = 1.0) or 256 (the book's mnist.pkl.gz)."""
+    if (isinstance(pixel_scale, (bool, np.bool_)) or not isinstance(pixel_scale, (int, float, np.integer, np.floating))
+            or pixel_scale not in PIXEL_SCALES):
+        raise ValueError("pixel_scale must be 255 (bytes / 255, the default) or 256 (the book's "
+                         "mnist.pkl.gz), got %r" % (pixel_scale,))
+    return int(pixel_scale)
+
+
+def _to_float(images, pixel_scale=255):
+    """uint8 images (n, 28, 28) or (n, 784) -> C-contiguous float32 (n, 784): bytes / pixel_scale."""
     n = images.shape[0]
     out = np.empty((n, 784), dtype=np.float32)
-    np.divide(images.reshape(n, 784), np.float32(255.0), out=out, dtype=np.float32)
+    np.divide(images.reshape(n, 784), np.float32(pixel_scale), out=out, dtype=np.float32)
     return out
 
 
@@ -225,14 +243,16 @@ def _cache_write(folder, split, sources, images, labels):
         return False  # read-only or otherwise unwritable folder, a full disk: no cache
 
 
-def load_idx(folder, split):
+def load_idx(folder, split, pixel_scale=255):
     """One split of an IDX folder: ``split`` "train" (60,000 for MNIST) or "test" (10,000).
 
-    Returns ``(X, y)``: X float32 (n, 784) in [0, 1], y int64 (n,).
+    Returns ``(X, y)``: X float32 (n, 784), the bytes divided by ``pixel_scale`` (255 or 256),
+    y int64 (n,).
     """
+    pixel_scale = check_pixel_scale(pixel_scale)
     folder = os.fspath(folder)
     images, labels = _read_split_uint8(folder, split)
-    return _to_float(images), labels.astype(np.int64)
+    return _to_float(images, pixel_scale), labels.astype(np.int64)
 
 
 # --------------------------------------------------------------------------- the book's API
@@ -270,7 +290,7 @@ def _load_pickle(path):
     return _validate_sets(_safe_pickle.load_file(path), path)
 
 
-def _load_npz(path, dataset):
+def _load_npz(path, dataset, pixel_scale=255):
     """An expanded-data .npz: training_x/y (uint8 or float), plus validation/test if stored."""
     parts = _files.read_npz(path, "expanded data", ("training_x", "training_y"),
                             optional=("validation_x", "validation_y", "test_x", "test_y"))
@@ -284,7 +304,7 @@ def _load_npz(path, dataset):
         if x.ndim < 2 or int(np.prod(x.shape[1:])) != 784:
             raise BadFileError("%s: images of shape %s, expected (n, 784) or (n, 28, 28)" % (path, x.shape), path)
         if x.dtype == np.uint8:
-            return _to_float(x)
+            return _to_float(x, pixel_scale)
         return np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32)
 
     training = (fl(parts["training_x"]), parts["training_y"])
@@ -293,29 +313,29 @@ def _load_npz(path, dataset):
         test = (fl(parts["test_x"]), parts["test_y"])
     else:
         folder = os.path.dirname(os.path.abspath(path))
-        _, validation, test = _load_folder(folder)
+        _, validation, test = _load_folder(folder, pixel_scale)
     return _validate_sets((training, validation, test), path)
 
 
-def _load_folder(folder):
+def _load_folder(folder, pixel_scale=255):
     images, labels = _read_split_uint8(folder, "train")
     if images.shape[0] <= _N_TRAIN:
         raise ValueError("%s: the training file holds %d images; the 50,000/10,000 split needs "
                          "more than 50,000" % (folder, images.shape[0]))
-    X = _to_float(images)
+    X = _to_float(images, pixel_scale)
     y = labels.astype(np.int64)
-    test = load_idx(folder, "test")
+    test = load_idx(folder, "test", pixel_scale)
     return (X[:_N_TRAIN], y[:_N_TRAIN]), (X[_N_TRAIN:], y[_N_TRAIN:]), test
 
 
-def _load_path(path, dataset, expanded):
+def _load_path(path, dataset, expanded, pixel_scale=255):
     path = os.fspath(path)
     if os.path.isdir(path):
         if expanded:
             for name in (expanded_filename(dataset), "mnist_expanded.pkl.gz"):
                 p = os.path.join(path, name)
                 if os.path.isfile(p) and (dataset == "mnist" or name.endswith(".npz")):
-                    return _load_path(p, dataset, False)
+                    return _load_path(p, dataset, False, pixel_scale)
             raise FileNotFoundError(
                 "%s: no expanded training set (%s) there; make it with "
                 "`python -m nnfast expand` (see nnfast.expand_mnist)"
@@ -324,14 +344,14 @@ def _load_path(path, dataset, expanded):
         if missing:
             raise FileNotFoundError("%s: missing %s (the folder must hold the four IDX files)"
                                     % (path, ", ".join(missing)))
-        return _load_folder(path)
+        return _load_folder(path, pixel_scale)
     if not os.path.exists(path):
         raise FileNotFoundError("%s: no such file or folder" % path)
     _files.regular_file(path, "data")      # a FIFO or a device is never opened
     with open(path, "rb") as f:
         head = f.read(4)
     if head[:2] == b"PK":
-        return _load_npz(path, dataset)
+        return _load_npz(path, dataset, pixel_scale)
     return _load_pickle(path)
 
 
@@ -379,7 +399,7 @@ def _locate(dataset, expanded, download):
     raise _not_found(dataset, expanded, looked)
 
 
-def load_data(path=None, dataset="mnist", *, expanded=False, download=False):
+def load_data(path=None, dataset="mnist", *, expanded=False, download=False, pixel_scale=255):
     """Return ``(training_data, validation_data, test_data)``, each a pair ``(x, y)``.
 
     ``x`` is float32 (n, 784) in [0, 1]; ``y`` int64 (n,).  Sizes 50,000 / 10,000 /
@@ -393,8 +413,12 @@ def load_data(path=None, dataset="mnist", *, expanded=False, download=False):
     expanded: take the training set from the expanded file made by
               ``python -m nnfast expand`` (``<dataset>_expanded.npz`` in the data folder).
     download: fetch missing IDX files from public mirrors (SHA-256 checked).
+    pixel_scale: 255 (default: bytes / 255, white is 1.0) or 256 (the book's
+              ``mnist.pkl.gz``: bytes / 256, the largest value 0.99609375); a pickle's
+              floats come back as stored.
     """
     check_dataset(dataset)
+    pixel_scale = check_pixel_scale(pixel_scale)
     if path is None:
         path = _locate(dataset, expanded, download)
     elif download and not expanded:
@@ -404,10 +428,10 @@ def load_data(path=None, dataset="mnist", *, expanded=False, download=False):
         if as_folder and _missing_idx(p):
             from . import download as _download
             _download.download(dataset, p)
-    return _load_path(path, dataset, expanded)
+    return _load_path(path, dataset, expanded, pixel_scale)
 
 
-def load_data_wrapper(path=None, dataset="mnist", *, expanded=False, download=False):
+def load_data_wrapper(path=None, dataset="mnist", *, expanded=False, download=False, pixel_scale=255):
     """The book's format: lists of tuples.
 
     training_data:   list of ``(x, y)``, x a (784, 1) float32 column, y a (10, 1)
@@ -416,7 +440,7 @@ def load_data_wrapper(path=None, dataset="mnist", *, expanded=False, download=Fa
 
     The columns are views into one array per set, so building the lists is fast.
     """
-    tr, va, te = load_data(path, dataset, expanded=expanded, download=download)
+    tr, va, te = load_data(path, dataset, expanded=expanded, download=download, pixel_scale=pixel_scale)
     return _training_list(*tr), _eval_list(*va), _eval_list(*te)
 
 
