@@ -8,8 +8,7 @@
  * This file is compiled twice, for float and for double: the top half sets
  * `real` and the suffix and includes the file itself, the bottom half is the code.
  */
-#ifndef NN3_BODY
-#define NN3_BODY
+#ifndef NN_TMPL
 #include <string.h>
 #include "net3.h"
 /* keep GCC from turning short copy loops back into memcpy calls */
@@ -18,19 +17,10 @@
 #else
 #define NN3_NO_MEMCPY_IDIOM
 #endif
-#define real float
-#define S(name) name##_f
-#define GEMM_T nn3_sgemm_t
-#include "conv.c"
-#undef real
-#undef S
-#undef GEMM_T
-#define real double
-#define S(name) name##_d
-#define GEMM_T nn3_dgemm_t
-#include "conv.c"
+#define NN_TMPL "conv.c"
+#include "tmpl.h"
 #else
-#include "nn3_tmpl.h"
+#include "gemm_rm.h"
 
 /* col[k, p] = x[c, y+i, x+j] for one example; k = (c*KH + i)*KW + j, p = y*OW + x */
 NN3_NO_MEMCPY_IDIOM static void S(im2col)(const real *x, real *col, nn_size ld, nn_size C, nn_size H, nn_size W, nn_size KH,

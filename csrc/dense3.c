@@ -3,24 +3,14 @@
  * Shapes: x (nb, I), w (I, O), z / dz (nb, O), dx (nb, I).  Bias and activation are bias_act.c's
  * and softmax.c's; dropout is dropout.c's.  Each product is cut into at most max_parts BLAS calls
  * over independent output slices (nn3_parts), the same cut for any thread count.
- * Compiled for float and double (see conv.c).
+ * Compiled for float and double (tmpl.h).
  */
-#ifndef NN3_BODY
-#define NN3_BODY
+#ifndef NN_TMPL
 #include "net3.h"
-#define real float
-#define S(name) name##_f
-#define GEMM_T nn3_sgemm_t
-#include "dense3.c"
-#undef real
-#undef S
-#undef GEMM_T
-#define real double
-#define S(name) name##_d
-#define GEMM_T nn3_dgemm_t
-#include "dense3.c"
+#define NN_TMPL "dense3.c"
+#include "tmpl.h"
 #else
-#include "nn3_tmpl.h"
+#include "gemm_rm.h"
 
 /* z (nb, O) = scale x (nb, I) @ w (I, O)   (scale 1 - p on the evaluation path).  Work: column slices. */
 void S(nn3_dense_forward)(GEMM_T gemm, const real *x, const real *w, real *z, real scale, nn_size nb, nn_size I,

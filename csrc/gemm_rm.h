@@ -1,5 +1,5 @@
 /* Helpers for network3's kernel files, written over the type `real` with names
- * suffixed by S(): included (no guard) inside each file's typed section.
+ * suffixed by S() (tmpl.h): included (no guard) inside each typed section that calls BLAS.
  *
  * gemm_rm: row-major C (M,N) = alpha op(A) op(B) + beta C, op(A) (M,K), op(B) (K,N);
  * ta/tb say A is stored (K,M) / B is stored (N,K).  BLAS is column-major, so we
