@@ -58,20 +58,12 @@ static void S(col2im)(const real *dcol, real *dx, nn_size ld, nn_size C, nn_size
 void S(nn3_conv_forward)(GEMM_T gemm, const real *x, const real *w, real *col, real *out, nn_size nb, nn_size B,
                          nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW, int max_parts) {
     nn_size P = (H - KH + 1) * (W - KW + 1), K = C * KH * KW, ld = B * P, N = nb * P;
-    nn_size parts = nn3_parts(N, 64, max_parts);
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
     for (nn_size b = 0; b < nb; b++) S(im2col)(x + b * C * H * W, col + b * P, ld, C, H, W, KH, KW);
     nn_sync();   /* the loop's barrier, timed */
-#ifdef NNFAST_OPENMP
-#pragma omp for schedule(static) nowait
-#endif
-    for (nn_size t = 0; t < parts; t++) {
-        nn_size lo = nn3_part_lo(N, parts, t), hi = nn3_part_lo(N, parts, t + 1);
-        S(gemm_rm)(gemm, 0, 0, F, hi - lo, K, 1, w, K, col + lo, ld, 0, out + lo, ld);
-    }
-    nn_sync();   /* the loop's barrier, timed */
+    S(gemm_parts)(gemm, 0, 0, 0, F, N, K, 1, w, K, col, ld, 0, out, ld, 64, max_parts);
 }
 
 /* gw (F, K) = beta gw + alpha dout (F, nb*P) @ col^T (nb*P, K).
@@ -79,15 +71,7 @@ void S(nn3_conv_forward)(GEMM_T gemm, const real *x, const real *w, real *col, r
  * Work: rows of gw in parts (each a full sum over nb*P, in BLAS's order). */
 void S(nn3_conv_backward_w)(GEMM_T gemm, const real *dout, const real *col, real *gw, real alpha, real beta,
                             nn_size nb, nn_size B, nn_size P, nn_size F, nn_size K, int max_parts) {
-    nn_size ld = B * P, parts = nn3_parts(F, 4, max_parts);
-#ifdef NNFAST_OPENMP
-#pragma omp for schedule(static) nowait
-#endif
-    for (nn_size t = 0; t < parts; t++) {
-        nn_size lo = nn3_part_lo(F, parts, t), hi = nn3_part_lo(F, parts, t + 1);
-        S(gemm_rm)(gemm, 0, 1, hi - lo, K, nb * P, alpha, dout + lo * ld, ld, col, ld, beta, gw + lo * K, K);
-    }
-    nn_sync();   /* the loop's barrier, timed */
+    S(gemm_parts)(gemm, 0, 1, 1, F, K, nb * P, alpha, dout, B * P, col, B * P, beta, gw, K, 4, max_parts);
 }
 
 /* dcol (K, nb*P) = w^T (K, F) @ dout (F, nb*P); dx (nb, C, H, W) = col2im(dcol) (overwritten).

@@ -12,35 +12,16 @@
 #else
 #include "gemm_rm.h"
 
-/* gemm_rm cut into nn3_parts independent slices of C (the same cut for any thread count):
- * slices of its rows (cut_rows) or of its columns, each one BLAS call.  Work: the slices. */
-static void S(gemm_parts)(GEMM_T gemm, int ta, int tb, int cut_rows, nn_size M, nn_size N, nn_size K, real alpha,
-                          const real *A, nn_size lda, const real *B, nn_size ldb, real beta, real *C, nn_size ldc,
-                          int max_parts) {
-    nn_size parts = nn3_parts(cut_rows ? M : N, 16, max_parts);
-#ifdef NNFAST_OPENMP
-#pragma omp for schedule(static) nowait
-#endif
-    for (nn_size t = 0; t < parts; t++) {
-        nn_size lo = nn3_part_lo(cut_rows ? M : N, parts, t), hi = nn3_part_lo(cut_rows ? M : N, parts, t + 1);
-        if (cut_rows)
-            S(gemm_rm)(gemm, ta, tb, hi - lo, N, K, alpha, A + (ta ? lo : lo * lda), lda, B, ldb, beta, C + lo * ldc, ldc);
-        else
-            S(gemm_rm)(gemm, ta, tb, M, hi - lo, K, alpha, A, lda, B + (tb ? lo * ldb : lo), ldb, beta, C + lo, ldc);
-    }
-    nn_sync();   /* the loop's barrier, timed */
-}
-
 /* z (nb, O) = scale x (nb, I) @ w (I, O)   (scale 1 - p on the evaluation path).  Work: column slices. */
 void S(nn3_dense_forward)(GEMM_T gemm, const real *x, const real *w, real *z, real scale, nn_size nb, nn_size I,
                           nn_size O, int max_parts) {
-    S(gemm_parts)(gemm, 0, 0, 0, nb, O, I, scale, x, I, w, O, 0, z, O, max_parts);
+    S(gemm_parts)(gemm, 0, 0, 0, nb, O, I, scale, x, I, w, O, 0, z, O, 16, max_parts);
 }
 
 /* dx (nb, I) = dz (nb, O) @ w^T (O, I) (overwritten).  Work: column slices of dx. */
 void S(nn3_dense_backward_x)(GEMM_T gemm, const real *dz, const real *w, real *dx, nn_size nb, nn_size I,
                              nn_size O, int max_parts) {
-    S(gemm_parts)(gemm, 0, 1, 0, nb, I, O, 1, dz, O, w, O, 0, dx, I, max_parts);
+    S(gemm_parts)(gemm, 0, 1, 0, nb, I, O, 1, dz, O, w, O, 0, dx, I, 16, max_parts);
 }
 
 /* gw (I, O) = beta gw + alpha x^T (I, nb) @ dz (nb, O).
@@ -48,6 +29,6 @@ void S(nn3_dense_backward_x)(GEMM_T gemm, const real *dz, const real *w, real *d
  * Work: row slices of gw. */
 void S(nn3_dense_backward_w)(GEMM_T gemm, const real *x, const real *dz, real *gw, real alpha, real beta,
                              nn_size nb, nn_size I, nn_size O, int max_parts) {
-    S(gemm_parts)(gemm, 1, 0, 1, I, O, nb, alpha, x, I, dz, O, beta, gw, O, max_parts);
+    S(gemm_parts)(gemm, 1, 0, 1, I, O, nb, alpha, x, I, dz, O, beta, gw, O, 16, max_parts);
 }
 #endif
