@@ -120,7 +120,7 @@ class BuildExt(build_ext):
         portable = _portable(self.compiler)
         msvc = self.compiler.compiler_type == "msvc"
         # MSVC: /std:c11 for C99's _Pragma (csrc's OpenMP barrier macro); untested here, no MSVC on Linux
-        base = ["/O2", "/std:c11"] if msvc else ["-O3", "-std=c99", "-fno-math-errno", "-ffp-contract=fast",
+        base = ["/O2", "/std:c11"] if msvc else ["-O3", "-std=c99", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=fast",
                                           "-Wno-unused-function", "-Wno-psabi"]
         if _env_flag("NNFAST_NATIVE") and not msvc:
             base.append("-march=native")

@@ -8,8 +8,7 @@
  * This file is compiled twice, for float and for double: the top half sets
  * `real` and the suffix and includes the file itself, the bottom half is the code.
  */
-#ifndef NN3_BODY
-#define NN3_BODY
+#ifndef NN_TMPL
 #include <string.h>
 #include "net3.h"
 /* keep GCC from turning short copy loops back into memcpy calls */
@@ -18,19 +17,10 @@
 #else
 #define NN3_NO_MEMCPY_IDIOM
 #endif
-#define real float
-#define S(name) name##_f
-#define GEMM_T nn3_sgemm_t
-#include "conv.c"
-#undef real
-#undef S
-#undef GEMM_T
-#define real double
-#define S(name) name##_d
-#define GEMM_T nn3_dgemm_t
-#include "conv.c"
+#define NN_TMPL "conv.c"
+#include "tmpl.h"
 #else
-#include "nn3_tmpl.h"
+#include "gemm_rm.h"
 
 /* col[k, p] = x[c, y+i, x+j] for one example; k = (c*KH + i)*KW + j, p = y*OW + x */
 NN3_NO_MEMCPY_IDIOM static void S(im2col)(const real *x, real *col, nn_size ld, nn_size C, nn_size H, nn_size W, nn_size KH,
@@ -68,20 +58,12 @@ static void S(col2im)(const real *dcol, real *dx, nn_size ld, nn_size C, nn_size
 void S(nn3_conv_forward)(GEMM_T gemm, const real *x, const real *w, real *col, real *out, nn_size nb, nn_size B,
                          nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW, int max_parts) {
     nn_size P = (H - KH + 1) * (W - KW + 1), K = C * KH * KW, ld = B * P, N = nb * P;
-    nn_size parts = nn3_parts(N, 64, max_parts);
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
     for (nn_size b = 0; b < nb; b++) S(im2col)(x + b * C * H * W, col + b * P, ld, C, H, W, KH, KW);
     nn_sync();   /* the loop's barrier, timed */
-#ifdef NNFAST_OPENMP
-#pragma omp for schedule(static) nowait
-#endif
-    for (nn_size t = 0; t < parts; t++) {
-        nn_size lo = nn3_part_lo(N, parts, t), hi = nn3_part_lo(N, parts, t + 1);
-        S(gemm_rm)(gemm, 0, 0, F, hi - lo, K, 1, w, K, col + lo, ld, 0, out + lo, ld);
-    }
-    nn_sync();   /* the loop's barrier, timed */
+    S(gemm_parts)(gemm, 0, 0, 0, F, N, K, 1, w, K, col, ld, 0, out, ld, 64, max_parts);
 }
 
 /* gw (F, K) = beta gw + alpha dout (F, nb*P) @ col^T (nb*P, K).
@@ -89,15 +71,7 @@ void S(nn3_conv_forward)(GEMM_T gemm, const real *x, const real *w, real *col, r
  * Work: rows of gw in parts (each a full sum over nb*P, in BLAS's order). */
 void S(nn3_conv_backward_w)(GEMM_T gemm, const real *dout, const real *col, real *gw, real alpha, real beta,
                             nn_size nb, nn_size B, nn_size P, nn_size F, nn_size K, int max_parts) {
-    nn_size ld = B * P, parts = nn3_parts(F, 4, max_parts);
-#ifdef NNFAST_OPENMP
-#pragma omp for schedule(static) nowait
-#endif
-    for (nn_size t = 0; t < parts; t++) {
-        nn_size lo = nn3_part_lo(F, parts, t), hi = nn3_part_lo(F, parts, t + 1);
-        S(gemm_rm)(gemm, 0, 1, hi - lo, K, nb * P, alpha, dout + lo * ld, ld, col, ld, beta, gw + lo * K, K);
-    }
-    nn_sync();   /* the loop's barrier, timed */
+    S(gemm_parts)(gemm, 0, 1, 1, F, K, nb * P, alpha, dout, B * P, col, B * P, beta, gw, K, 4, max_parts);
 }
 
 /* dcol (K, nb*P) = w^T (K, F) @ dout (F, nb*P); dx (nb, C, H, W) = col2im(dcol) (overwritten).

@@ -1,4 +1,4 @@
-/* Fully connected networks: instantiation of dense_impl.h per element type and
+/* Fully connected networks: instantiation of dense_impl.h per element type (tmpl.h) and
  * instruction set, and the run-time dispatch behind the API of dense.h.
  *
  * The baseline build (SSE2 on x86-64) runs anywhere; on x86-64 with GCC or Clang
@@ -13,25 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "activations.h"
 #include "dense.h"
 #include "rng.h"
 
-#define T double
-#define SFX _d
-#define VL 4
-#define ACT nn_act_d
-#define ACT_PRIME nn_act_prime_d
-#define EXP exp
-#include "dense_impl.h"
-
-#define T float
-#define SFX _f
-#define VL 8
-#define ACT nn_act_f
-#define ACT_PRIME nn_act_prime_f
-#define EXP expf
-#include "dense_impl.h"
+#define NN_TMPL "dense_impl.h"
+#include "tmpl.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !NN_PORTABLE_C
 #define NN_HAVE_AVX2_PATH 1
@@ -42,21 +28,9 @@
 #pragma GCC target("avx2,fma")
 #endif
 
-#define T double
-#define SFX _d_avx2
-#define VL 4
-#define ACT nn_act_d
-#define ACT_PRIME nn_act_prime_d
-#define EXP exp
-#include "dense_impl.h"
-
-#define T float
-#define SFX _f_avx2
-#define VL 8
-#define ACT nn_act_f
-#define ACT_PRIME nn_act_prime_f
-#define EXP expf
-#include "dense_impl.h"
+#undef NN_TMPL_ISA
+#define NN_TMPL_ISA _avx2
+#include "tmpl.h"
 
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -1,11 +1,8 @@
 /* Fully connected kernels and the epoch loop, written once for any element type.
  *
- * Included by dense.c once per (type, instruction set) with these macros set
- * (undefined again at the end of this file):
- *   T          element type (double or float)
- *   SFX        suffix of every function name (_d, _f, _d_avx2, _f_avx2)
- *   VL         lanes in a 32-byte vector of T
- *   ACT, ACT_PRIME, EXP, LOG   the T versions of activations.h / libm
+ * Instantiated by dense.c through tmpl.h (real, S(), VL, ACT, EXP, ...) for float and
+ * double, once for the baseline instruction set and once more for AVX2+FMA (S() names
+ * end in _avx2 there).
  * Shape letters as in dense.h (B rows, J units, K inputs, L layers).
  *
  * Determinism: every output element is computed by one thread with a fixed order
@@ -14,10 +11,7 @@
  * across threads over units (rows of W) or over examples, never over a sum.
  */
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define FN(name) CAT(name, SFX)
-#define VEC FN(nn_vec)
+#define VEC S(nn_vec)
 
 /* One load per vector that several multiply-adds read: without this GCC folds the
  * load into each of them, and the loads, not the FMAs, then set the pace (10% of an
@@ -33,36 +27,36 @@
 /* Plain C (MSVC, or NNFAST_PORTABLE=1; see nnfast.h): a vector is a struct of VL
  * lanes and each operation a loop over them, in the vector code's order of
  * operations, so the answers are those of the baseline build. */
-typedef struct { T v[VL]; } VEC;
+typedef struct { real v[VL]; } VEC;
 
-static inline VEC FN(vload)(const T *p) { VEC r; memcpy(r.v, p, sizeof(r.v)); return r; }
-static inline void FN(vstore)(T *p, VEC a) { memcpy(p, a.v, sizeof(a.v)); }
-static inline VEC FN(vzero)(void) { VEC r; for (int i = 0; i < VL; i++) r.v[i] = 0; return r; }
-static inline VEC FN(vbcast)(T x) { VEC r; for (int i = 0; i < VL; i++) r.v[i] = (T)0 + x; return r; }
-static inline VEC FN(vadd)(VEC a, VEC b) { for (int i = 0; i < VL; i++) a.v[i] += b.v[i]; return a; }
-static inline VEC FN(vsub)(VEC a, VEC b) { for (int i = 0; i < VL; i++) a.v[i] -= b.v[i]; return a; }
-static inline VEC FN(vscale)(T c, VEC a) { for (int i = 0; i < VL; i++) a.v[i] = c * a.v[i]; return a; }
-static inline VEC FN(vmadd)(VEC acc, VEC a, VEC b) {
+static inline VEC S(vload)(const real *p) { VEC r; memcpy(r.v, p, sizeof(r.v)); return r; }
+static inline void S(vstore)(real *p, VEC a) { memcpy(p, a.v, sizeof(a.v)); }
+static inline VEC S(vzero)(void) { VEC r; for (int i = 0; i < VL; i++) r.v[i] = 0; return r; }
+static inline VEC S(vbcast)(real x) { VEC r; for (int i = 0; i < VL; i++) r.v[i] = (real)0 + x; return r; }
+static inline VEC S(vadd)(VEC a, VEC b) { for (int i = 0; i < VL; i++) a.v[i] += b.v[i]; return a; }
+static inline VEC S(vsub)(VEC a, VEC b) { for (int i = 0; i < VL; i++) a.v[i] -= b.v[i]; return a; }
+static inline VEC S(vscale)(real c, VEC a) { for (int i = 0; i < VL; i++) a.v[i] = c * a.v[i]; return a; }
+static inline VEC S(vmadd)(VEC acc, VEC a, VEC b) {
     for (int i = 0; i < VL; i++) acc.v[i] += a.v[i] * b.v[i];
     return acc;
 }
 #ifndef NN_VEC_OPS
 #define NN_VEC_OPS
-#define VADD(a, b) FN(vadd)(a, b)
-#define VSUB(a, b) FN(vsub)(a, b)
-#define VSCALE(c, a) FN(vscale)(c, a)
-#define VMADD(acc, a, b) ((acc) = FN(vmadd)(acc, a, b))
+#define VADD(a, b) S(vadd)(a, b)
+#define VSUB(a, b) S(vsub)(a, b)
+#define VSCALE(c, a) S(vscale)(c, a)
+#define VMADD(acc, a, b) ((acc) = S(vmadd)(acc, a, b))
 #define NN_FORCE_INLINE
 #define __builtin_prefetch(p, rw, locality) ((void)(p))
 #endif
 #else
 /* GCC/Clang vector extensions: the compiler maps VEC to the widest registers it may use. */
-typedef T VEC __attribute__((vector_size(32), aligned(sizeof(T)), may_alias));
+typedef real VEC __attribute__((vector_size(32), aligned(sizeof(real)), may_alias));
 
-static inline VEC FN(vload)(const T *p) { return *(const VEC *)p; }
-static inline void FN(vstore)(T *p, VEC v) { *(VEC *)p = v; }
-static inline VEC FN(vzero)(void) { VEC v = {0}; return v; }
-static inline VEC FN(vbcast)(T x) { VEC v = {0}; return v + x; }
+static inline VEC S(vload)(const real *p) { return *(const VEC *)p; }
+static inline void S(vstore)(real *p, VEC v) { *(VEC *)p = v; }
+static inline VEC S(vzero)(void) { VEC v = {0}; return v; }
+static inline VEC S(vbcast)(real x) { VEC v = {0}; return v + x; }
 #ifndef NN_VEC_OPS
 #define NN_VEC_OPS
 #define VADD(a, b) ((a) + (b))
@@ -74,8 +68,8 @@ static inline VEC FN(vbcast)(T x) { VEC v = {0}; return v + x; }
 #endif
 
 /* Fixed pairwise sum of the lanes: ((v0+v1)+(v2+v3))+... */
-static inline T FN(hsum)(VEC v) {
-    T t[VL];
+static inline real S(hsum)(VEC v) {
+    real t[VL];
     memcpy(t, &v, sizeof(t));
     for (int w = VL / 2; w >= 1; w /= 2)
         for (int i = 0; i < w; i++) t[i] = t[2 * i] + t[2 * i + 1];
@@ -88,19 +82,19 @@ static inline T FN(hsum)(VEC v) {
 
 /* One register block: rows ar[0..RB) x units W[0..RJ) (W points at row j0, row stride K).
  * Z points at (row 0 of the block, unit j0), row stride ldz. */
-static inline NN_FORCE_INLINE void FN(fwd_block)(
-    const int RB, const int RJ, const T *const *ar, const T *W, nn_size K,
-    const T *bias, T *Z, nn_size ldz)
+static inline NN_FORCE_INLINE void S(fwd_block)(
+    const int RB, const int RJ, const real *const *ar, const real *W, nn_size K,
+    const real *bias, real *Z, nn_size ldz)
 {
     VEC acc[5][2];
     for (int r = 0; r < RB; r++)
-        for (int j = 0; j < RJ; j++) acc[r][j] = FN(vzero)();
+        for (int j = 0; j < RJ; j++) acc[r][j] = S(vzero)();
     nn_size k = 0;
     for (; k + VL <= K; k += VL) {
-        VEC w0 = FN(vload)(W + k);
-        VEC w1 = RJ > 1 ? FN(vload)(W + K + k) : w0;
+        VEC w0 = S(vload)(W + k);
+        VEC w1 = RJ > 1 ? S(vload)(W + K + k) : w0;
         for (int r = 0; r < RB; r++) {
-            VEC a = FN(vload)(ar[r] + k);
+            VEC a = S(vload)(ar[r] + k);
             NN_IN_REGISTER(a);
             VMADD(acc[r][0], a, w0);
             if (RJ > 1) VMADD(acc[r][1], a, w1);
@@ -108,26 +102,26 @@ static inline NN_FORCE_INLINE void FN(fwd_block)(
     }
     for (int r = 0; r < RB; r++)
         for (int j = 0; j < RJ; j++) {
-            T s = FN(hsum)(acc[r][j]);
+            real s = S(hsum)(acc[r][j]);
             for (nn_size kk = k; kk < K; kk++) s += ar[r][kk] * W[j * K + kk];
             Z[r * ldz + j] = s + bias[j];
         }
 }
 
 /* Z[r, j] for rows r in [0, B) (pointers arows) and units j in [jlo, jhi). */
-static void FN(forward_units)(const T *const *arows, nn_size B, const T *W, nn_size K,
-                              const T *bias, T *Z, nn_size ldz, nn_size jlo, nn_size jhi)
+static void S(forward_units)(const real *const *arows, nn_size B, const real *W, nn_size K,
+                              const real *bias, real *Z, nn_size ldz, nn_size jlo, nn_size jhi)
 {
     nn_size j = jlo;
     for (; j + 2 <= jhi; j += 2) {
         nn_size r = 0;
-        for (; r + 5 <= B; r += 5) FN(fwd_block)(5, 2, arows + r, W + j * K, K, bias + j, Z + r * ldz + j, ldz);
-        for (; r < B; r++) FN(fwd_block)(1, 2, arows + r, W + j * K, K, bias + j, Z + r * ldz + j, ldz);
+        for (; r + 5 <= B; r += 5) S(fwd_block)(5, 2, arows + r, W + j * K, K, bias + j, Z + r * ldz + j, ldz);
+        for (; r < B; r++) S(fwd_block)(1, 2, arows + r, W + j * K, K, bias + j, Z + r * ldz + j, ldz);
     }
     for (; j < jhi; j++) {
         nn_size r = 0;
-        for (; r + 5 <= B; r += 5) FN(fwd_block)(5, 1, arows + r, W + j * K, K, bias + j, Z + r * ldz + j, ldz);
-        for (; r < B; r++) FN(fwd_block)(1, 1, arows + r, W + j * K, K, bias + j, Z + r * ldz + j, ldz);
+        for (; r + 5 <= B; r += 5) S(fwd_block)(5, 1, arows + r, W + j * K, K, bias + j, Z + r * ldz + j, ldz);
+        for (; r < B; r++) S(fwd_block)(1, 1, arows + r, W + j * K, K, bias + j, Z + r * ldz + j, ldz);
     }
 }
 
@@ -143,26 +137,26 @@ enum { UPD_ACCUM = 0, UPD_PLAIN = 1, UPD_L1 = 2, UPD_MOMENTUM = 3 };
 
 typedef struct {
     int mode;
-    T c1;      /* PLAIN: 1 - eta*lambda/n (L2 weight decay) */
-    T c2;      /* PLAIN, L1: eta / m */
-    T l1;      /* L1: eta * lambda / n */
-    T mu;      /* MOMENTUM */
-    T eta;     /* MOMENTUM */
-    T reg;     /* MOMENTUM: lambda / n */
+    real c1;      /* PLAIN: 1 - eta*lambda/n (L2 weight decay) */
+    real c2;      /* PLAIN, L1: eta / m */
+    real l1;      /* L1: eta * lambda / n */
+    real mu;      /* MOMENTUM */
+    real eta;     /* MOMENTUM */
+    real reg;     /* MOMENTUM: lambda / n */
     int reg_l1;/* MOMENTUM: 1 when the regulariser is L1 */
-    T inv_m;   /* MOMENTUM: 1 / m */
-} FN(nn_upd);
+    real inv_m;   /* MOMENTUM: 1 / m */
+} S(nn_upd);
 
-static inline T FN(sgn)(T w) { return (T)((w > 0) - (w < 0)); }
+static inline real S(sgn)(real w) { return (real)((w > 0) - (w < 0)); }
 
 /* One parameter: w (and its velocity v) from the gradient sum s. */
-static inline T FN(apply1)(const FN(nn_upd) *u, T w, T *v, T s) {
+static inline real S(apply1)(const S(nn_upd) *u, real w, real *v, real s) {
     switch (u->mode) {
     case UPD_ACCUM: return w + s;
     case UPD_PLAIN: return u->c1 * w - u->c2 * s;                    /* book: (1-eta*lmbda/n)*w - (eta/m)*nw */
-    case UPD_L1: return w - u->l1 * FN(sgn)(w) - u->c2 * s;           /* w - eta*lmbda/n*sgn(w) - (eta/m)*nw */
+    case UPD_L1: return w - u->l1 * S(sgn)(w) - u->c2 * s;           /* w - eta*lmbda/n*sgn(w) - (eta/m)*nw */
     default: {                                                        /* v = mu*v - eta*(R(w) + nw/m); w += v */
-        T r = u->reg_l1 ? u->reg * FN(sgn)(w) : u->reg * w;
+        real r = u->reg_l1 ? u->reg * S(sgn)(w) : u->reg * w;
         *v = u->mu * *v - u->eta * (r + s * u->inv_m);
         return w + *v;
     }
@@ -171,77 +165,77 @@ static inline T FN(apply1)(const FN(nn_upd) *u, T w, T *v, T s) {
 
 /* MODE is u->mode, passed as a constant so that each caller below is compiled once
  * per mode with the branch and the coefficients' broadcasts out of its loops. */
-static inline NN_FORCE_INLINE void FN(apply_vec)(const int MODE, const FN(nn_upd) *u, T *w, T *v,
+static inline NN_FORCE_INLINE void S(apply_vec)(const int MODE, const S(nn_upd) *u, real *w, real *v,
                                                                  VEC s) {
     if (MODE == UPD_PLAIN) {
-        FN(vstore)(w, VSUB(VSCALE(u->c1, FN(vload)(w)), VSCALE(u->c2, s)));
+        S(vstore)(w, VSUB(VSCALE(u->c1, S(vload)(w)), VSCALE(u->c2, s)));
     } else if (MODE == UPD_ACCUM) {
-        FN(vstore)(w, VADD(FN(vload)(w), s));
+        S(vstore)(w, VADD(S(vload)(w), s));
     } else if (MODE == UPD_MOMENTUM && !u->reg_l1 && v) {   /* v = mu*v - eta*(reg*w + s/m); w += v */
-        VEC wv = FN(vload)(w);
-        VEC vv = VSUB(VSCALE(u->mu, FN(vload)(v)), VSCALE(u->eta, VADD(VSCALE(u->reg, wv), VSCALE(u->inv_m, s))));
-        FN(vstore)(v, vv);
-        FN(vstore)(w, VADD(wv, vv));
+        VEC wv = S(vload)(w);
+        VEC vv = VSUB(VSCALE(u->mu, S(vload)(v)), VSCALE(u->eta, VADD(VSCALE(u->reg, wv), VSCALE(u->inv_m, s))));
+        S(vstore)(v, vv);
+        S(vstore)(w, VADD(wv, vv));
     } else {
-        T ss[VL];
+        real ss[VL];
         memcpy(ss, &s, sizeof(ss));
-        for (int i = 0; i < VL; i++) w[i] = FN(apply1)(u, w[i], v ? v + i : NULL, ss[i]);
+        for (int i = 0; i < VL; i++) w[i] = S(apply1)(u, w[i], v ? v + i : NULL, ss[i]);
     }
 }
 
 /* Rows j0 (and j0+1 when RJ == 2) of W: s[j, k] = sum_r D[r, j] * A_r[k] in row order. */
-static inline NN_FORCE_INLINE void FN(update_rows)(
-    const int RJ, const int MODE, const FN(nn_upd) *u, T *W, T *V, nn_size K,
-    const T *Dj, nn_size ldd, nn_size B, const T *const *arows)
+static inline NN_FORCE_INLINE void S(update_rows)(
+    const int RJ, const int MODE, const S(nn_upd) *u, real *W, real *V, nn_size K,
+    const real *Dj, nn_size ldd, nn_size B, const real *const *arows)
 {
     nn_size k = 0;
     for (; k + 4 * VL <= K; k += 4 * VL) {
         VEC s[2][4];
         for (int jj = 0; jj < 2; jj++)
-            for (int c = 0; c < 4; c++) s[jj][c] = FN(vzero)();
+            for (int c = 0; c < 4; c++) s[jj][c] = S(vzero)();
         for (nn_size r = 0; r < B; r++) {
-            const T *ar = arows[r] + k;
-            VEC a0 = FN(vload)(ar), a1 = FN(vload)(ar + VL), a2 = FN(vload)(ar + 2 * VL), a3 = FN(vload)(ar + 3 * VL);
-            VEC d0 = FN(vbcast)(Dj[r * ldd]);
+            const real *ar = arows[r] + k;
+            VEC a0 = S(vload)(ar), a1 = S(vload)(ar + VL), a2 = S(vload)(ar + 2 * VL), a3 = S(vload)(ar + 3 * VL);
+            VEC d0 = S(vbcast)(Dj[r * ldd]);
             VMADD(s[0][0], d0, a0); VMADD(s[0][1], d0, a1); VMADD(s[0][2], d0, a2); VMADD(s[0][3], d0, a3);
             if (RJ > 1) {
-                VEC d1 = FN(vbcast)(Dj[r * ldd + 1]);
+                VEC d1 = S(vbcast)(Dj[r * ldd + 1]);
                 VMADD(s[1][0], d1, a0); VMADD(s[1][1], d1, a1); VMADD(s[1][2], d1, a2); VMADD(s[1][3], d1, a3);
             }
         }
         for (int jj = 0; jj < RJ; jj++)
             for (int c = 0; c < 4; c++)
-                FN(apply_vec)(MODE, u, W + jj * K + k + c * VL, V ? V + jj * K + k + c * VL : NULL, s[jj][c]);
+                S(apply_vec)(MODE, u, W + jj * K + k + c * VL, V ? V + jj * K + k + c * VL : NULL, s[jj][c]);
     }
     for (; k + VL <= K; k += VL) {
-        VEC s0 = FN(vzero)(), s1 = FN(vzero)();
+        VEC s0 = S(vzero)(), s1 = S(vzero)();
         for (nn_size r = 0; r < B; r++) {
-            VEC a = FN(vload)(arows[r] + k);
-            VMADD(s0, FN(vbcast)(Dj[r * ldd]), a);
-            if (RJ > 1) VMADD(s1, FN(vbcast)(Dj[r * ldd + 1]), a);
+            VEC a = S(vload)(arows[r] + k);
+            VMADD(s0, S(vbcast)(Dj[r * ldd]), a);
+            if (RJ > 1) VMADD(s1, S(vbcast)(Dj[r * ldd + 1]), a);
         }
-        FN(apply_vec)(MODE, u, W + k, V ? V + k : NULL, s0);
-        if (RJ > 1) FN(apply_vec)(MODE, u, W + K + k, V ? V + K + k : NULL, s1);
+        S(apply_vec)(MODE, u, W + k, V ? V + k : NULL, s0);
+        if (RJ > 1) S(apply_vec)(MODE, u, W + K + k, V ? V + K + k : NULL, s1);
     }
     for (; k < K; k++)
         for (int jj = 0; jj < RJ; jj++) {
-            T s = 0;
+            real s = 0;
             for (nn_size r = 0; r < B; r++) s += Dj[r * ldd + jj] * arows[r][k];
-            W[jj * K + k] = FN(apply1)(u, W[jj * K + k], V ? V + jj * K + k : NULL, s);
+            W[jj * K + k] = S(apply1)(u, W[jj * K + k], V ? V + jj * K + k : NULL, s);
         }
 }
 
 /* Update rows [jlo, jhi) of W (J, K) and the same entries of b from D (B, J). */
-static void FN(update_units)(const FN(nn_upd) *uw, const FN(nn_upd) *ub, T *W, T *V, T *b, T *vb, nn_size K,
-                             const T *D, nn_size ldd, nn_size B, const T *const *arows, nn_size jlo, nn_size jhi)
+static void S(update_units)(const S(nn_upd) *uw, const S(nn_upd) *ub, real *W, real *V, real *b, real *vb, nn_size K,
+                             const real *D, nn_size ldd, nn_size B, const real *const *arows, nn_size jlo, nn_size jhi)
 {
     nn_size j = jlo;
 #define NN_UPDATE_ROWS(MODE)                                                                   \
     do {                                                                                       \
         for (; j + 2 <= jhi; j += 2)                                                           \
-            FN(update_rows)(2, MODE, uw, W + j * K, V ? V + j * K : NULL, K, D + j, ldd, B, arows); \
+            S(update_rows)(2, MODE, uw, W + j * K, V ? V + j * K : NULL, K, D + j, ldd, B, arows); \
         for (; j < jhi; j++)                                                                   \
-            FN(update_rows)(1, MODE, uw, W + j * K, V ? V + j * K : NULL, K, D + j, ldd, B, arows); \
+            S(update_rows)(1, MODE, uw, W + j * K, V ? V + j * K : NULL, K, D + j, ldd, B, arows); \
     } while (0)
     switch (uw->mode) {
     case UPD_PLAIN: NN_UPDATE_ROWS(UPD_PLAIN); break;
@@ -252,9 +246,9 @@ static void FN(update_units)(const FN(nn_upd) *uw, const FN(nn_upd) *ub, T *W, T
 #undef NN_UPDATE_ROWS
     if (b)
         for (j = jlo; j < jhi; j++) {
-            T s = 0;
+            real s = 0;
             for (nn_size r = 0; r < B; r++) s += D[r * ldd + j];
-            b[j] = FN(apply1)(ub, b[j], vb ? vb + j : NULL, s);
+            b[j] = S(apply1)(ub, b[j], vb ? vb + j : NULL, s);
         }
 }
 
@@ -264,26 +258,26 @@ static void FN(update_units)(const FN(nn_upd) *uw, const FN(nn_upd) *ub, T *W, T
 /* ------------------------------------------------------------------------ */
 
 /* G[r, k] = sum_j D[r, j] * W[j, k] (j ascending), for one row r. */
-static void FN(backprop_row)(const T *Dr, const T *W, nn_size J, nn_size K, T *G, nn_size klo, nn_size khi)
+static void S(backprop_row)(const real *Dr, const real *W, nn_size J, nn_size K, real *G, nn_size klo, nn_size khi)
 {
     nn_size k = klo;
     for (; k + 2 * VL <= khi; k += 2 * VL) {
-        VEC g0 = FN(vzero)(), g1 = FN(vzero)();
+        VEC g0 = S(vzero)(), g1 = S(vzero)();
         for (nn_size j = 0; j < J; j++) {
-            VEC d = FN(vbcast)(Dr[j]);
-            VMADD(g0, d, FN(vload)(W + j * K + k));
-            VMADD(g1, d, FN(vload)(W + j * K + k + VL));
+            VEC d = S(vbcast)(Dr[j]);
+            VMADD(g0, d, S(vload)(W + j * K + k));
+            VMADD(g1, d, S(vload)(W + j * K + k + VL));
         }
-        FN(vstore)(G + k, g0);
-        FN(vstore)(G + k + VL, g1);
+        S(vstore)(G + k, g0);
+        S(vstore)(G + k + VL, g1);
     }
     for (; k + VL <= khi; k += VL) {
-        VEC g0 = FN(vzero)();
-        for (nn_size j = 0; j < J; j++) VMADD(g0, FN(vbcast)(Dr[j]), FN(vload)(W + j * K + k));
-        FN(vstore)(G + k, g0);
+        VEC g0 = S(vzero)();
+        for (nn_size j = 0; j < J; j++) VMADD(g0, S(vbcast)(Dr[j]), S(vload)(W + j * K + k));
+        S(vstore)(G + k, g0);
     }
     for (; k < khi; k++) {
-        T g = 0;
+        real g = 0;
         for (nn_size j = 0; j < J; j++) g += Dr[j] * W[j * K + k];
         G[k] = g;
     }
@@ -294,20 +288,17 @@ static void FN(backprop_row)(const T *Dr, const T *W, nn_size J, nn_size K, T *G
 /* ------------------------------------------------------------------------ */
 
 /* Output activation of one row in place: z (J) -> a (J). */
-static inline void FN(output_act)(int act, const T *z, T *a, nn_size J) {
+static inline void S(output_act)(int act, const real *z, real *a, nn_size J) {
     if (act == NN_SOFTMAX) {
-        T m = z[0];
-        for (nn_size j = 1; j < J; j++) m = z[j] > m ? z[j] : m;
-        T s = 0;
-        for (nn_size j = 0; j < J; j++) { a[j] = EXP(z[j] - m); s += a[j]; }
-        for (nn_size j = 0; j < J; j++) a[j] = a[j] / s;
+        real m;
+        SOFTMAX_ROW(z, a, J, &m);
     } else {
         for (nn_size j = 0; j < J; j++) a[j] = ACT(act, z[j]);
     }
 }
 
 /* Output delta dC/dz of one row. */
-static inline void FN(output_delta)(int cost, int act, const T *z, const T *a, const T *y, T *d, nn_size J) {
+static inline void S(output_delta)(int cost, int act, const real *z, const real *a, const real *y, real *d, nn_size J) {
     if (cost == NN_QUADRATIC)
         for (nn_size j = 0; j < J; j++) d[j] = (a[j] - y[j]) * ACT_PRIME(act, z[j], a[j]);
     else
@@ -315,7 +306,7 @@ static inline void FN(output_delta)(int cost, int act, const T *z, const T *a, c
 }
 
 /* np.nan_to_num of one term: NaN -> 0, +-inf -> +-largest double. */
-static inline double FN(nan_to_num)(double v) {
+static inline double S(nan_to_num)(double v) {
     if (v != v) return 0.0;
     if (v == HUGE_VAL) return DBL_MAX;
     if (v == -HUGE_VAL) return -DBL_MAX;
@@ -323,32 +314,25 @@ static inline double FN(nan_to_num)(double v) {
 }
 
 /* Cost of one example, summed in unit order (book: QuadraticCost.fn etc.). */
-static inline double FN(cost_row)(int cost, const T *a, const T *y, nn_size J) {
+static inline double S(cost_row)(int cost, const real *a, const real *y, nn_size J) {
     double c = 0;
     if (cost == NN_QUADRATIC) {
         for (nn_size j = 0; j < J; j++) { double e = (double)a[j] - (double)y[j]; c += e * e; }
-        return FN(nan_to_num)(0.5 * c);
+        return S(nan_to_num)(0.5 * c);
     }
     for (nn_size j = 0; j < J; j++) {
         double aj = a[j], yj = y[j], v;
         if (cost == NN_CROSS_ENTROPY) v = -yj * log(aj) - (1.0 - yj) * log(1.0 - aj);
         else v = -yj * log(aj);
-        c += FN(nan_to_num)(v);
+        c += S(nan_to_num)(v);
     }
     /* saturated outputs give log(0) terms of DBL_MAX each (the book's nan_to_num): their sum
      * stays at DBL_MAX rather than overflowing to inf */
-    return FN(nan_to_num)(c);
-}
-
-static inline int64_t FN(argmax)(const T *a, nn_size J) {
-    nn_size best = 0;
-    for (nn_size j = 1; j < J; j++)
-        if (a[j] > a[best] || (a[j] != a[j] && a[best] == a[best])) best = j;
-    return (int64_t)best;
+    return S(nan_to_num)(c);
 }
 
 /* Balanced split of [0, n) over nt parts: part t is [lo, hi). */
-static inline void FN(split)(nn_size n, int nt, int t, nn_size *lo, nn_size *hi) {
+static inline void S(split)(nn_size n, int nt, int t, nn_size *lo, nn_size *hi) {
     *lo = n * t / nt;
     *hi = n * (t + 1) / nt;
 }
@@ -357,7 +341,7 @@ static inline void FN(split)(nn_size n, int nt, int t, nn_size *lo, nn_size *hi)
  * the same code path (paired or single row of W, vector or scalar tail) whatever
  * the thread count: the compiler may fuse multiply-adds differently in those
  * paths, and a result must not depend on how many threads ran. */
-static inline void FN(split_aligned)(nn_size n, int nt, int t, nn_size align, nn_size *lo, nn_size *hi) {
+static inline void S(split_aligned)(nn_size n, int nt, int t, nn_size align, nn_size *lo, nn_size *hi) {
     nn_size blocks = (n + align - 1) / align;
     *lo = align * (blocks * t / nt);
     *hi = align * (blocks * (t + 1) / nt);
@@ -367,7 +351,7 @@ static inline void FN(split_aligned)(nn_size n, int nt, int t, nn_size align, nn
 
 /* Prefetch up to `count` more cache lines of the rows rows[0..total/lines) into L2,
  * from line `next` on (line i is line i % lines of row i / lines); returns the new next. */
-static inline nn_size FN(prefetch_lines)(const char *const *rows, nn_size lines, nn_size next, nn_size total,
+static inline nn_size S(prefetch_lines)(const char *const *rows, nn_size lines, nn_size next, nn_size total,
                                          nn_size count)
 {
     const nn_size end = next + count < total ? next + count : total;
@@ -382,10 +366,10 @@ static inline nn_size FN(prefetch_lines)(const char *const *rows, nn_size lines,
 
 /* 1 when every z[r * ld + j], r in [0, B), j in [jlo, jhi), is finite.  x * 0 is 0 for a
  * finite x and NaN for +-inf or NaN, so one sum of x * 0 tells (and vectorises). */
-static inline int FN(finite_block)(const T *z, nn_size ld, nn_size B, nn_size jlo, nn_size jhi) {
-    T acc = 0;
+static inline int S(finite_block)(const real *z, nn_size ld, nn_size B, nn_size jlo, nn_size jhi) {
+    real acc = 0;
     for (nn_size r = 0; r < B; r++)
-        for (nn_size j = jlo; j < jhi; j++) acc += z[r * ld + j] * (T)0;
+        for (nn_size j = jlo; j < jhi; j++) acc += z[r * ld + j] * (real)0;
     return acc == 0;
 }
 
@@ -393,18 +377,18 @@ static inline int FN(finite_block)(const T *z, nn_size ld, nn_size B, nn_size jl
 /* the epoch: every mini-batch's forward, backward and update                */
 /* ------------------------------------------------------------------------ */
 
-static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
+static nn_size S(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
 {
     const int L = net->L;
     const nn_size *S = net->sizes;
-    T *const *W = (T *const *)net->W, *const *bb = (T *const *)net->b;
-    T *const *VW = (T *const *)net->vW, *const *Vb = (T *const *)net->vb;
-    T *const *A = (T *const *)net->A, *const *Z = (T *const *)net->Z, *const *D = (T *const *)net->D;
-    T *const *M = (T *const *)net->M;
+    real *const *W = (real *const *)net->W, *const *bb = (real *const *)net->b;
+    real *const *VW = (real *const *)net->vW, *const *Vb = (real *const *)net->vb;
+    real *const *A = (real *const *)net->A, *const *Z = (real *const *)net->Z, *const *D = (real *const *)net->D;
+    real *const *M = (real *const *)net->M;
     const int same_x = (o->x_dtype == net->dtype);
-    const T *X = (const T *)o->X;
+    const real *X = (const real *)o->X;
     const float *Xf = (const float *)o->X;
-    const T *Y = (const T *)o->Y;
+    const real *Y = (const real *)o->Y;
     const nn_size n = o->n, mbs = o->mbs;
     const nn_size nmb = (n + mbs - 1) / mbs;
     const double p = o->p_dropout;
@@ -412,15 +396,15 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
     int nt = o->nthreads < 1 ? 1 : o->nthreads;
 
     /* row pointers: layer l >= 1 fixed for the epoch, layer 0 per thread */
-    const T **rows = (const T **)malloc(sizeof(T *) * (size_t)(L + 1) * (size_t)mbs);
-    const T **rows0 = (const T **)malloc(sizeof(T *) * (size_t)mbs * (size_t)nt);
-    T *xconv = same_x ? NULL : (T *)malloc(sizeof(T) * (size_t)S[0] * (size_t)mbs * (size_t)nt);
+    const real **rows = (const real **)malloc(sizeof(real *) * (size_t)(L + 1) * (size_t)mbs);
+    const real **rows0 = (const real **)malloc(sizeof(real *) * (size_t)mbs * (size_t)nt);
+    real *xconv = same_x ? NULL : (real *)malloc(sizeof(real) * (size_t)S[0] * (size_t)mbs * (size_t)nt);
     const char **pfrows = (const char **)malloc(sizeof(char *) * (size_t)mbs * (size_t)nt);
     if (!rows || !rows0 || !pfrows || (!same_x && !xconv)) {
         free(rows); free(rows0); free(xconv); free(pfrows);
         return -1;
     }
-    const size_t xbytes = same_x ? sizeof(T) : sizeof(float);
+    const size_t xbytes = same_x ? sizeof(real) : sizeof(float);
     const nn_size pf_lines = (nn_size)(((size_t)S[0] * xbytes + 63) / 64);   /* cache lines per input row */
     for (int l = 1; l <= L; l++)
         for (nn_size r = 0; r < mbs; r++) rows[l * mbs + r] = A[l] + r * S[l];
@@ -463,7 +447,7 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
 #define NN_BARRIER
 #endif
             nn_gov_thread_start(&gov, t, nth);
-            const T **r0 = rows0 + (size_t)t * (size_t)mbs;
+            const real **r0 = rows0 + (size_t)t * (size_t)mbs;
             const char **pf = pfrows + (size_t)t * (size_t)mbs;
             nn_size lo, hi;
         for (nn_size mb = mb0; mb < nmb; mb++) {
@@ -483,10 +467,10 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
                         __builtin_prefetch(Y + ord[B + r] * o->ldy, 0, 2);   /* its target row too */
                     }
                     pf_total = nB * pf_lines;
-                    FN(split_aligned)(S[1], nth, t, 2, &lo, &hi);
+                    S(split_aligned)(S[1], nth, t, 2, &lo, &hi);
                     const nn_size pairs = L > 1 ? (hi - lo + 1) / 2 : 0;
                     pf_step = pairs > 0 ? (pf_total + 2 * pairs - 1) / (2 * pairs) : pf_total;
-                    if (L == 1) pf_next = FN(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_total);
+                    if (L == 1) pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_total);
                 }
 
                 /* inputs: rows of X in this epoch's order.  A float32 X under a float64 net is
@@ -495,56 +479,56 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
                 if (same_x) {
                     for (nn_size r = 0; r < B; r++) r0[r] = X + ord[r] * o->ldx;
                 } else {
-                    T *x0 = xconv + (size_t)t * (size_t)mbs * (size_t)S[0];
+                    real *x0 = xconv + (size_t)t * (size_t)mbs * (size_t)S[0];
                     for (nn_size r = 0; r < B; r++) {
                         const float *src = Xf + ord[r] * o->ldx;
-                        T *dst = x0 + r * S[0];
-                        for (nn_size k = 0; k < S[0]; k++) dst[k] = (T)src[k];
+                        real *dst = x0 + r * S[0];
+                        for (nn_size k = 0; k < S[0]; k++) dst[k] = (real)src[k];
                         r0[r] = dst;
                     }
                 }
 
                 /* forward through the hidden layers, each thread its own units */
                 for (int l = 1; l < L; l++) {
-                    const T *const *ar = l == 1 ? r0 : rows + (l - 1) * mbs;
-                    FN(split_aligned)(S[l], nth, t, 2, &lo, &hi);
+                    const real *const *ar = l == 1 ? r0 : rows + (l - 1) * mbs;
+                    S(split_aligned)(S[l], nth, t, 2, &lo, &hi);
                     if (l == 1) {
                         for (nn_size j = lo; j < hi; j += 2) {   /* pair by pair: the same sums as one call */
-                            FN(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], j, j + 2 < hi ? j + 2 : hi);
-                            pf_next = FN(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_step);
+                            S(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], j, j + 2 < hi ? j + 2 : hi);
+                            pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_step);
                         }
                     } else {
-                        FN(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], lo, hi);
+                        S(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], lo, hi);
                     }
                     for (nn_size r = 0; r < B; r++) {
-                        T *zr = Z[l] + r * S[l], *arow = A[l] + r * S[l];
+                        real *zr = Z[l] + r * S[l], *arow = A[l] + r * S[l];
                         for (nn_size j = lo; j < hi; j++) {
-                            T a = ACT(net->act_hidden, zr[j]);
+                            real a = ACT(net->act_hidden, zr[j]);
                             if (use_mask) {
-                                T keep = nn_uniform(o->seed, (uint64_t)l, o->counter0 + (uint64_t)(start + r), (uint64_t)j) >= p;
+                                real keep = nn_uniform(o->seed, (uint64_t)l, o->counter0 + (uint64_t)(start + r), (uint64_t)j) >= p;
                                 M[l][r * S[l] + j] = keep;
                                 a *= keep;
                             }
                             arow[j] = a;
                         }
                     }
-                    if (!FN(finite_block)(Z[l], S[l], B, lo, hi)) nonfinite = 1;
+                    if (!S(finite_block)(Z[l], S[l], B, lo, hi)) nonfinite = 1;
                     NN_BARRIER
                 }
 
                 /* output layer, each thread its own examples: z, a, delta */
                 {
-                    const T *const *ar = L == 1 ? r0 : rows + (L - 1) * mbs;
+                    const real *const *ar = L == 1 ? r0 : rows + (L - 1) * mbs;
                     const nn_size J = S[L];
-                    FN(split)(B, nth, t, &lo, &hi);
-                    FN(forward_units)(ar + lo, hi - lo, W[L], S[L - 1], bb[L], Z[L] + lo * J, J, 0, J);
+                    S(split)(B, nth, t, &lo, &hi);
+                    S(forward_units)(ar + lo, hi - lo, W[L], S[L - 1], bb[L], Z[L] + lo * J, J, 0, J);
                     for (nn_size r = lo; r < hi; r++) {
-                        T *zr = Z[L] + r * J, *arow = A[L] + r * J;
-                        FN(output_act)(net->act_out, zr, arow, J);
-                        FN(output_delta)(net->cost, net->act_out, zr, arow, Y + ord[r] * o->ldy, D[L] + r * J, J);
+                        real *zr = Z[L] + r * J, *arow = A[L] + r * J;
+                        S(output_act)(net->act_out, zr, arow, J);
+                        S(output_delta)(net->cost, net->act_out, zr, arow, Y + ord[r] * o->ldy, D[L] + r * J, J);
                     }
-                    if (!FN(finite_block)(Z[L] + lo * J, J, hi - lo, 0, J) ||
-                        !FN(finite_block)(D[L] + lo * J, J, hi - lo, 0, J)) nonfinite = 1;
+                    if (!S(finite_block)(Z[L] + lo * J, J, hi - lo, 0, J) ||
+                        !S(finite_block)(D[L] + lo * J, J, hi - lo, 0, J)) nonfinite = 1;
                     NN_BARRIER
                 }
                 /* every thread reads the flag after the barrier (and nobody writes it again before
@@ -554,28 +538,28 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
                 /* backward: phase l computes delta_{l-1} (needs the old W_l) and updates W_{l+1};
                  * phase 1 also updates W_1.  A barrier between phases keeps reads before writes. */
                 const double m = (double)B;
-                FN(nn_upd) uw, ub;
+                S(nn_upd) uw, ub;
                 memset(&uw, 0, sizeof(uw));
                 if (o->mu > 0) {
                     uw.mode = UPD_MOMENTUM;
-                    uw.mu = (T)o->mu; uw.eta = (T)o->eta; uw.reg = (T)o->lmbda_over_n;
-                    uw.reg_l1 = o->reg == NN_REG_L1; uw.inv_m = (T)(1.0 / m);
+                    uw.mu = (real)o->mu; uw.eta = (real)o->eta; uw.reg = (real)o->lmbda_over_n;
+                    uw.reg_l1 = o->reg == NN_REG_L1; uw.inv_m = (real)(1.0 / m);
                     ub = uw; ub.reg = 0; ub.reg_l1 = 0;
                 } else {
                     uw.mode = o->reg == NN_REG_L1 ? UPD_L1 : UPD_PLAIN;
-                    uw.c1 = (T)(1.0 - o->eta * o->lmbda_over_n);
-                    uw.c2 = (T)(o->eta / m);
-                    uw.l1 = (T)(o->eta * o->lmbda_over_n);
+                    uw.c1 = (real)(1.0 - o->eta * o->lmbda_over_n);
+                    uw.c2 = (real)(o->eta / m);
+                    uw.l1 = (real)(o->eta * o->lmbda_over_n);
                     ub = uw; ub.mode = UPD_PLAIN; ub.c1 = 1;
                 }
                 for (int l = L; l >= 1; l--) {
                     if (l >= 2) {
                         const nn_size K = S[l - 1];
-                        FN(split_aligned)(K, nth, t, 2 * VL, &lo, &hi);
+                        S(split_aligned)(K, nth, t, 2 * VL, &lo, &hi);
                         for (nn_size r = 0; r < B; r++) {
-                            T *g = D[l - 1] + r * K;
-                            FN(backprop_row)(D[l] + r * S[l], W[l], S[l], K, g, lo, hi);
-                            const T *zr = Z[l - 1] + r * K, *arow = A[l - 1] + r * K;
+                            real *g = D[l - 1] + r * K;
+                            S(backprop_row)(D[l] + r * S[l], W[l], S[l], K, g, lo, hi);
+                            const real *zr = Z[l - 1] + r * K, *arow = A[l - 1] + r * K;
                             for (nn_size k = lo; k < hi; k++) {
                                 g[k] = g[k] * ACT_PRIME(net->act_hidden, zr[k], arow[k]);
                                 if (use_mask) g[k] *= M[l - 1][r * K + k];
@@ -583,19 +567,19 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
                         }
                     }
                     if (l + 1 <= L) {
-                        FN(split_aligned)(S[l + 1], nth, t, 2, &lo, &hi);
-                        FN(update_units)(&uw, &ub, W[l + 1], VW ? VW[l + 1] : NULL, bb[l + 1], Vb ? Vb[l + 1] : NULL,
+                        S(split_aligned)(S[l + 1], nth, t, 2, &lo, &hi);
+                        S(update_units)(&uw, &ub, W[l + 1], VW ? VW[l + 1] : NULL, bb[l + 1], Vb ? Vb[l + 1] : NULL,
                                          S[l], D[l + 1], S[l + 1], B, rows + l * mbs, lo, hi);
                     }
                     if (l == 1) {
-                        FN(split_aligned)(S[1], nth, t, 2, &lo, &hi);
+                        S(split_aligned)(S[1], nth, t, 2, &lo, &hi);
                         for (nn_size j = lo; j < hi; j += 2) {
                             const nn_size j2 = j + 2 < hi ? j + 2 : hi;
-                            FN(update_units)(&uw, &ub, W[1], VW ? VW[1] : NULL, bb[1], Vb ? Vb[1] : NULL,
+                            S(update_units)(&uw, &ub, W[1], VW ? VW[1] : NULL, bb[1], Vb ? Vb[1] : NULL,
                                              S[0], D[1], S[1], B, r0, j, j2);
-                            pf_next = FN(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_step);
+                            pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_step);
                         }
-                        pf_next = FN(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_total);
+                        pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_total);
                         if (t == 0) {
                             done = start + B;
                             next_mb = mb + 1;
@@ -631,10 +615,10 @@ static nn_size FN(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
 #define NN_EVAL_ROWS 256
 
 /* BLAS ?gemm of the net's type (scipy.linalg.cython_blas, Fortran conventions). */
-typedef void (*FN(gemm_t))(char *ta, char *tb, int *m, int *n, int *k, T *alpha, T *a, int *lda,
-                           T *b, int *ldb, T *beta, T *c, int *ldc);
+typedef void (*S(gemm_t))(char *ta, char *tb, int *m, int *n, int *k, real *alpha, real *a, int *lda,
+                           real *b, int *ldb, real *beta, real *c, int *ldc);
 
-static nn_size FN(eval_scratch)(const nn_dense_net *net) {
+static nn_size S(eval_scratch)(const nn_dense_net *net) {
     nn_size widest = 1;
     for (int l = 1; l <= net->L; l++) widest = net->sizes[l] > widest ? net->sizes[l] : widest;
     return (net->sizes[0] + 2 * widest) * NN_EVAL_ROWS;
@@ -642,53 +626,53 @@ static nn_size FN(eval_scratch)(const nn_dense_net *net) {
 
 /* Z (R, J) row-major = A (R, K; row stride lda) . W^T (W: (J, K) row-major), by BLAS:
  * in column-major terms Z^T (J x R) = op(W) op(A) with W read as (K x J) transposed. */
-static inline void FN(gemm_rows)(FN(gemm_t) gemm, const T *A, nn_size lda, nn_size R, const T *W, nn_size K,
-                                 nn_size J, T *Z)
+static inline void S(gemm_rows)(S(gemm_t) gemm, const real *A, nn_size lda, nn_size R, const real *W, nn_size K,
+                                 nn_size J, real *Z)
 {
     char ta = 'T', tb = 'N';
     int m = (int)J, nn = (int)R, k = (int)K, ldw = (int)K, ldA = (int)lda, ldz = (int)J;
-    T one = 1, zero = 0;
-    gemm(&ta, &tb, &m, &nn, &k, &one, (T *)W, &ldw, (T *)A, &ldA, &zero, Z, &ldz);
+    real one = 1, zero = 0;
+    gemm(&ta, &tb, &m, &nn, &k, &one, (real *)W, &ldw, (real *)A, &ldA, &zero, Z, &ldz);
 }
 
 /* Rows [r0, r0 + R) of X through the net in one chunk (buf: this thread's scratch). */
-static void FN(eval_chunk)(const nn_dense_net *net, FN(gemm_t) gemm, const void *Xv, int x_dtype, nn_size ldx,
-                           nn_size r0, nn_size R, const T *Y, nn_size ldy, T hs, int64_t *pred, double *cost,
-                           T *out, T *buf)
+static void S(eval_chunk)(const nn_dense_net *net, S(gemm_t) gemm, const void *Xv, int x_dtype, nn_size ldx,
+                           nn_size r0, nn_size R, const real *Y, nn_size ldy, real hs, int64_t *pred, double *cost,
+                           real *out, real *buf)
 {
     const int L = net->L;
     const nn_size *S = net->sizes;
-    T *const *W = (T *const *)net->W, *const *bb = (T *const *)net->b;
-    const nn_size widest = (FN(eval_scratch)(net) / NN_EVAL_ROWS - S[0]) / 2;
-    T *x0 = buf, *za = buf + NN_EVAL_ROWS * S[0], *zb = za + NN_EVAL_ROWS * widest;
-    const T *in = (const T *)Xv + r0 * ldx;
+    real *const *W = (real *const *)net->W, *const *bb = (real *const *)net->b;
+    const nn_size widest = (S(eval_scratch)(net) / NN_EVAL_ROWS - S[0]) / 2;
+    real *x0 = buf, *za = buf + NN_EVAL_ROWS * S[0], *zb = za + NN_EVAL_ROWS * widest;
+    const real *in = (const real *)Xv + r0 * ldx;
     nn_size ldin = ldx;
     if (x_dtype != net->dtype) {   /* float32 inputs under a float64 net: promote exactly */
         for (nn_size r = 0; r < R; r++) {
             const float *src = (const float *)Xv + (r0 + r) * ldx;
-            for (nn_size k = 0; k < S[0]; k++) x0[r * S[0] + k] = (T)src[k];
+            for (nn_size k = 0; k < S[0]; k++) x0[r * S[0] + k] = (real)src[k];
         }
         in = x0;
         ldin = S[0];
     }
     for (int l = 1; l <= L; l++) {
         const nn_size J = S[l];
-        FN(gemm_rows)(gemm, in, ldin, R, W[l], S[l - 1], J, za);
+        S(gemm_rows)(gemm, in, ldin, R, W[l], S[l - 1], J, za);
         for (nn_size r = 0; r < R; r++) {
-            T *zr = za + r * J;
+            real *zr = za + r * J;
             for (nn_size j = 0; j < J; j++) zr[j] += bb[l][j];
             if (l < L) {
                 for (nn_size j = 0; j < J; j++) zr[j] = ACT(net->act_hidden, zr[j]) * hs;
             } else {
-                FN(output_act)(net->act_out, zr, zr, J);
-                pred[r0 + r] = FN(argmax)(zr, J);
-                if (cost) cost[r0 + r] = FN(cost_row)(net->cost, zr, Y + (r0 + r) * ldy, J);
-                if (out) memcpy(out + (r0 + r) * J, zr, sizeof(T) * (size_t)J);
+                S(output_act)(net->act_out, zr, zr, J);
+                pred[r0 + r] = ARGMAX(zr, J);
+                if (cost) cost[r0 + r] = S(cost_row)(net->cost, zr, Y + (r0 + r) * ldy, J);
+                if (out) memcpy(out + (r0 + r) * J, zr, sizeof(real) * (size_t)J);
             }
         }
         in = za;
         ldin = J;
-        T *t = za; za = zb; zb = t;
+        real *t = za; za = zb; zb = t;
     }
 }
 
@@ -698,11 +682,11 @@ static void FN(eval_chunk)(const nn_dense_net *net, FN(gemm_t) gemm, const void 
  * do not depend on the thread count.  In segments of about NN_SEG_SECONDS on the governor's
  * count (threads.c); a thread's waiting is the segment's time it spent outside a chunk.
  * Returns the rows done: n, or fewer (whole chunks) after a SIGINT (-1: out of memory). */
-static nn_size FN(eval)(const nn_dense_net *net, void *gemmv, const void *Xv, int x_dtype, nn_size ldx, nn_size n,
+static nn_size S(eval)(const nn_dense_net *net, void *gemmv, const void *Xv, int x_dtype, nn_size ldx, nn_size n,
                         const void *Yv, nn_size ldy, double hidden_scale, int64_t *pred, double *cost,
                         void *outv, void *scratch, int nthreads)
 {
-    const nn_size per = FN(eval_scratch)(net);
+    const nn_size per = S(eval_scratch)(net);
     const nn_size nchunks = (n + NN_EVAL_ROWS - 1) / NN_EVAL_ROWS;
     uint64_t key = 1469598103934665603ULL ^ (uint64_t)(net->dtype + 2 * (x_dtype != net->dtype));
     for (int l = 0; l <= net->L; l++) key = (key ^ (uint64_t)net->sizes[l]) * 1099511628211ULL;
@@ -719,7 +703,7 @@ static nn_size FN(eval)(const nn_dense_net *net, void *gemmv, const void *Xv, in
         {
             NN_THREAD_IDS;
             nn_gov_thread_start(&gov, t, nth);
-            T *buf = (T *)scratch + (size_t)t * (size_t)per;
+            real *buf = (real *)scratch + (size_t)t * (size_t)per;
             uint64_t busy = 0;
             for (;;) {
                 nn_size c;
@@ -730,9 +714,9 @@ static nn_size FN(eval)(const nn_dense_net *net, void *gemmv, const void *Xv, in
                 if (c >= nchunks) break;
                 const uint64_t k0 = nn_ticks();
                 const nn_size r0 = c * NN_EVAL_ROWS;
-                FN(eval_chunk)(net, (FN(gemm_t))gemmv, Xv, x_dtype, ldx, r0,
-                               (n - r0) < NN_EVAL_ROWS ? (n - r0) : NN_EVAL_ROWS, (const T *)Yv, ldy,
-                               (T)hidden_scale, pred, cost, (T *)outv, buf);
+                S(eval_chunk)(net, (S(gemm_t))gemmv, Xv, x_dtype, ldx, r0,
+                               (n - r0) < NN_EVAL_ROWS ? (n - r0) : NN_EVAL_ROWS, (const real *)Yv, ldy,
+                               (real)hidden_scale, pred, cost, (real *)outv, buf);
                 busy += nn_ticks() - k0;
                 const int f = nn_gov_check(&gov);
                 if (f == NN_GOV_STOP) stop = 1;
@@ -753,62 +737,62 @@ static nn_size FN(eval)(const nn_dense_net *net, void *gemmv, const void *Xv, in
 /* single-layer kernels for tests: fast (above) and naive                    */
 /* ------------------------------------------------------------------------ */
 
-static void FN(layer_forward)(const T *A, nn_size lda, nn_size B, const T *W, nn_size K, nn_size J,
-                              const T *b, T *Z, nn_size ldz, int naive, int nthreads)
+static void S(layer_forward)(const real *A, nn_size lda, nn_size B, const real *W, nn_size K, nn_size J,
+                              const real *b, real *Z, nn_size ldz, int naive, int nthreads)
 {
     if (naive) {
         for (nn_size r = 0; r < B; r++)
             for (nn_size j = 0; j < J; j++) {
-                T s = 0;
+                real s = 0;
                 for (nn_size k = 0; k < K; k++) s += A[r * lda + k] * W[j * K + k];
                 Z[r * ldz + j] = s + b[j];
             }
         return;
     }
-    const T **ar = (const T **)malloc(sizeof(T *) * (size_t)(B > 0 ? B : 1));
+    const real **ar = (const real **)malloc(sizeof(real *) * (size_t)(B > 0 ? B : 1));
     if (!ar) return;
     for (nn_size r = 0; r < B; r++) ar[r] = A + r * lda;
 #ifdef NNFAST_OPENMP
 #pragma omp parallel num_threads(nthreads < 1 ? 1 : nthreads)
     {
         nn_size lo, hi;
-        FN(split_aligned)(J, omp_get_num_threads(), omp_get_thread_num(), 2, &lo, &hi);
-        FN(forward_units)(ar, B, W, K, b, Z, ldz, lo, hi);
+        S(split_aligned)(J, omp_get_num_threads(), omp_get_thread_num(), 2, &lo, &hi);
+        S(forward_units)(ar, B, W, K, b, Z, ldz, lo, hi);
     }
 #else
     (void)nthreads;
-    FN(forward_units)(ar, B, W, K, b, Z, ldz, 0, J);
+    S(forward_units)(ar, B, W, K, b, Z, ldz, 0, J);
 #endif
     free(ar);
 }
 
-static void FN(layer_backward)(const T *A, nn_size lda, nn_size B, const T *W, nn_size K, nn_size J,
-                               const T *Dm, nn_size ldd, T *dA, nn_size ldda, T *dW, T *db, int naive, int nthreads)
+static void S(layer_backward)(const real *A, nn_size lda, nn_size B, const real *W, nn_size K, nn_size J,
+                               const real *Dm, nn_size ldd, real *dA, nn_size ldda, real *dW, real *db, int naive, int nthreads)
 {
     if (naive) {
         for (nn_size r = 0; r < B; r++)
             for (nn_size k = 0; k < K; k++) {
-                T s = 0;
+                real s = 0;
                 for (nn_size j = 0; j < J; j++) s += Dm[r * ldd + j] * W[j * K + k];
                 dA[r * ldda + k] += s;
             }
         for (nn_size j = 0; j < J; j++) {
             for (nn_size k = 0; k < K; k++) {
-                T s = 0;
+                real s = 0;
                 for (nn_size r = 0; r < B; r++) s += Dm[r * ldd + j] * A[r * lda + k];
                 dW[j * K + k] += s;
             }
-            T s = 0;
+            real s = 0;
             for (nn_size r = 0; r < B; r++) s += Dm[r * ldd + j];
             db[j] += s;
         }
         return;
     }
-    const T **ar = (const T **)malloc(sizeof(T *) * (size_t)(B > 0 ? B : 1));
-    T *g = (T *)malloc(sizeof(T) * (size_t)(K > 0 ? K : 1) * (size_t)(nthreads < 1 ? 1 : nthreads));
+    const real **ar = (const real **)malloc(sizeof(real *) * (size_t)(B > 0 ? B : 1));
+    real *g = (real *)malloc(sizeof(real) * (size_t)(K > 0 ? K : 1) * (size_t)(nthreads < 1 ? 1 : nthreads));
     if (!ar || !g) { free(ar); free(g); return; }
     for (nn_size r = 0; r < B; r++) ar[r] = A + r * lda;
-    FN(nn_upd) u;
+    S(nn_upd) u;
     memset(&u, 0, sizeof(u));
     u.mode = UPD_ACCUM;
 #ifdef NNFAST_OPENMP
@@ -821,14 +805,14 @@ static void FN(layer_backward)(const T *A, nn_size lda, nn_size B, const T *W, n
         int t = 0, nth = 1;
 #endif
         nn_size lo, hi;
-        FN(split_aligned)(K, nth, t, 2 * VL, &lo, &hi);
-        T *gt = g + (size_t)t * (size_t)K;
+        S(split_aligned)(K, nth, t, 2 * VL, &lo, &hi);
+        real *gt = g + (size_t)t * (size_t)K;
         for (nn_size r = 0; r < B; r++) {
-            FN(backprop_row)(Dm + r * ldd, W, J, K, gt, lo, hi);
+            S(backprop_row)(Dm + r * ldd, W, J, K, gt, lo, hi);
             for (nn_size k = lo; k < hi; k++) dA[r * ldda + k] += gt[k];
         }
-        FN(split_aligned)(J, nth, t, 2, &lo, &hi);
-        FN(update_units)(&u, &u, dW, NULL, db, NULL, K, Dm, ldd, B, ar, lo, hi);
+        S(split_aligned)(J, nth, t, 2, &lo, &hi);
+        S(update_units)(&u, &u, dW, NULL, db, NULL, K, Dm, ldd, B, ar, lo, hi);
     }
     (void)nthreads;
     free(ar);
@@ -836,14 +820,3 @@ static void FN(layer_backward)(const T *A, nn_size lda, nn_size B, const T *W, n
 }
 
 #undef VEC
-#undef FN
-#undef CAT
-#undef CAT_
-
-/* the including file's parameters, so that the next instantiation sets them afresh */
-#undef T
-#undef SFX
-#undef VL
-#undef ACT
-#undef ACT_PRIME
-#undef EXP

@@ -3,20 +3,13 @@
  * mask[r, u] = 1 if nn_uniform(seed, stream, first + r, u) >= p else 0; xd = x * mask (no rescaling:
  * as the book, the evaluation path scales the weights by 1 - p instead).
  * Shapes: x, mask, xd, dx (nb, I).  A mask bit depends only on (seed, stream, example, unit).
- * Compiled for float and double (see conv.c).
+ * Compiled for float and double (tmpl.h).
  */
-#ifndef NN3_BODY
-#define NN3_BODY
+#ifndef NN_TMPL
 #include "net3.h"
 #include "rng.h"
-#define real float
-#define S(name) name##_f
-#include "dropout.c"
-#undef real
-#undef S
-#define real double
-#define S(name) name##_d
-#include "dropout.c"
+#define NN_TMPL "dropout.c"
+#include "tmpl.h"
 #else
 
 /* Work: rows. */

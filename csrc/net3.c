@@ -7,24 +7,13 @@
  * sends its gradient down with the old weights, then w -= l2 w (when l2 = eta lmbda / n is not 0) and
  * w -= eta dL/dw in one BLAS call (beta 1).  The L2 shrink is its own pass, not BLAS's beta = 1 - l2:
  * in float32 1 - l2 would round l2 (about 1e-7) by up to 5%.
- * Compiled for float and double (see conv.c).
+ * Compiled for float and double (tmpl.h).
  */
-#ifndef NN3_BODY
-#define NN3_BODY
+#ifndef NN_TMPL
 #include <string.h>
 #include "net3.h"
-#include "activations.h"
-#define real float
-#define S(name) name##_f
-#define GEMM_T nn3_sgemm_t
-#include "net3.c"
-#undef real
-#undef S
-#undef GEMM_T
-#define real double
-#define S(name) name##_d
-#define GEMM_T nn3_dgemm_t
-#include "net3.c"
+#define NN_TMPL "net3.c"
+#include "tmpl.h"
 #else
 
 /* Forward nb rows of x through every layer.  train: dropout masks (example counter first + r) and
@@ -182,7 +171,7 @@ void S(nn3_gradients)(nn3_net *net, const real *X, const int64_t *Y, nn_size nb,
     S(backward)(net, X, nb, 0, 0, 0);
 }
 
-/* Evaluation path over n rows of X (n, I0), B at a time: pred[r] = argmax (first maximum);
+/* Evaluation path over n rows of X (n, I0), B at a time: pred[r] = argmax (numpy's: first maximum, first NaN);
  * out (n, O_last) receives the softmax outputs when not NULL.  In segments like nn3_train.
  * Returns the rows done: n, or fewer (a multiple of B) after a SIGINT (-1: out of memory). */
 nn_size S(nn3_predict)(nn3_net *net, const real *X, nn_size n, int64_t *pred, real *out, int nthreads) {
@@ -210,10 +199,7 @@ nn_size S(nn3_predict)(nn3_net *net, const real *X, nn_size n, int64_t *pred, re
 #endif
                 for (nn_size r = 0; r < nb; r++) {
                     const real *ar = a + r * O;
-                    nn_size best = 0;
-                    for (nn_size j = 1; j < O; j++)
-                        if (ar[j] > ar[best]) best = j;
-                    pred[s + r] = (int64_t)best;
+                    pred[s + r] = ARGMAX(ar, O);
                     if (out) memcpy(out + (s + r) * O, ar, O * sizeof(real));
                 }
                 if (t == 0) {

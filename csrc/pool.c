@@ -4,30 +4,18 @@
  * Shapes (net3.h): conv / dconv (F, ld), ld = B*P, example b's map f at f*ld + b*P, (OH, OW) row-major;
  * out / dout and arg (nb, F, Q), Q = QH*QW.  The winner is the first maximum in row-major
  * window order (Theano's gradient goes to every tied maximum; ties need exactly equal values).
- * Compiled for float and double (see conv.c).
+ * Compiled for float and double (tmpl.h).
  */
-#ifndef NN3_BODY
-#define NN3_BODY
+#ifndef NN_TMPL
 #include <string.h>
 #include "net3.h"
-#if defined(__GNUC__) && !defined(__clang__)
-#define NN3_VECTORISE __attribute__((optimize("no-trapping-math")))
-#else
-#define NN3_VECTORISE
-#endif
-#define real float
-#define S(name) name##_f
-#include "pool.c"
-#undef real
-#undef S
-#define real double
-#define S(name) name##_d
-#include "pool.c"
+#define NN_TMPL "pool.c"
+#include "tmpl.h"
 #else
 
 /* out[b, f, qy, qx] = max_{i<PH, j<PW} conv[f, b, qy*PH+i, qx*PW+j], arg = its index y*OW + x.
  * Work: one example per task. */
-NN3_VECTORISE void S(nn3_pool_forward)(const real *conv, real *out, int32_t *arg, nn_size nb, nn_size B, nn_size F, nn_size OH,
+void S(nn3_pool_forward)(const real *conv, real *out, int32_t *arg, nn_size nb, nn_size B, nn_size F, nn_size OH,
                          nn_size OW, nn_size PH, nn_size PW) {
     nn_size P = OH * OW, QH = OH / PH, QW = OW / PW, ld = B * P;
 #ifdef NNFAST_OPENMP

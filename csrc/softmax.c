@@ -2,26 +2,12 @@
  *
  * Shapes: z, a, dz (nb, O); b (O); y (nb) labels in [0, O); loss (nb).
  * L = (1/nb) sum_r -ln a[r, y_r], so dL/dz = (a - onehot(y)) / nb.
- * Compiled for float and double (see conv.c).
+ * Compiled for float and double (tmpl.h).
  */
-#ifndef NN3_BODY
-#define NN3_BODY
-#include <math.h>
+#ifndef NN_TMPL
 #include "net3.h"
-#define real float
-#define S(name) name##_f
-#define EXP expf
-#define LOG logf
-#include "softmax.c"
-#undef real
-#undef S
-#undef EXP
-#undef LOG
-#define real double
-#define S(name) name##_d
-#define EXP exp
-#define LOG log
-#include "softmax.c"
+#define NN_TMPL "softmax.c"
+#include "tmpl.h"
 #else
 
 /* z += b; a = exp(z - max) / sum; loss[r] = -(z[y] - max - ln sum) when y is given.  Work: rows. */
@@ -31,12 +17,9 @@ void S(nn3_softmax_forward)(real *z, real *a, const real *b, const int64_t *y, r
 #pragma omp for schedule(static) nowait
 #endif
     for (nn_size r = 0; r < nb; r++) {
-        real *zr = z + r * O, *ar = a + r * O, m, sum = 0;
+        real *zr = z + r * O, *ar = a + r * O, m;
         for (nn_size j = 0; j < O; j++) zr[j] += b[j];
-        m = zr[0];
-        for (nn_size j = 1; j < O; j++) m = zr[j] > m ? zr[j] : m;
-        for (nn_size j = 0; j < O; j++) { ar[j] = EXP(zr[j] - m); sum += ar[j]; }
-        for (nn_size j = 0; j < O; j++) ar[j] /= sum;
+        real sum = SOFTMAX_ROW(zr, ar, O, &m);
         if (y && loss) loss[r] = -(zr[y[r]] - m - LOG(sum));
     }
     nn_sync();   /* the loop's barrier, timed */

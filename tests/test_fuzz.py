@@ -18,7 +18,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from nnfast import _core, _net3, network, network2, network3  # noqa: E402
+from nnfast import _testing, network, network2, network3  # noqa: E402
 from nnfast.reference import network as ref1  # noqa: E402
 from nnfast.reference import network2 as ref2  # noqa: E402
 from nnfast.reference import network3 as ref3  # noqa: E402
@@ -322,7 +322,7 @@ def test_dense_kernels(args, naive, threads):
     def good(*names):
         return ok_type and all(shapes[k] == right[k] and arrs[k].flags.c_contiguous for k in names)
     try:
-        Z = _core.dense_forward(A, W, b, naive, threads)
+        Z = _testing.dense_forward(A, W, b, naive, threads)
     except BAD:
         assert not good("A", "W", "b")
     else:
@@ -331,7 +331,7 @@ def test_dense_kernels(args, naive, threads):
         np.testing.assert_allclose(Z, A.astype(np.float64) @ W.astype(np.float64).T + b, rtol=tol, atol=tol)
     out = [np.zeros((B, K), dtype), np.zeros((J, K), dtype), np.zeros(J, dtype)]
     try:
-        _core.dense_backward(A, W, D, out[0], out[1], out[2], naive, threads)
+        _testing.dense_backward(A, W, D, out[0], out[1], out[2], naive, threads)
     except BAD:
         assert not good("A", "W", "D")
         return
@@ -353,34 +353,34 @@ def test_net3_kernels(n, C, H, W, F, KH, KW, PH, PW, how, act, seed):
     w = rng.standard_normal((F, C, KH, KW))
     xl = layout(x, how)
     try:
-        out, _ = _net3.k_conv_forward(xl, w)
+        out, _ = _testing.k_conv_forward(xl, w)
     except BAD:
         assert n < 1 or KH > H or KW > W
     else:
         np.testing.assert_allclose(out, ref3.conv_forward(x, w), rtol=1e-10, atol=1e-10)
         dout = rng.standard_normal(out.shape)
-        dx, dw = _net3.k_conv_backward(xl, w, layout(dout, how))
+        dx, dw = _testing.k_conv_backward(xl, w, layout(dout, how))
         rdx, rdw = ref3.conv_backward(x, w, dout)
         np.testing.assert_allclose(dx, rdx, rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(dw, rdw, rtol=1e-10, atol=1e-10)
         try:
-            pooled, arg = _net3.k_pool_forward(layout(out, how), (PH, PW))
+            pooled, arg = _testing.k_pool_forward(layout(out, how), (PH, PW))
         except BAD:
             assert PH < 1 or PH > out.shape[2] or PW > out.shape[3]
         else:
             rp, rarg = ref3.pool_forward(out, (PH, PW))
             np.testing.assert_array_equal(pooled, rp)
-            back = _net3.k_pool_backward(layout(pooled, how), arg, out.shape)
+            back = _testing.k_pool_backward(layout(pooled, how), arg, out.shape)
             np.testing.assert_array_equal(np.nan_to_num(back), np.nan_to_num(ref3.pool_backward(pooled, rarg, out.shape)))
     b = rng.standard_normal(C)
-    z, a = _net3.k_bias_act_forward(xl, b, act) if n else (None, None)
+    z, a = _testing.k_bias_act_forward(xl, b, act) if n else (None, None)
     if n:
         np.testing.assert_allclose(z, x + b[None, :, None, None], rtol=1e-12)
         assert np.isfinite(a).all()
     logits = layout(rng.standard_normal((n, F + 1)), how)
     labels = rng.integers(0, F + 1, n)
     try:
-        sa, loss, dz = _net3.k_softmax(logits, np.zeros(F + 1), labels)
+        sa, loss, dz = _testing.k_softmax(logits, np.zeros(F + 1), labels)
     except BAD:
         assert n == 0
     else:

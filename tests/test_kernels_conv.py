@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from nnfast import _net3
+from nnfast import _net3, _testing
 from nnfast.reference import _rng
 from nnfast.reference import network3 as R
 
@@ -19,12 +19,12 @@ def test_conv_forward_backward(shape, max_parts):
     n, C, H, W, F, KH, KW, _, _ = shape
     rng = np.random.default_rng(sum(shape))
     x, w = rng.normal(size=(n, C, H, W)), rng.normal(size=(F, C, KH, KW))
-    out, _ = _net3.k_conv_forward(x, w, max_parts)
+    out, _ = _testing.k_conv_forward(x, w, max_parts)
     ref = R.conv_forward(x, w)
     assert out.shape == ref.shape
     np.testing.assert_allclose(out, ref, rtol=0, atol=TOL)
     dout = rng.normal(size=ref.shape)
-    dx, dw = _net3.k_conv_backward(x, w, dout, max_parts)
+    dx, dw = _testing.k_conv_backward(x, w, dout, max_parts)
     rdx, rdw = R.conv_backward(x, w, dout)
     np.testing.assert_allclose(dx, rdx, rtol=0, atol=TOL)
     np.testing.assert_allclose(dw, rdw, rtol=0, atol=TOL)
@@ -34,7 +34,7 @@ def test_conv_is_cross_correlation():
     x = np.arange(9.0).reshape(1, 1, 3, 3)
     w = np.zeros((1, 1, 2, 2))
     w[0, 0, 0, 0] = 1.0       # picks the top-left of each patch
-    out, _ = _net3.k_conv_forward(x, w)
+    out, _ = _testing.k_conv_forward(x, w)
     np.testing.assert_array_equal(out[0, 0], x[0, 0, :2, :2])
 
 
@@ -44,20 +44,20 @@ def test_pool_forward_backward(shape):
     PH, PW = min(PH, OH), min(PW, OW)
     rng = np.random.default_rng(7 + sum(shape))
     z = rng.normal(size=(n, F, OH, OW))
-    out, arg = _net3.k_pool_forward(z, (PH, PW))
+    out, arg = _testing.k_pool_forward(z, (PH, PW))
     rout, rarg = R.pool_forward(z, (PH, PW))
     assert out.shape == (n, F, OH // PH, OW // PW)
     np.testing.assert_array_equal(out, rout)
     np.testing.assert_array_equal(arg, rarg)
     dout = rng.normal(size=out.shape)
-    np.testing.assert_array_equal(_net3.k_pool_backward(dout, arg, z.shape), R.pool_backward(dout, rarg, z.shape))
+    np.testing.assert_array_equal(_testing.k_pool_backward(dout, arg, z.shape), R.pool_backward(dout, rarg, z.shape))
 
 
 def test_pool_ties_go_to_first_maximum():
     z = np.zeros((1, 1, 2, 2))
-    out, arg = _net3.k_pool_forward(z, (2, 2))
+    out, arg = _testing.k_pool_forward(z, (2, 2))
     assert arg[0, 0, 0, 0] == 0
-    d = _net3.k_pool_backward(np.ones((1, 1, 1, 1)), arg, z.shape)
+    d = _testing.k_pool_backward(np.ones((1, 1, 1, 1)), arg, z.shape)
     np.testing.assert_array_equal(d[0, 0], [[1, 0], [0, 0]])
 
 
@@ -66,12 +66,12 @@ def test_pool_ties_go_to_first_maximum():
 def test_bias_act(act, shape):
     rng = np.random.default_rng(act)
     x, b = rng.normal(size=shape) * 3, rng.normal(size=shape[1])
-    z, a = _net3.k_bias_act_forward(x, b, act)
+    z, a = _testing.k_bias_act_forward(x, b, act)
     rz, ra = R.bias_act_forward(x, b, ACTS[act])
     np.testing.assert_allclose(z, rz, rtol=0, atol=TOL)
     np.testing.assert_allclose(a, ra, rtol=0, atol=TOL)
     da = rng.normal(size=shape)
-    dz, db = _net3.k_bias_act_backward(da, z, a, act)
+    dz, db = _testing.k_bias_act_backward(da, z, a, act)
     rdz, rdb = R.bias_act_backward(da, rz, ra, ACTS[act])
     np.testing.assert_allclose(dz, rdz, rtol=0, atol=TOL)
     np.testing.assert_allclose(db, rdb, rtol=0, atol=TOL)
@@ -79,7 +79,7 @@ def test_bias_act(act, shape):
 
 def test_sigmoid_no_overflow_warning():
     with np.errstate(all="raise"):
-        _, a = _net3.k_bias_act_forward(np.array([[-1000.0, 1000.0]]), np.zeros(2), 1)
+        _, a = _testing.k_bias_act_forward(np.array([[-1000.0, 1000.0]]), np.zeros(2), 1)
     np.testing.assert_array_equal(a, [[0.0, 1.0]])
 
 
@@ -87,7 +87,7 @@ def test_sigmoid_no_overflow_warning():
 def test_softmax_log_likelihood(n, O):
     rng = np.random.default_rng(n * O)
     z, b, y = rng.normal(size=(n, O)) * 5, rng.normal(size=O), rng.integers(0, O, n)
-    a, loss, dz = _net3.k_softmax(z, b, y)
+    a, loss, dz = _testing.k_softmax(z, b, y)
     ra = R.softmax(z + b)
     np.testing.assert_allclose(a, ra, rtol=0, atol=TOL)
     np.testing.assert_allclose(loss.mean(), R.log_likelihood(ra, y), rtol=0, atol=TOL)
@@ -95,7 +95,7 @@ def test_softmax_log_likelihood(n, O):
 
 
 def test_softmax_extreme_inputs_finite():
-    a, loss, dz = _net3.k_softmax(np.array([[1000.0, -1000.0, 0.0]]), np.zeros(3), np.array([1]))
+    a, loss, dz = _testing.k_softmax(np.array([[1000.0, -1000.0, 0.0]]), np.zeros(3), np.array([1]))
     assert np.all(np.isfinite(a)) and np.all(np.isfinite(loss)) and np.all(np.isfinite(dz))
     np.testing.assert_allclose(loss, [2000.0])
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import nnfast
-from nnfast import _config, _core, network, network2, network3
+from nnfast import _config, _core, _testing, network, network2, network3
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 needs_openmp = pytest.mark.skipif(not _core.openmp_enabled(), reason="serial build: one thread only")
@@ -25,22 +25,22 @@ needs_openmp = pytest.mark.skipif(not _core.openmp_enabled(), reason="serial bui
 
 def test_governor_drops_a_thread_when_waiting_costs_more_than_it_gains():
     """On 2 threads, waiting more than half the time means one thread would do the work sooner."""
-    assert _core.governor_trace(2, [(0.004, 40, 0.7)]) == [2, 1]
-    assert _core.governor_trace(4, [(0.004, 40, 0.6)]) == [4, 2]     # 4 -> 2 once f > 1 - 2/4
-    assert _core.governor_trace(4, [(0.004, 40, 0.6), (0.004, 40, 0.6)]) == [4, 2, 1]
+    assert _testing.governor_trace(2, [(0.004, 40, 0.7)]) == [2, 1]
+    assert _testing.governor_trace(4, [(0.004, 40, 0.6)]) == [4, 2]     # 4 -> 2 once f > 1 - 2/4
+    assert _testing.governor_trace(4, [(0.004, 40, 0.6), (0.004, 40, 0.6)]) == [4, 2, 1]
 
 
 def test_governor_keeps_its_threads_while_waiting_is_cheap():
-    assert _core.governor_trace(2, [(0.004, 40, 0.2)] * 5) == [2] * 6
-    assert _core.governor_trace(1, [(0.004, 40, 0.9)] * 3) == [1] * 4
+    assert _testing.governor_trace(2, [(0.004, 40, 0.2)] * 5) == [2] * 6
+    assert _testing.governor_trace(1, [(0.004, 40, 0.9)] * 3) == [1] * 4
 
 
 def test_governor_compares_the_counts_it_tried():
     """Once the trial period has passed, a segment runs on the other count; the faster per
     unit of work stays.  (A number in the list: seconds to sleep, for the period to pass.)"""
-    counts = _core.governor_trace(2, [(0.004, 40, 0.1), 0.06, (0.004, 40, 0.1), (0.002, 40, 0.0)])
+    counts = _testing.governor_trace(2, [(0.004, 40, 0.1), 0.06, (0.004, 40, 0.1), (0.002, 40, 0.0)])
     assert counts == [2, 2, 1, 1], counts     # one thread did it in half the time: kept
-    counts = _core.governor_trace(2, [(0.004, 40, 0.1), 0.06, (0.004, 40, 0.1), (0.008, 40, 0.0),
+    counts = _testing.governor_trace(2, [(0.004, 40, 0.1), 0.06, (0.004, 40, 0.1), (0.008, 40, 0.0),
                                       (0.004, 40, 0.7)])
     # one thread was slower: back to two, and two stay despite their waiting (measured faster)
     assert counts == [2, 2, 1, 2, 2], counts

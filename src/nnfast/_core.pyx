@@ -17,10 +17,8 @@ cdef extern from "nnfast.h":
     ctypedef struct nn_gov:
         int level
         int mode
-    enum: NN_GOV_TEST
     int nn_gov_begin(nn_gov *g, int kind, int max_threads, unsigned long long key) nogil
     int nn_gov_threads(const nn_gov *g) nogil
-    void nn_gov_segment(nn_gov *g, double seconds, double units, double wait) nogil
     void nn_gov_end(nn_gov *g, int kind) nogil
     int nn_gov_saved_threads(int kind) nogil
     void nn_gov_saved_stats(int kind, double *trials, double *trial_seconds, double *drops) nogil
@@ -59,35 +57,6 @@ def gov_state(int kind):
     cdef double a, b, c
     nn_gov_saved_stats(kind, &a, &b, &c)
     return nn_gov_saved_threads(kind), int(a), b, int(c)
-
-
-_traces = 0
-
-
-def governor_trace(int max_threads, segments):
-    """Thread counts a fresh governor (up to max_threads) chooses, starting and after each
-    segment (seconds, units of work, waiting fraction) reported to it; a number instead of
-    a segment sleeps that many seconds (tests)."""
-    import time
-    global _traces
-    cdef nn_gov g
-    _traces += 1
-    if nn_gov_begin(&g, NN_GOV_TEST, max_threads + 1, 0) != 0:    # another maximum: the next begins afresh
-        raise MemoryError()
-    g.mode = ADAPT
-    nn_gov_end(&g, NN_GOV_TEST)
-    if nn_gov_begin(&g, NN_GOV_TEST, max_threads, <unsigned long long>_traces) != 0:
-        raise MemoryError()
-    g.mode = ADAPT                                       # whatever this module's loops are set to
-    counts = [nn_gov_threads(&g)]
-    for s in segments:
-        if not isinstance(s, tuple):   # a pause, for a trial period to pass
-            time.sleep(s)
-            continue
-        nn_gov_segment(&g, s[0], s[1], s[2])
-        counts.append(nn_gov_threads(&g))
-    nn_gov_end(&g, NN_GOV_TEST)
-    return counts
 
 
 def simd_name():
@@ -151,11 +120,6 @@ cdef extern from "dense.h":
     nn_size nn_dense_eval(const nn_dense_net *net, void *gemm, const void *X, int x_dtype, nn_size ldx, nn_size n,
                           const void *Y, nn_size ldy, double hidden_scale,
                           int64_t *pred, double *cost, void *out, void *scratch, int nthreads) nogil
-    void nn_dense_forward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K, nn_size J,
-                          const void *b, void *Z, nn_size ldz, int naive, int nthreads) nogil
-    void nn_dense_backward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K,
-                           nn_size J, const void *D, nn_size ldd, void *dA, nn_size ldda, void *dW, void *db,
-                           int naive, int nthreads) nogil
 
 
 def dense_path():
@@ -390,48 +354,6 @@ cdef class DenseNet:
                 break
             PyErr_CheckSignals()   # stopped by a SIGINT: raise, or go on if the handler did not
         return pred, cost, out
-
-
-def dense_forward(cnp.ndarray A, cnp.ndarray W, cnp.ndarray b, bint naive=False, int nthreads=1):
-    """Z = A W^T + b for one layer (tests: the fast kernel and the naive C reference)."""
-    _need(A, "A", (np.float64, np.float32), (None, None))
-    _need(W, "W", A.dtype, (None, A.shape[1]))
-    _need(b, "b", A.dtype, (W.shape[0],))
-    if nthreads < 1:
-        raise ValueError("nthreads must be >= 1")
-    cdef nn_size B = A.shape[0], K = A.shape[1], J = W.shape[0]
-    cdef cnp.ndarray Z = np.empty((B, J), dtype=A.dtype)
-    cdef int dt = _code(A)
-    cdef void *pa = _ptr(A)
-    cdef void *pw = _ptr(W)
-    cdef void *pb = _ptr(b)
-    cdef void *pz = _ptr(Z)
-    with nogil:
-        nn_dense_forward(dt, pa, K, B, pw, K, J, pb, pz, J, naive, nthreads)
-    return Z
-
-
-def dense_backward(cnp.ndarray A, cnp.ndarray W, cnp.ndarray D, cnp.ndarray dA, cnp.ndarray dW,
-                   cnp.ndarray db, bint naive=False, int nthreads=1):
-    """dA += D W; dW += D^T A; db += column sums of D (accumulating, as llm.c's backward)."""
-    _need(A, "A", (np.float64, np.float32), (None, None))
-    _need(W, "W", A.dtype, (None, A.shape[1]))
-    _need(D, "D", A.dtype, (A.shape[0], W.shape[0]))
-    _need(dA, "dA", A.dtype, (A.shape[0], A.shape[1]), True)
-    _need(dW, "dW", A.dtype, (W.shape[0], A.shape[1]), True)
-    _need(db, "db", A.dtype, (W.shape[0],), True)
-    if nthreads < 1:
-        raise ValueError("nthreads must be >= 1")
-    cdef nn_size B = A.shape[0], K = A.shape[1], J = W.shape[0]
-    cdef int dt = _code(A)
-    cdef void *pa = _ptr(A)
-    cdef void *pw = _ptr(W)
-    cdef void *pd = _ptr(D)
-    cdef void *pda = _ptr(dA)
-    cdef void *pdw = _ptr(dW)
-    cdef void *pdb = _ptr(db)
-    with nogil:
-        nn_dense_backward(dt, pa, K, B, pw, K, J, pd, J, pda, K, pdw, pdb, naive, nthreads)
 
 
 # ---------------------------------------------------------------------------

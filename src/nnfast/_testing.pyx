@@ -1,0 +1,240 @@
+# cython: language_level=3
+"""Test support: single operations of the native kernels and the thread governor, called one
+at a time from Python.  The training and prediction paths never call these (they allocate per
+call); they live here, out of the production modules _core and _net3, for tests/ to hold each
+kernel to the oracle.  Built like the other extensions (setup.py), from the same csrc/.
+"""
+from libc.stdint cimport int32_t, int64_t, uint64_t
+from cython cimport floating
+from scipy.linalg.cython_blas cimport dgemm
+
+import numpy as np
+
+ctypedef Py_ssize_t nn_size
+
+cdef extern from "nnfast.h":
+    ctypedef struct nn_gov:
+        int level
+        int mode
+    enum: NN_GOV_TEST
+    int nn_gov_begin(nn_gov *g, int kind, int max_threads, unsigned long long key) nogil
+    int nn_gov_threads(const nn_gov *g) nogil
+    void nn_gov_segment(nn_gov *g, double seconds, double units, double wait) nogil
+    void nn_gov_end(nn_gov *g, int kind) nogil
+
+cdef extern from "dense.h":
+    enum: NN_F64, NN_F32
+    void nn_dense_forward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K, nn_size J,
+                          const void *b, void *Z, nn_size ldz, int naive, int nthreads) nogil
+    void nn_dense_backward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K,
+                           nn_size J, const void *D, nn_size ldd, void *dA, nn_size ldda, void *dW, void *db,
+                           int naive, int nthreads) nogil
+
+
+# ---- the fully connected kernels (csrc/dense.h), float32 and float64 ----
+
+cdef inline const floating *_at(const floating[:, ::1] a) noexcept nogil:
+    """Pointer to a's first element; NULL when a is empty (the kernels then never read it)."""
+    return &a[0, 0] if a.shape[0] and a.shape[1] else NULL
+
+
+def _shape(name, a, shape):
+    if tuple(a.shape[:len(shape)]) != shape:
+        raise ValueError("%s must have shape %s, got %s" % (name, shape, tuple(a.shape[:len(shape)])))
+
+
+def dense_forward(const floating[:, ::1] A, const floating[:, ::1] W, const floating[::1] b, bint naive=False,
+                  int nthreads=1):
+    """Z = A W^T + b for one layer (the fast kernel, or the naive C reference)."""
+    cdef nn_size B = A.shape[0], K = A.shape[1], J = W.shape[0]
+    _shape("W", W, (J, K))
+    _shape("b", b, (J,))
+    if nthreads < 1:
+        raise ValueError("nthreads must be >= 1")
+    Z = np.empty((B, J), dtype=np.float32 if floating is float else np.float64)
+    cdef floating[:, ::1] z = Z
+    with nogil:
+        nn_dense_forward(NN_F32 if floating is float else NN_F64, _at(A), K, B, _at(W), K, J,
+                         &b[0] if J else NULL, <void *>_at(z), J, naive, nthreads)
+    return Z
+
+
+def dense_backward(const floating[:, ::1] A, const floating[:, ::1] W, const floating[:, ::1] D,
+                   floating[:, ::1] dA, floating[:, ::1] dW, floating[::1] db, bint naive=False, int nthreads=1):
+    """dA += D W; dW += D^T A; db += column sums of D (accumulating, as llm.c's backward)."""
+    cdef nn_size B = A.shape[0], K = A.shape[1], J = W.shape[0]
+    for name, a, shape in (("W", W, (J, K)), ("D", D, (B, J)), ("dA", dA, (B, K)), ("dW", dW, (J, K)),
+                           ("db", db, (J,))):
+        _shape(name, a, shape)
+    if nthreads < 1:
+        raise ValueError("nthreads must be >= 1")
+    with nogil:
+        nn_dense_backward(NN_F32 if floating is float else NN_F64, _at(A), K, B, _at(W), K, J, _at(D), J,
+                          <void *>_at(dA), K, <void *>_at(dW), &db[0] if J else NULL, naive, nthreads)
+
+
+# ---- the governor (csrc/threads.c) ----
+
+ADAPT = 0
+
+_traces = 0
+
+
+def governor_trace(int max_threads, segments):
+    """Thread counts a fresh governor (up to max_threads) chooses, starting and after each
+    segment (seconds, units of work, waiting fraction) reported to it; a number instead of
+    a segment sleeps that many seconds (tests)."""
+    import time
+    global _traces
+    cdef nn_gov g
+    _traces += 1
+    if nn_gov_begin(&g, NN_GOV_TEST, max_threads + 1, 0) != 0:    # another maximum: the next begins afresh
+        raise MemoryError()
+    g.mode = ADAPT
+    nn_gov_end(&g, NN_GOV_TEST)
+    if nn_gov_begin(&g, NN_GOV_TEST, max_threads, <unsigned long long>_traces) != 0:
+        raise MemoryError()
+    g.mode = ADAPT                                       # whatever this module's loops are set to
+    counts = [nn_gov_threads(&g)]
+    for s in segments:
+        if not isinstance(s, tuple):   # a pause, for a trial period to pass
+            time.sleep(s)
+            continue
+        nn_gov_segment(&g, s[0], s[1], s[2])
+        counts.append(nn_gov_threads(&g))
+    nn_gov_end(&g, NN_GOV_TEST)
+    return counts
+
+
+# ---- network3's kernels (csrc/net3.h), float64 ----
+
+cdef extern from "net3.h":
+    ctypedef void (*nn3_dgemm_t)(char *ta, char *tb, int *m, int *n, int *k, double *alpha, double *a, int *lda,
+                                 double *b, int *ldb, double *beta, double *c, int *ldc) noexcept nogil
+    void nn3_conv_forward_d(nn3_dgemm_t gemm, const double *x, const double *w, double *col, double *out,
+                            nn_size nb, nn_size B, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH,
+                            nn_size KW, int max_parts) nogil
+    void nn3_conv_backward_w_d(nn3_dgemm_t gemm, const double *dout, const double *col, double *gw,
+                               double alpha, double beta, nn_size nb, nn_size B, nn_size P, nn_size F, nn_size K,
+                               int max_parts) nogil
+    void nn3_conv_backward_x_d(nn3_dgemm_t gemm, const double *dout, const double *w, double *dcol, double *dx,
+                               nn_size nb, nn_size B, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH,
+                               nn_size KW) nogil
+    void nn3_pool_forward_d(const double *conv, double *out, int32_t *arg, nn_size nb, nn_size B, nn_size F,
+                            nn_size OH, nn_size OW, nn_size PH, nn_size PW) nogil
+    void nn3_pool_backward_d(const double *dout, const int32_t *arg, double *dconv, nn_size nb, nn_size B,
+                             nn_size F, nn_size P, nn_size Q) nogil
+    void nn3_bias_act_forward_d(double *z, double *a, const double *b, int act, nn_size nb, nn_size N,
+                                nn_size S_) nogil
+    void nn3_bias_act_backward_d(const double *da, const double *z, const double *a, double *dz, double *gb,
+                                 double alpha, double beta, int act, nn_size nb, nn_size N, nn_size S_) nogil
+    void nn3_softmax_forward_d(double *z, double *a, const double *b, const int64_t *y, double *loss,
+                               nn_size nb, nn_size O) nogil
+    void nn3_softmax_backward_d(const double *a, const int64_t *y, double *dz, nn_size nb, nn_size O) nogil
+
+
+from nnfast._net3 import _f64   # float64, C-contiguous, of the right ndim
+
+cdef void *_ptr(a) except? NULL:
+    """Data pointer of a C-contiguous numpy array."""
+    return <void *><size_t>a.ctypes.data
+
+
+
+def k_conv_forward(x, w, int max_parts=4):
+    """x (n, C, H, W), w (F, C, KH, KW) -> (out (n, F, OH, OW), col (K, n*P))."""
+    x, w = _f64(x, 4), _f64(w, 4)
+    cdef Py_ssize_t n = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t F = w.shape[0], KH = w.shape[2], KW = w.shape[3], OH = H - KH + 1, OW = W - KW + 1
+    if w.shape[1] != C or OH < 1 or OW < 1 or n < 1:
+        raise ValueError("shapes")
+    col = np.zeros((C * KH * KW, n * OH * OW))
+    out = np.zeros((F, n * OH * OW))
+    nn3_conv_forward_d(<nn3_dgemm_t>dgemm, <double *>_ptr(x), <double *>_ptr(w), <double *>_ptr(col),
+                       <double *>_ptr(out), n, n, C, H, W, F, KH, KW, max_parts)
+    return out.reshape(F, n, OH, OW).transpose(1, 0, 2, 3).copy(), col
+
+
+def k_conv_backward(x, w, dout, int max_parts=4):
+    """Gradients (dx, dw) of k_conv_forward given dout (n, F, OH, OW)."""
+    x, w, dout = _f64(x, 4), _f64(w, 4), _f64(dout, 4)
+    _, col = k_conv_forward(x, w)
+    cdef Py_ssize_t n = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t F = w.shape[0], KH = w.shape[2], KW = w.shape[3], P = (H - KH + 1) * (W - KW + 1)
+    if dout.shape != (n, F, H - KH + 1, W - KW + 1):
+        raise ValueError("shapes")
+    d = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(F, n * P)
+    dw = np.zeros((F, C * KH * KW))
+    dx = np.zeros((n, C, H, W))
+    dcol = np.zeros_like(col)
+    nn3_conv_backward_w_d(<nn3_dgemm_t>dgemm, <double *>_ptr(d), <double *>_ptr(col), <double *>_ptr(dw), 1.0, 0.0,
+                          n, n, P, F, C * KH * KW, max_parts)
+    nn3_conv_backward_x_d(<nn3_dgemm_t>dgemm, <double *>_ptr(d), <double *>_ptr(w), <double *>_ptr(dcol),
+                          <double *>_ptr(dx), n, n, C, H, W, F, KH, KW)
+    return dx, dw.reshape(w.shape)
+
+
+def k_pool_forward(z, poolsize):
+    """z (n, F, OH, OW) -> (out (n, F, QH, QW), arg (n, F, QH, QW))."""
+    z = _f64(z, 4)
+    cdef Py_ssize_t n = z.shape[0], F = z.shape[1], OH = z.shape[2], OW = z.shape[3]
+    cdef Py_ssize_t PH = poolsize[0], PW = poolsize[1]
+    if PH < 1 or PW < 1 or PH > OH or PW > OW:
+        raise ValueError("poolsize")
+    conv = np.ascontiguousarray(z.transpose(1, 0, 2, 3)).reshape(F, n * OH * OW)
+    out = np.zeros((n, F, OH // PH, OW // PW))
+    arg = np.zeros((n, F, OH // PH, OW // PW), dtype=np.int32)
+    nn3_pool_forward_d(<double *>_ptr(conv), <double *>_ptr(out), <int32_t *>_ptr(arg), n, n, F, OH, OW, PH, PW)
+    return out, arg
+
+
+def k_pool_backward(dout, arg, conv_shape):
+    """Route dout (n, F, QH, QW) to the winners: (n, F, OH, OW)."""
+    dout = _f64(dout, 4)
+    arg = np.ascontiguousarray(arg, dtype=np.int32)
+    n, F, OH, OW = conv_shape
+    if dout.shape != arg.shape or dout.shape[:2] != (n, F) or arg.size and (arg.min() < 0 or arg.max() >= OH * OW):
+        raise ValueError("shapes")
+    dconv = np.full((F, n * OH * OW), np.nan)
+    nn3_pool_backward_d(<double *>_ptr(dout), <int32_t *>_ptr(arg), <double *>_ptr(dconv), n, n, F, OH * OW,
+                        dout.shape[2] * dout.shape[3])
+    return dconv.reshape(F, n, OH, OW).transpose(1, 0, 2, 3).copy()
+
+
+def k_bias_act_forward(x, b, int act):
+    """(z, a) = (x + b, act(x + b)), b over axis 1 of x (n, N, ...)."""
+    z = np.array(x, dtype=np.float64, order="C")
+    b = _f64(b, 1)
+    if z.ndim < 2 or z.shape[1] != b.shape[0]:
+        raise ValueError("shapes")
+    a = np.zeros_like(z)
+    nn3_bias_act_forward_d(<double *>_ptr(z), <double *>_ptr(a), <double *>_ptr(b), act, z.shape[0], z.shape[1],
+                           z.size // max(1, z.shape[0] * z.shape[1]))
+    return z, a
+
+
+def k_bias_act_backward(da, z, a, int act):
+    """(dz, db) given da, z, a of shape (n, N, ...)."""
+    da, z, a = (np.ascontiguousarray(v, dtype=np.float64) for v in (da, z, a))
+    if not (da.shape == z.shape == a.shape) or da.ndim < 2:
+        raise ValueError("shapes")
+    dz = np.zeros_like(da)
+    db = np.zeros(da.shape[1])
+    nn3_bias_act_backward_d(<double *>_ptr(da), <double *>_ptr(z), <double *>_ptr(a), <double *>_ptr(dz),
+                            <double *>_ptr(db), 1.0, 0.0, act, da.shape[0], da.shape[1],
+                            da.size // max(1, da.shape[0] * da.shape[1]))
+    return dz, db
+
+
+def k_softmax(z, b, y):
+    """(a, loss per row, dz) of softmax(z + b) with the log-likelihood of labels y."""
+    z = np.array(z, dtype=np.float64, order="C")
+    b = _f64(b, 1)
+    y = np.ascontiguousarray(y, dtype=np.int64)
+    if z.ndim != 2 or z.shape[1] != b.shape[0] or y.shape != (z.shape[0],) or y.min() < 0 or y.max() >= z.shape[1]:
+        raise ValueError("shapes")
+    a, loss, dz = np.zeros_like(z), np.zeros(z.shape[0]), np.zeros_like(z)
+    nn3_softmax_forward_d(<double *>_ptr(z), <double *>_ptr(a), <double *>_ptr(b), <int64_t *>_ptr(y),
+                          <double *>_ptr(loss), z.shape[0], z.shape[1])
+    nn3_softmax_backward_d(<double *>_ptr(a), <int64_t *>_ptr(y), <double *>_ptr(dz), z.shape[0], z.shape[1])
+    return a, loss, dz
