@@ -17,7 +17,9 @@ import pytest
 import nnfast
 from nnfast import _config, _core, _testing, network, network2, network3
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+# child processes import the nnfast this test imports (installed, or an in-place build under src/)
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(nnfast.__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 needs_openmp = pytest.mark.skipif(not _core.openmp_enabled(), reason="serial build: one thread only")
 
 
@@ -257,7 +259,7 @@ def test_bounded_spin_is_set_for_openmp_only():
 
 # ---- Ctrl-C with a CPU-bound program beside ---------------------------------------------------
 
-CHILD = os.path.join(os.path.dirname(SRC), "benchmarks", "sigint_child.py")
+CHILD = os.path.join(REPO, "benchmarks", "sigint_child.py")
 
 
 @pytest.mark.parametrize("kind", ["network", "network3"])
