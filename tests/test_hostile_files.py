@@ -108,6 +108,6 @@ def test_network2_save_refuses_nan_and_keeps_the_old_file(tmp_path):
 def test_network3_save_refuses_infinity(tmp_path):
     net = corpus.n3_net()
     net.layers[1].w[0, 0] = np.inf
-    with pytest.raises(ValueError, match="NaN or infinite"):
+    with pytest.raises(ValueError, match="NaN or infinit"):
         net.save(str(tmp_path / "n.npz"))
     assert os.listdir(tmp_path) == []
