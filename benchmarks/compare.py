@@ -627,9 +627,10 @@ def chapter3(ctx):
                                       % (fmt_x(v), label, fmt_x(goal), state))
             if row.get("nnfast_s") and row.get("nnfast_train_s"):
                 mon_s = row["nnfast_s"] - row["nnfast_train_s"]
-                sec["targets"].append("monitoring %.3f s vs training %.3f s per epoch (target: monitoring < "
-                                      "training): %s" % (mon_s, row["nnfast_train_s"],
-                                                         "met" if mon_s < row["nnfast_train_s"] else "NOT met"))
+                share = mon_s / row["nnfast_train_s"]
+                sec["targets"].append("monitoring %.3f s vs training %.3f s per epoch: %.0f%% (issue 13 target: "
+                                      "<= 40%%): %s" % (mon_s, row["nnfast_train_s"], 100 * share,
+                                                        "met" if share <= 0.40 else "NOT met"))
     return sec
 
 
