@@ -230,8 +230,8 @@ def _list_of_rows(data, n_in, n_out, dtype):
     x are rows of one matrix (``_train.rows_of``) of float32 or the net's dtype (what the
     ordinary path would keep), finite where the list's rows lie, one row each, and whose y
     are integer labels or float arrays of one shape (read as values: 50,000 one-hot columns
-    are 4 MB).  The examples are what the ordinary path would
-    stack, so training on them gives the same bits."""
+    are 4 MB).  The examples are what the ordinary path would stack, so training on them
+    gives the same bits."""
     if not data or set(map(type, data)) != {tuple} or set(map(len, data)) != {2}:
         return None
     found = _train.rows_of([item[0] for item in data], n_in, (np.dtype(np.float32), dtype))

@@ -119,17 +119,15 @@ def rows_of(arrays, k, dtypes, distinct=True):
 class TrainingSet(object):
     """Training data as the engine reads it: example i is row ``rows[i]`` of X and Y
     (``rows`` None: row i).  ``inputs()`` and ``targets()`` give the examples in their
-    own order (a copy only when the rows are permuted), for evaluation and fingerprints."""
+    own order (a copy only when the rows are permuted), for evaluation and fingerprints.
+    X may be the caller's own matrix (the book's list of views): it is read, never written,
+    and read as it is at each mini-batch, as the views show it."""
 
     def __init__(self, X, Y, rows=None, targets=None):
         self.X, self.Y, self.rows = X, Y, rows
         self.n = len(X) if rows is None else len(rows)
         self._inputs = X if rows is None else None
         self._targets = Y if rows is None else targets
-
-    def engine_order(self, order):
-        """Rows of X for the examples at ``order``."""
-        return order if self.rows is None else self.rows[order]
 
     def inputs(self):
         if self._inputs is None:
