@@ -48,17 +48,26 @@ def data_root():
     return root if root and os.path.isdir(root) else None
 
 
-def fashion_dir():
-    """The Fashion-MNIST folder, or None when it (or one of its four files) is missing."""
+DATASETS = ("mnist", "fashion-mnist")
+
+
+def dataset_dir(dataset="fashion-mnist"):
+    """``$NNFAST_DATA/<dataset>`` (mnist or fashion-mnist), or None when it lacks one of the
+    four IDX files (gzip-compressed or not)."""
     root = data_root()
     if root is None:
         return None
-    folder = os.path.join(root, "fashion-mnist")
+    folder = os.path.join(root, dataset)
     for names in IDX_FILES.values():
         for name in names:
-            if not os.path.exists(os.path.join(folder, name)):
+            if not any(os.path.exists(os.path.join(folder, f)) for f in (name, name[:-len(".gz")])):
                 return None
     return folder
+
+
+def fashion_dir():
+    """The Fashion-MNIST folder, or None when it (or one of its four files) is missing."""
+    return dataset_dir("fashion-mnist")
 
 
 def _read_idx_gz(path, ndim):

@@ -144,7 +144,8 @@ def _check_extra(kind, extra, epoch, options, bad):
 class Checkpoint(object):
     """Saving (``path`` every ``every`` epochs) and resuming (from ``resume``) for one SGD call.
 
-    ``options``: what must agree between the saved and the resuming run.  ``params``: for
+    ``options``: what must agree between the saved and the resuming run.  ``X`` and ``Y``: the
+    training data in its order, or functions returning it (called only when it is needed).  ``params``: for
     networks other than network/network2's (network3), the parameter arrays by name, restored
     in place; the dense networks' ``weights`` and ``biases`` lists are the default."""
 
@@ -162,6 +163,8 @@ class Checkpoint(object):
         self.every = int(every)
         self.options = None
         if self.path is not None or resume is not None:   # a pass over the data: only when it is needed
+            if callable(X):                               # the data in its own order, laid out on demand
+                X, Y = X(), Y()
             self.options = _jsonable(dict(options, sizes=list(getattr(net, "sizes", [])),
                                           dtype=str(np.dtype(net.dtype)), data=_fingerprint(X, Y)))
         self.state = None

@@ -7,6 +7,7 @@ Chapter 1's network is chapter 3's with the quadratic cost and the large
 initialiser, so both modules are thin faces of this one engine.
 """
 import numbers
+import operator
 
 import numpy as np
 
@@ -221,13 +222,71 @@ def _targets(ys, name, n, n_out, dtype):
     return Y
 
 
+def _list_of_rows(data, n_in, n_out, dtype):
+    """A ``_train.TrainingSet`` over the matrices the book's list is made of, without a copy,
+    or None when ``data`` is not such a list (then the ordinary path reads it).
+
+    Such a list (``load_data_wrapper()``'s, shuffled or not) holds ``(x, y)`` tuples whose
+    x are rows of one matrix (``_train.rows_of``) of float32 or the net's dtype (what the
+    ordinary path would keep), finite where the list's rows lie, one row each, and whose y
+    are integer labels or float arrays of one shape (read as values: 50,000 one-hot columns
+    are 4 MB).  The examples are what the ordinary path would stack, so training on them
+    gives the same bits."""
+    if not data or set(map(type, data)) != {tuple} or set(map(len, data)) != {2}:
+        return None
+    found = _train.rows_of([item[0] for item in data], n_in, (np.dtype(np.float32), dtype))
+    if found is None:
+        return None
+    X, rows = found
+    ys = [item[1] for item in data]
+    if set(map(type, ys)) == {int}:
+        labels = np.array(ys, dtype=np.int64)
+        if labels.min() < 0 or labels.max() >= n_out:
+            return None
+        targets = _labels_to_onehot(labels, "", n_out, dtype)
+    else:
+        first = ys[0]
+        if (set(map(type, ys)) != {np.ndarray} or first.size != n_out or first.dtype.kind != "f"
+                or set(map(operator.attrgetter("shape"), ys)) != {first.shape}
+                or set(map(operator.attrgetter("dtype"), ys)) != {first.dtype}):
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):
+            targets = np.array(ys).reshape(len(ys), n_out).astype(dtype, copy=False)
+        if not np.isfinite(targets).all():
+            return None
+    if first_row_where(X, lambda block: ~np.isfinite(block)) is not None:
+        return None
+    if len(rows) == len(X) and np.array_equal(rows, np.arange(len(X))):
+        return _train.TrainingSet(X, targets)     # the matrix's own order: the examples as they are
+    Y = np.zeros((len(X), n_out), dtype=dtype)
+    Y[rows] = targets
+    return _train.TrainingSet(X, Y, rows, targets)
+
+
+def training_set(data, name, n_in, n_out, dtype):
+    """Training data as a ``_train.TrainingSet``: the book's list of views into one matrix
+    as that matrix and the row order (no copy), anything else as ``as_arrays`` lays it out."""
+    if isinstance(data, list):
+        found = _list_of_rows(data, n_in, n_out, dtype)
+        if found is not None:
+            return found
+    X, Y, _ = as_arrays(data, name, n_in, n_out, dtype)
+    return _train.TrainingSet(X, Y)
+
+
 def as_arrays(data, name, n_in, n_out, dtype):
     """Data as ``(X, Y, is_list)``: X (n, n_in), Y (n, n_out) targets in ``dtype``.
 
     ``data`` is the book's list of ``(x, y)`` tuples (x a column of n_in values,
     y a column of n_out targets or an integer label) or an array pair ``(X, Y)``.
+    A list of views into one matrix (``load_data_wrapper()``'s) is read from the
+    matrix: a view when in the matrix's order, else one gather of its rows.
     """
     is_list = isinstance(data, list)
+    if is_list:
+        found = _list_of_rows(data, n_in, n_out, dtype)
+        if found is not None:
+            return found.inputs(), found.targets(), True
     data = _train.materialize(data, name)
     if data is None:
         raise ValueError("%s is empty" % name)
@@ -290,8 +349,10 @@ class Engine(object):
     """The native SGD of csrc/dense.c on the working arrays of ``params``, as ``_train.Run``
     drives it.  ``kw``: train_epoch's options (lmbda_over_n, reg, mu, p_dropout, seed)."""
 
-    def __init__(self, net, params, X, Y, eta, codes, mbs, momentum=False, dropout=False, **kw):
+    def __init__(self, net, params, X, Y, eta, codes, mbs, momentum=False, dropout=False, rows=None, **kw):
         L = len(net.sizes) - 1
+        self.rows = rows             # example i is row rows[i] of X and Y (None: row i)
+        self.n = len(X) if rows is None else len(rows)
         self.core = _core.DenseNet(net.sizes, net.dtype, codes[0], codes[1], codes[2], mbs, momentum, dropout)
         self.params, self.X, self.Y, self.eta, self.kw = params, X, Y, eta, kw
         self.velocities = None
@@ -312,8 +373,9 @@ class Engine(object):
 
     def train(self, j, order, first, count):
         mbs = self.core.mbs
-        self.core.train_epoch(self.X, self.Y, order[first * mbs:(first + count) * mbs], self.eta,
-                              counter0=(j or 0) * len(self.X) + first * mbs, nthreads=self.threads, **self.kw)
+        order = order[first * mbs:(first + count) * mbs]
+        self.core.train_epoch(self.X, self.Y, order if self.rows is None else self.rows[order], self.eta,
+                              counter0=(j or 0) * self.n + first * mbs, nthreads=self.threads, **self.kw)
 
     def check(self, j, first, end):
         """TrainingDiverged when the last call met an inf or NaN.

@@ -72,7 +72,7 @@ class Network(object):
         mini_batch_size = _checks.check_int("mini_batch_size", mini_batch_size, 1)
         eta = _checks.check_real("eta", eta, positive=True)
         n_in, n_out = self.sizes[0], self.sizes[-1]
-        X, Y, _ = _dense.as_arrays(training_data, "training_data", n_in, n_out, self.dtype)
+        data = _dense.training_set(training_data, "training_data", n_in, n_out, self.dtype)
         test_data = _train.materialize(test_data, "test_data")
         if test_data is not None and len(test_data) == 0:
             test_data = None
@@ -80,7 +80,7 @@ class Network(object):
             Xt, Yt = _dense.as_eval_arrays(test_data, "test_data", n_in, n_out, self.dtype)
             labels = _dense.labels_of(Yt)
 
-        n = len(X)
+        n = data.n
         params = _train.dense_params(self)
         run = _train.Run(
             self, params, _train.Shuffler(n), -(-n // mini_batch_size), mini_batch_size, n,
@@ -89,11 +89,11 @@ class Network(object):
                 mini_batch_size=mini_batch_size, eta=eta, dtype=self.dtype.name, n_training=n,
                 n_evaluation=len(Xt) if test_data is not None else 0),
             checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
-            options=dict(kind="network", mini_batch_size=mini_batch_size, eta=eta), X=X, Y=Y)
+            options=dict(kind="network", mini_batch_size=mini_batch_size, eta=eta), X=data.inputs, Y=data.targets)
         params.load()                          # checked before anything changes
         first, _ = run.restore()
-        engine = _dense.Engine(self, params, X, Y, eta, (_dense.SIGMOID, _dense.SIGMOID, _dense.QUADRATIC),
-                               min(mini_batch_size, n))
+        engine = _dense.Engine(self, params, data.X, data.Y, eta, (_dense.SIGMOID, _dense.SIGMOID, _dense.QUADRATIC),
+                               min(mini_batch_size, n), rows=data.rows)
         evaluate = _dense.Evaluator(self, params)
 
         def after_epoch(j):

@@ -260,14 +260,14 @@ class Network(object):
             if flag and evaluation_data is None:
                 raise ValueError("%s needs evaluation_data" % name)
         act_h, act_o, code = self._codes()
-        X, Y = self._arrays(training_data, "training_data")
+        data = _dense.training_set(training_data, "training_data", self.sizes[0], self.sizes[-1], self.dtype)
         if evaluation_data is not None:
             Xe, Ye = self._arrays(evaluation_data, "evaluation_data")
             labels_e = _dense.labels_of(Ye)
-        labels_t = _dense.labels_of(Y) if monitor_training_accuracy else None
+        labels_t = _dense.labels_of(data.targets()) if monitor_training_accuracy else None
         if mu > 0 and code is None and (checkpoint or resume):
             raise ValueError("checkpoints with momentum need a built-in cost (the native path)")
-        n = len(X)
+        n = data.n
         params = _train.dense_params(self)
         params.load()
         run = _train.Run(
@@ -277,7 +277,8 @@ class Network(object):
                 epochs=epochs, mini_batch_size=mini_batch_size, eta=eta, lmbda=lmbda, regularization=regularization,
                 mu=mu, p_dropout=p_dropout, dtype=self.dtype.name, n_training=n,
                 n_evaluation=len(Xe) if evaluation_data is not None else 0),
-            checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, X=X, Y=Y, options=dict(
+            checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, X=data.inputs, Y=data.targets,
+            options=dict(
                 kind="network2", cost=_cost_name(self.cost), activation=self.activation,
                 mini_batch_size=mini_batch_size, eta=eta, lmbda=lmbda, regularization=regularization, mu=mu,
                 p_dropout=p_dropout, early_stopping_n=early_stopping_n, schedule_patience=schedule_patience,
@@ -297,10 +298,11 @@ class Network(object):
                        mu=mu, p_dropout=p_dropout, seed=0 if seed is None else seed)
         if code is None:
             _notice_custom_cost(self.cost)
-            engine = _NumpyEngine(self, params, X, Y, eta, mbs, lmbda, n, mu, regularization, seed)
+            engine = _NumpyEngine(self, params, data.inputs(), data.targets(), eta, mbs, lmbda, n, mu,
+                                  regularization, seed)
         else:
-            engine = _dense.Engine(self, params, X, Y, eta, (act_h, act_o, code), mbs, momentum=mu > 0,
-                                   dropout=seed is not None, **options)
+            engine = _dense.Engine(self, params, data.X, data.Y, eta, (act_h, act_o, code), mbs, momentum=mu > 0,
+                                   dropout=seed is not None, rows=data.rows, **options)
         run.velocities = engine.velocities
         evaluate = _Evaluator(self, params, act_h, act_o, code)
         lists = evaluation_cost, evaluation_accuracy, training_cost, training_accuracy = [], [], [], []
@@ -316,7 +318,7 @@ class Network(object):
         def after_epoch(j):
             print("Epoch {} training complete".format(j))
             if monitor_training_cost or monitor_training_accuracy:
-                pred, cost = evaluate(X, Y, monitor_training_cost)
+                pred, cost = evaluate(data.inputs(), data.targets(), monitor_training_cost)
                 if monitor_training_cost:
                     cost = self._with_regularization(cost, lmbda, n)
                     training_cost.append(cost)
