@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from .common import _int_at_least
+from .common import _int_at_least, _nonneg_float, _positive_float
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
@@ -24,18 +24,6 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None or action.default is False:
             return action.help
         return super()._get_help_string(action)
-
-
-def _real(positive):
-    def parse(text):
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError("expected a number, got %r" % text) from None
-        if not np.isfinite(v) or (positive and v <= 0) or v < 0:
-            raise argparse.ArgumentTypeError("must be a finite number %s 0, got %r" % (">" if positive else ">=", text))
-        return v
-    return parse
 
 
 def _png_path(path):
@@ -186,7 +174,7 @@ def register(subparsers, add_common):
                     "and the errors.")
     c4.add_argument("--bumps", type=_int_at_least(1), nargs="+", default=[5, 10, 50],
                     help="numbers of bumps to build, one network each")
-    c4.add_argument("--steepness", type=_real(True), default=None,
+    c4.add_argument("--steepness", type=_positive_float, default=None,
                     help="weight of the step neurons (default: 4 per bump width, soft steps; the chapter's "
                          "pictures use 1000)")
     c4.add_argument("--points", type=_int_at_least(2), default=2001, help="points of [0, 1] the error is measured at")
@@ -213,8 +201,8 @@ def register(subparsers, add_common):
     c5.add_argument("--epochs", type=_int_at_least(0), default=500, help="epochs per network")
     c5.add_argument("--mini-batch-size", type=_int_at_least(1), default=1000,
                     help="mini-batch size (the book's script: 1000, i.e. the whole set)")
-    c5.add_argument("--eta", type=_real(True), default=0.1, help="learning rate")
-    c5.add_argument("--lmbda", type=_real(False), default=5.0, help="L2 regularisation")
+    c5.add_argument("--eta", type=_positive_float, default=0.1, help="learning rate")
+    c5.add_argument("--lmbda", type=_nonneg_float, default=5.0, help="L2 regularisation")
     c5.add_argument("--print-every", type=_int_at_least(1), default=None,
                     help="print the speeds every this many epochs (default: a fifth of --epochs)")
     c5.add_argument("--chain-length", type=_int_at_least(1), default=4, help="neurons in the chain example")
