@@ -20,8 +20,10 @@ in a fresh process end, whichever worker ran it and whatever else ran there.
 import contextlib
 import os
 import random
+import signal
 import sys
 import threading
+import time
 
 import numpy as np
 
@@ -168,6 +170,39 @@ def _start_local(distributed, workers):
             signal.signal(signal.SIGINT, old)
 
 
+def collect(client, futures, each):
+    """Call ``each(future)`` for every one of ``futures`` as it finishes; on any error or
+    Ctrl-C cancel the rest and re-raise.
+
+    Ctrl-C is held back while Dask's client is at work and raised here, between its
+    calls: a KeyboardInterrupt that lands inside the client's blocking wait can reach
+    its event loop half set up (distributed 2026.8 then logs a NameError traceback from
+    ``sync.<locals>.cancel``), and ``each`` (which saves a finished point) is never cut
+    in half."""
+    distributed = require_dask("collect")
+    hits = []
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, lambda signum, frame: hits.append(signum)) if main else None
+    try:
+        pending = distributed.as_completed(futures)
+        while not pending.is_empty():
+            if hits:
+                raise KeyboardInterrupt
+            batch = pending.next_batch(block=False)     # queue reads only: no call into the event loop
+            if not batch:
+                time.sleep(0.02)
+            for future in batch:
+                each(future)
+        if hits:
+            raise KeyboardInterrupt
+    except BaseException:
+        client.cancel(futures)
+        raise
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old)
+
+
 def dashboard_link(client):
     """The dashboard's address, or None when it is not running (on this machine's
     LocalCluster: when bokeh, which draws it, is missing)."""
@@ -272,7 +307,7 @@ def train_members(nets, data, epochs, mini_batch_size, eta, options, seeds, clie
                 results.append(net.SGD(data[0], epochs, mini_batch_size, eta, data[1], data[2], progress=progress,
                                        history=history, **options))
         return results
-    distributed = require_dask("Ensemble.train(client=...)")
+    require_dask("Ensemble.train(client=...)")
     if not client.nthreads():
         raise ValueError("Ensemble.train: the Dask cluster at %s has no workers" % client.scheduler.address)
     [shared] = client.scatter([tuple(data)], broadcast=True, hash=False)
@@ -281,21 +316,20 @@ def train_members(nets, data, epochs, mini_batch_size, eta, options, seeds, clie
                for net, seed, h in zip(nets, seeds, histories)]
     index = {f.key: k for k, f in enumerate(futures)}
     results = [None] * len(nets)
-    try:
-        for future in distributed.as_completed(futures):
-            k = index[future.key]
-            trained, results[k], record, lines = future.result()
-            for mine, theirs in zip(nets[k].layers, trained.layers):
-                mine.w, mine.b = theirs.w, theirs.b
-            nets[k]._sync()
-            if histories[k] is not None:
-                histories[k].settings, histories[k].epochs = record["settings"], record["epochs"]
-                if histories[k].path is not None:
-                    histories[k].save()
-            sys.stdout.write(lines)       # the book's lines the member printed on its worker
-            sys.stdout.flush()
-    except BaseException:
-        client.cancel(futures)
-        raise
+
+    def finished(future):
+        k = index[future.key]
+        trained, results[k], record, lines = future.result()
+        for mine, theirs in zip(nets[k].layers, trained.layers):
+            mine.w, mine.b = theirs.w, theirs.b
+        nets[k]._sync()
+        if histories[k] is not None:
+            histories[k].settings, histories[k].epochs = record["settings"], record["epochs"]
+            if histories[k].path is not None:
+                histories[k].save()
+        sys.stdout.write(lines)       # the book's lines the member printed on its worker
+        sys.stdout.flush()
+
+    collect(client, futures, finished)
     return results
 

@@ -296,7 +296,7 @@ def sweep(net, grid, *, seeds=1, seed=0, run=None, data=None, dataset="mnist", e
 
 def _run_on(client, preset, todo, data_ref, threads, finished, bar, on_start, total, done):
     """Submit a task per point, collect them as they finish; cancel the rest on any error or Ctrl-C."""
-    distributed = _cluster.require_dask("sweep")
+    _cluster.require_dask("sweep")
     if not client.nthreads():
         raise ValueError("the Dask cluster at %s has no workers" % client.scheduler.address)
     if data_ref[0] == "load":
@@ -314,11 +314,7 @@ def _run_on(client, preset, todo, data_ref, threads, finished, bar, on_start, to
                              key="nnfast-sweep-%s-%d-%s" % (preset.label, s, hashlib.sha1(
                                  _key(p, s).encode()).hexdigest()[:12])) for p, s in todo]
     try:
-        for future in distributed.as_completed(futures):
-            finished(future.result())
-    except BaseException:
-        client.cancel(futures)
-        raise
+        _cluster.collect(client, futures, lambda future: finished(future.result()))
     finally:
         bar.close()
 
