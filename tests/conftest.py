@@ -8,6 +8,23 @@ import os
 import numpy as np
 import pytest
 
+import nnfast
+
+
+def child_env(**extra):
+    """The environment for a child Python that must import the nnfast these tests import
+    (src/ in a checkout, site-packages under CI), whatever its working directory; ``extra``
+    entries are set on top (a value of None removes the variable)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(nnfast.__file__)))
+    path = [here] + [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+    for key, value in extra.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
 
 def data_root():
     root = os.environ.get("NNFAST_DATA")

@@ -16,8 +16,7 @@ import pytest
 import nnfast
 from nnfast import network, network2
 
-# children import the nnfast this process imported (the source tree or an installed copy)
-SRC = os.path.dirname(os.path.dirname(os.path.abspath(nnfast.__file__)))
+from conftest import child_env
 
 PRELUDE = """
 import random
@@ -66,7 +65,7 @@ def saved_epoch(path):
 def test_sigkill_then_resume_is_bit_identical(kind, tmp_path):
     path = str(tmp_path / "run.npz")
     script = PRELUDE + "\nimport sys\nrun(sys.argv[1], %d, checkpoint=sys.argv[2], checkpoint_every=2)\n" % EPOCHS
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1")
+    env = child_env(OMP_NUM_THREADS="1")
     proc = subprocess.Popen([sys.executable, "-c", script, kind, path], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env=env)
     try:
@@ -191,7 +190,7 @@ def run3(epochs, **kw):
 def test_network3_sigkill_then_resume_is_bit_identical(tmp_path):
     path = str(tmp_path / "run3.npz")
     script = NET3 + "\nimport sys\nrun3(%d, checkpoint=sys.argv[1], checkpoint_every=2)\n" % EPOCHS
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1")
+    env = child_env(OMP_NUM_THREADS="1")
     proc = subprocess.Popen([sys.executable, "-c", script, path], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env=env)
     try:

@@ -1,6 +1,5 @@
 """`nnfast chapter3`, `chapter6` and the common flags: the book's lines on stdout,
 histories that agree with them, and bad input as one line with status 2."""
-import os
 import subprocess
 import sys
 
@@ -9,11 +8,12 @@ import pytest
 from nnfast import cli
 from nnfast.history import History
 
+from conftest import child_env
+
 
 def _nnfast(*args, env=None, cwd=None):
-    path = os.pathsep.join(os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
     return subprocess.run([sys.executable, "-m", "nnfast"] + list(args), capture_output=True, text=True,
-                          timeout=300, env=dict(os.environ, PYTHONPATH=path, **(env or {})), cwd=cwd)
+                          timeout=300, env=child_env(**(env or {})), cwd=cwd)
 
 
 def _one_line_error(r, command):

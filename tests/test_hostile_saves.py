@@ -12,12 +12,12 @@ import sys
 import numpy as np
 import pytest
 
-import nnfast
 from nnfast import _atomic, _checkpoint, history, network, network2, network3
 
 from hostile import corpus
 
-SRC = os.path.dirname(os.path.dirname(os.path.abspath(nnfast.__file__)))
+from conftest import child_env
+
 POSIX = pytest.mark.skipif(os.name != "posix", reason="signals and umask are POSIX")
 
 
@@ -93,7 +93,7 @@ def test_cli_checks_history_and_save_before_loading():
     for flag in ("--history", "--save"):
         r = subprocess.run([sys.executable, "-m", "nnfast", "chapter1", flag, "/proc/nnfast-x.json",
                             "--data", "/nonexistent"], capture_output=True, text=True, timeout=120,
-                           env=dict(os.environ, PYTHONPATH=SRC))
+                           env=child_env())
         assert r.returncode == 2 and "%s: cannot save to /proc/nnfast-x.json" % flag in r.stderr, r.stderr
         assert "nonexistent" not in r.stderr             # refused before looking for the data
 
@@ -155,7 +155,7 @@ print("saved", calls, signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL, fl
 
 def _child(path, mode):
     proc = subprocess.Popen([sys.executable, "-c", CHILD, path, mode], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=SRC))
+                            stderr=subprocess.PIPE, text=True, env=child_env())
     assert proc.stdout.readline().strip() == "writing", proc.stderr.read()
     return proc
 

@@ -8,7 +8,6 @@ Python threads at once; a forked worker trains after the parent did.
 """
 import contextlib
 import io
-import os
 import random
 import signal
 import subprocess
@@ -23,8 +22,7 @@ import nnfast
 from nnfast import TrainingDiverged, network, network2, network3
 from nnfast.network3 import ConvPoolLayer, FullyConnectedLayer, ReLU, SoftmaxLayer
 
-# children import the nnfast this process imported (the source tree or an installed copy)
-SRC = os.path.dirname(os.path.dirname(os.path.abspath(nnfast.__file__)))
+from conftest import child_env
 
 
 def toy(n=200, n_in=20, n_out=5, seed=0, scale=1.0):
@@ -240,7 +238,7 @@ RESTORE_SIGINT = "import signal; signal.signal(signal.SIGINT, signal.default_int
 
 
 def run_child(script, args, signal_after=None, sig=signal.SIGINT, timeout=120):
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = child_env()
     proc = subprocess.Popen([sys.executable, "-c", RESTORE_SIGINT + script] + list(args), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -445,7 +443,7 @@ if __name__ == "__main__":
 def test_fork_after_training_works(kind, tmp_path):
     script = tmp_path / "fork_child.py"
     script.write_text(FORK_CHILD)
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = child_env()
     proc = subprocess.run([sys.executable, str(script), kind], capture_output=True, text=True, env=env,
                           timeout=150)
     assert proc.returncode == 0 and "fork ok" in proc.stdout, proc.stderr

@@ -18,6 +18,8 @@ import nnfast
 from nnfast import _cluster, network, network3
 from nnfast.sweep import _digest
 
+from conftest import child_env
+
 GRID = {"eta": [0.5, 3.0], "epochs": [1], "n_train": [1000]}
 
 
@@ -228,9 +230,8 @@ def test_plot_of_a_sweep_one_and_two_parameters(small, tmp_path):
 
 
 def _nnfast(*args, **kw):
-    path = os.pathsep.join(os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
     return subprocess.run([sys.executable, "-m", "nnfast"] + list(args), capture_output=True, text=True,
-                          timeout=120, env=dict(os.environ, PYTHONPATH=path), **kw)
+                          timeout=120, env=child_env(), **kw)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -255,9 +256,8 @@ def test_cli_ctrl_c_leaves_the_finished_points_and_resume_finishes(small_pickle,
     out = tmp_path / "s.json"
     args = ["sweep", "--net", "chapter1", "--grid", "eta=0.5,1,2,3", "--grid", "epochs=40", "--workers", "0",
             "--threads", "1", "--dataset", "fashion-mnist", "--data", small_pickle, "--out", str(out)]
-    path = os.pathsep.join(os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
     p = subprocess.Popen([sys.executable, "-m", "nnfast"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=dict(os.environ, PYTHONPATH=path))
+                         text=True, env=child_env())
     try:
         for line in p.stdout:
             if line.startswith("point 1/4"):

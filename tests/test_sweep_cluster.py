@@ -18,6 +18,8 @@ from nnfast import _cluster, network, network3  # noqa: E402
 from nnfast.sweep import _digest  # noqa: E402
 from test_sweep import small, small_pickle  # noqa: E402,F401 - the fixtures
 
+from conftest import child_env
+
 GRID = {"eta": [0.5, 3.0], "epochs": [1], "n_train": [1000]}
 
 
@@ -122,11 +124,10 @@ def test_cli_sweep_on_two_workers(small_pickle, tmp_path):
     import subprocess
     import sys
     out = tmp_path / "s.json"
-    path = os.pathsep.join(os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
     r = subprocess.run([sys.executable, "-m", "nnfast", "sweep", "--net", "chapter1", "--grid", "eta=0.5,3",
                         "--grid", "epochs=1", "--grid", "n_train=1000", "--workers", "2", "--threads", "1",
                         "--dataset", "fashion-mnist", "--data", small_pickle, "--out", str(out)],
-                       capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=path))
+                       capture_output=True, text=True, timeout=300, env=child_env())
     assert r.returncode == 0, r.stderr
     assert "on 2 worker processes" in r.stdout and r.stdout.count("\npoint ") == 2
     here = nnfast.sweep("chapter1", {"eta": [0.5, 3.0], "epochs": [1], "n_train": [1000]}, workers=0,
@@ -140,11 +141,10 @@ def test_cli_ctrl_c_on_the_cluster_is_one_line_and_keeps_whole_points(small_pick
     import subprocess
     import sys
     out = tmp_path / "s.json"
-    path = os.pathsep.join(os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
     p = subprocess.Popen([sys.executable, "-m", "nnfast", "sweep", "--grid", "eta=0.5,1,2,3,4,5", "--grid",
                           "epochs=60", "--workers", "2", "--threads", "1", "--dataset", "fashion-mnist", "--data",
                           small_pickle, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=dict(os.environ, PYTHONPATH=path), start_new_session=True)
+                         text=True, env=child_env(), start_new_session=True)
     try:
         for line in p.stdout:
             if line.startswith("point 1/6"):

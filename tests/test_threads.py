@@ -17,8 +17,9 @@ import pytest
 import nnfast
 from nnfast import _config, _core, _testing, network, network2, network3
 
+from conftest import child_env
+
 # child processes import the nnfast this test imports (installed, or an in-place build under src/)
-SRC = os.path.dirname(os.path.dirname(os.path.abspath(nnfast.__file__)))
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 needs_openmp = pytest.mark.skipif(not _core.openmp_enabled(), reason="serial build: one thread only")
 
@@ -215,7 +216,7 @@ def test_exact_count_and_bound_give_the_same_numbers():
 
 def test_omp_num_threads_in_a_fresh_process():
     code = "import nnfast; print(nnfast.get_num_threads())"
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=SRC)
+    env = child_env(OMP_NUM_THREADS="1")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["1"]
@@ -225,8 +226,7 @@ def test_omp_num_threads_in_a_fresh_process():
 def test_affinity_in_a_fresh_process():
     code = "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); import nnfast; " \
            "print(nnfast.get_num_threads())"
-    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    env["PYTHONPATH"] = SRC
+    env = child_env(OMP_NUM_THREADS=None)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["1"]
@@ -246,8 +246,7 @@ def test_bounded_spin_unless_the_user_chose():
 def test_bounded_spin_is_set_for_openmp_only():
     """libgomp starts with SPINCOUNT; the programs the process starts do not inherit it."""
     code = "import os, nnfast; print(nnfast.show_config(False)['gomp_spincount'], os.environ.get('GOMP_SPINCOUNT'))"
-    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
-    env["PYTHONPATH"] = SRC
+    env = child_env(GOMP_SPINCOUNT=None, OMP_WAIT_POLICY=None)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == [str(_config.SPINCOUNT), "None"]
@@ -264,7 +263,7 @@ CHILD = os.path.join(REPO, "benchmarks", "sigint_child.py")
 
 @pytest.mark.parametrize("kind", ["network", "network3"])
 def test_ctrl_c_stops_sgd_beside_a_busy_program(kind):
-    env = dict(os.environ, PYTHONPATH=SRC)
+    env = child_env()
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         child = subprocess.Popen([sys.executable, CHILD, kind], stdout=subprocess.PIPE,
