@@ -13,15 +13,16 @@
 #include "tmpl.h"
 #else
 
-/* out[b, f, qy, qx] = max_{i<PH, j<PW} conv[f, b, qy*PH+i, qx*PW+j], arg = its index y*OW + x.
- * Work: one example per task. */
-void S(nn3_pool_forward)(const real *conv, real *out, int32_t *arg, nn_size nb, nn_size B, nn_size F, nn_size OH,
-                         nn_size OW, nn_size PH, nn_size PW) {
+/* out[b, f, qy, qx] = max_{i<PH, j<PW} conv[f, b, qy*PH+i, qx*PW+j], arg = its index y*OW + x;
+ * then, when bias is not NULL, out += bias[f] and a = act(out) (bias_act.c) on the example's maps
+ * while they are in cache.  Work: one example per task. */
+void S(nn3_pool_act_forward)(const real *conv, real *out, real *a, const real *bias, int act, int32_t *arg,
+                             nn_size nb, nn_size B, nn_size F, nn_size OH, nn_size OW, nn_size PH, nn_size PW) {
     nn_size P = OH * OW, QH = OH / PH, QW = OW / PW, ld = B * P;
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
-    for (nn_size b = 0; b < nb; b++)
+    for (nn_size b = 0; b < nb; b++) {
         for (nn_size f = 0; f < F; f++) {
             const real *m = conv + f * ld + b * P;
             real *o = out + (b * F + f) * QH * QW;
@@ -55,7 +56,16 @@ void S(nn3_pool_forward)(const real *conv, real *out, int32_t *arg, nn_size nb, 
                     g[qy * QW + qx] = (int32_t)best;
                 }
         }
+        if (bias)
+            S(nn3_bias_act_example)(out + b * F * QH * QW, a + b * F * QH * QW, bias, act, F, QH * QW);
+    }
     nn_sync();   /* the loop's barrier, timed */
+}
+
+/* The pool alone (out, arg as above). */
+void S(nn3_pool_forward)(const real *conv, real *out, int32_t *arg, nn_size nb, nn_size B, nn_size F, nn_size OH,
+                         nn_size OW, nn_size PH, nn_size PW) {
+    S(nn3_pool_act_forward)(conv, out, NULL, NULL, 0, arg, nb, B, F, OH, OW, PH, PW);
 }
 
 /* dconv[f, b, arg[b, f, q]] = dout[b, f, q], zero elsewhere (overwrites dconv's nb*P columns).
