@@ -4,29 +4,57 @@
  * and softmax.c's; dropout's mask is dropout.c's.  Each product is cut into at most max_parts BLAS
  * calls over independent output slices (nn3_parts), the same cut for any thread count, and the
  * elementwise steps of the layer run on each slice inside the same loop: one barrier per pass.
+ * The products go to BLAS, or by shape (fc_small below) to the small-batch kernels network and
+ * network2 train with (nn_fc3_*, dense_fc3.h).
  * Compiled for float and double (tmpl.h).
  */
 #ifndef NN_TMPL
 #include "net3.h"
+
+int nn3_fc_small_rows = NN3_FC_SMALL_ROWS;
+double nn3_fc_small_macs = NN3_FC_SMALL_MACS;
+
+void nn3_set_fc_small(int rows, double macs) {
+    nn3_fc_small_rows = rows < 0 ? 0 : rows > 64 ? 64 : rows;
+    nn3_fc_small_macs = macs;
+}
+
 #define NN_TMPL "dense3.c"
 #include "tmpl.h"
 #else
 #include "gemm_rm.h"
+#define DTYPE (sizeof(real) == sizeof(float))   /* dense.h's NN_F32 (1) or NN_F64 (0) */
+
+/* The small-batch kernels or BLAS, by shape (measured on an AVX-512 Xeon, float32, mini-batch 10, one
+ * thread): OpenBLAS's small-matrix kernels (AVX-512, no packing) win below about 4 million
+ * multiply-adds (784x100: 0.40 against 0.64 s per epoch of the fc net); above, where BLAS packs w
+ * on every call, the kernels that stream it once win (the dropout net's 640x1000 and 1000x1000
+ * layers: 29.9 against 32.3 s). */
+static inline int S(fc_small)(nn_size nb, nn_size I, nn_size O) {
+    return nb <= nn3_fc_small_rows && (double)nb * (double)I * (double)O >= nn3_fc_small_macs;
+}
 
 /* A fully connected layer's forward pass: z (nb, O) = scale x @ w, then, when b is not NULL,
- * z += b and a = act(z) on each column slice right after its product (no pass or barrier of its
- * own; a softmax layer passes b NULL and runs softmax.c's rows after).  Work: column slices of
- * z, at least 16 wide. */
+ * z += b and a = act(z) on each slice right after its product (no pass or barrier of its own; a
+ * softmax layer passes b NULL and runs softmax.c's rows after).  Work: column slices of z at least
+ * 16 wide (BLAS), or slices of its rows at least 4 high (small-batch kernels). */
 void S(nn3_fc_forward)(GEMM_T gemm, const real *x, const real *w, const real *b, real *z, real *a, int act,
                        real scale, nn_size nb, nn_size I, nn_size O, int max_parts) {
-    nn_size parts = nn3_parts(O, 16, max_parts);
+    int small = S(fc_small)(nb, I, O);
+    nn_size parts = small ? nn3_parts(nb, 4, max_parts) : nn3_parts(O, 16, max_parts);
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
     for (nn_size t = 0; t < parts; t++) {
-        nn_size lo = nn3_part_lo(O, parts, t), hi = nn3_part_lo(O, parts, t + 1);
-        S(gemm_rm)(gemm, 0, 0, nb, hi - lo, I, scale, x, I, w + lo, O, 0, z + lo, O);
-        if (b) S(nn3_bias_act_cols)(z, a, b, act, nb, O, lo, hi);
+        if (small) {   /* rows [lo, hi) of z */
+            nn_size lo = nn3_part_lo(nb, parts, t), hi = nn3_part_lo(nb, parts, t + 1);
+            nn_fc3_forward(DTYPE, x, w, z, scale, I, O, lo, hi);
+            if (b) S(nn3_bias_act_cols)(z + lo * O, a + lo * O, b, act, hi - lo, O, 0, O);
+        } else {       /* columns [lo, hi) of z */
+            nn_size lo = nn3_part_lo(O, parts, t), hi = nn3_part_lo(O, parts, t + 1);
+            S(gemm_rm)(gemm, 0, 0, nb, hi - lo, I, scale, x, I, w + lo, O, 0, z + lo, O);
+            if (b) S(nn3_bias_act_cols)(z, a, b, act, nb, O, lo, hi);
+        }
     }
     nn_sync();   /* the loop's barrier, timed */
 }
@@ -45,6 +73,7 @@ void S(nn3_fc_backward)(GEMM_T gemm, const real *dz, const real *x, real *w, rea
                         real beta, real l2, real *dx, const real *mask, int act_below, const real *z_below,
                         const real *a_below, nn_size nb, nn_size I, nn_size O, int max_parts) {
     nn_size parts = nn3_parts(I, 16, max_parts);
+    int small = S(fc_small)(nb, I, O);
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
@@ -52,7 +81,10 @@ void S(nn3_fc_backward)(GEMM_T gemm, const real *dz, const real *x, real *w, rea
         nn_size lo = nn3_part_lo(I, parts, t), hi = nn3_part_lo(I, parts, t + 1);
         S(nn3_bias_backward_range)(dz, gb, alpha, beta, nb, O, 1, nn3_part_lo(O, parts, t), nn3_part_lo(O, parts, t + 1));
         if (dx) {
-            S(gemm_rm)(gemm, 0, 1, nb, hi - lo, O, 1, dz, O, w + lo * O, O, 0, dx + lo, I);
+            if (small)
+                nn_fc3_backward_x(DTYPE, dz, w, dx, nb, I, O, lo, hi);
+            else
+                S(gemm_rm)(gemm, 0, 1, nb, hi - lo, O, 1, dz, O, w + lo * O, O, 0, dx + lo, I);
             if (mask)
                 for (nn_size r = 0; r < nb; r++)
                     for (nn_size i = lo; i < hi; i++) dx[r * I + i] *= mask[r * I + i];
@@ -60,7 +92,10 @@ void S(nn3_fc_backward)(GEMM_T gemm, const real *dz, const real *x, real *w, rea
         }
         if (l2 != 0)
             for (nn_size i = lo * O; i < hi * O; i++) gw[i] -= l2 * gw[i];
-        S(gemm_rm)(gemm, 1, 0, hi - lo, O, nb, alpha, x + lo, I, dz, O, beta, gw + lo * O, O);
+        if (small && beta == 1 && gw == w)   /* the SGD step */
+            nn_fc3_update(DTYPE, x, dz, w, -alpha, nb, I, O, lo, hi);
+        else
+            S(gemm_rm)(gemm, 1, 0, hi - lo, O, nb, alpha, x + lo, I, dz, O, beta, gw + lo * O, O);
     }
     nn_sync();   /* the loop's barrier, timed */
 }

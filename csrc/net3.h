@@ -70,6 +70,24 @@ static inline nn_size nn3_parts(nn_size n, nn_size min, int max_parts) {
 }
 static inline nn_size nn3_part_lo(nn_size n, nn_size parts, nn_size i) { return n * i / parts; }
 
+/* network3's fully connected products at small mini-batches, through the kernels of network and
+ * network2 (dense_impl.h; dense_fc3.h says how): dense.c's dispatchers, dtype 0 double, 1 float
+ * (dense.h's NN_F64, NN_F32), [lo, hi) a slice of z's rows (forward) or of w's rows (the others). */
+void nn_fc3_forward(int dtype, const void *x, const void *w, void *z, double scale, nn_size I, nn_size O, nn_size lo,
+                    nn_size hi);
+void nn_fc3_backward_x(int dtype, const void *dz, const void *w, void *dx, nn_size nb, nn_size I, nn_size O,
+                       nn_size lo, nn_size hi);
+void nn_fc3_update(int dtype, const void *x, const void *dz, void *w, double eta, nn_size nb, nn_size I, nn_size O,
+                   nn_size lo, nn_size hi);
+/* A layer takes them (else BLAS) at mini-batches of at most nn3_fc_small_rows rows (at most 64) when
+ * its product has at least nn3_fc_small_macs multiply-adds (dense3.c says why).  Tests set them to
+ * hold both paths to the oracle (nn3_set_fc_small). */
+#define NN3_FC_SMALL_ROWS 16
+#define NN3_FC_SMALL_MACS 4e6
+extern int nn3_fc_small_rows;
+extern double nn3_fc_small_macs;
+void nn3_set_fc_small(int rows, double macs);
+
 #define NN3_DECLARE(real, S, gemm_t)                                                                    \
     /* conv.c */                                                                                         \
     void nn3_conv_forward##S(gemm_t gemm, const real *x, const real *w, real *col, real *out,            \
