@@ -75,15 +75,17 @@ void S(nn3_conv_backward_w)(GEMM_T gemm, const real *dout, const real *col, real
 }
 
 /* dcol (K, nb*P) = w^T (K, F) @ dout (F, nb*P); dx (nb, C, H, W) = col2im(dcol) (overwritten).
- * Work: one example per task (its product and its col2im). */
+ * Work: the product in column parts (one BLAS call each: w^T is packed once per part, not once per
+ * example), then one col2im per example. */
 void S(nn3_conv_backward_x)(GEMM_T gemm, const real *dout, const real *w, real *dcol, real *dx, nn_size nb,
-                            nn_size B, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {
+                            nn_size B, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW,
+                            int max_parts) {
     nn_size P = (H - KH + 1) * (W - KW + 1), K = C * KH * KW, ld = B * P;
+    S(gemm_parts)(gemm, 1, 0, 0, K, nb * P, F, 1, w, K, dout, ld, 0, dcol, ld, 64, max_parts);
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
     for (nn_size b = 0; b < nb; b++) {
-        S(gemm_rm)(gemm, 1, 0, K, P, F, 1, w, K, dout + b * P, ld, 0, dcol + b * P, ld);
         real *dxb = dx + b * C * H * W;
         memset(dxb, 0, C * H * W * sizeof(real));
         S(col2im)(dcol + b * P, dxb, ld, C, H, W, KH, KW);

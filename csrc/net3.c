@@ -87,7 +87,7 @@ static void S(backward)(nn3_net *net, const real *x, nn_size nb, int update, rea
             S(nn3_pool_backward)(da, ly->arg, (real *)ly->conv, nb, net->B, ly->F, P, Sn);
             if (dx)
                 S(nn3_conv_backward_x)(gemm, (const real *)ly->conv, (const real *)ly->w, (real *)ly->dcol, dx, nb,
-                                       net->B, ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW);
+                                       net->B, ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW, net->max_parts);
             if (update && l2 != 0) S(shrink)(gw, l2, ly->F * ly->C * ly->KH * ly->KW);
             S(nn3_conv_backward_w)(gemm, (const real *)ly->conv, (const real *)ly->col, gw, alpha, beta_w, nb,
                                    net->B, P, ly->F, ly->C * ly->KH * ly->KW, net->max_parts);

@@ -98,7 +98,7 @@ void nn3_set_fc_small(int rows, double macs);
                                 int max_parts);                                                            \
     void nn3_conv_backward_x##S(gemm_t gemm, const real *dout, const real *w, real *dcol, real *dx,       \
                                 nn_size nb, nn_size B, nn_size C, nn_size H, nn_size W, nn_size F,         \
-                                nn_size KH, nn_size KW);                                                   \
+                                nn_size KH, nn_size KW, int max_parts);                                                   \
     /* pool.c */                                                                                         \
     void nn3_pool_forward##S(const real *conv, real *out, int32_t *arg, nn_size nb, nn_size B, nn_size F,  \
                              nn_size OH, nn_size OW, nn_size PH, nn_size PW);                              \
