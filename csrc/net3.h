@@ -96,6 +96,9 @@ void nn3_set_fc_small(int rows, double macs);
     void nn3_conv_backward_w##S(gemm_t gemm, const real *dout, const real *col, real *gw, real alpha,      \
                                 real beta, nn_size nb, nn_size B, nn_size P, nn_size F, nn_size K,         \
                                 int max_parts);                                                            \
+    void nn3_conv_backward_wb##S(gemm_t gemm, const real *dout, const real *col, real *gw, const real *dz,  \
+                                 real *gb, real alpha, real beta, real l2, nn_size nb, nn_size B, nn_size P, \
+                                 nn_size Q, nn_size F, nn_size K, int max_parts);                           \
     void nn3_conv_backward_x##S(gemm_t gemm, const real *dout, const real *w, real *dcol, real *dx,       \
                                 nn_size nb, nn_size B, nn_size C, nn_size H, nn_size W, nn_size F,         \
                                 nn_size KH, nn_size KW, int max_parts);                                                   \
@@ -105,6 +108,8 @@ void nn3_set_fc_small(int rows, double macs);
     void nn3_pool_act_forward##S(const real *conv, real *out, real *a, const real *bias, int act,          \
                                  int32_t *arg, nn_size nb, nn_size B, nn_size F, nn_size OH, nn_size OW,    \
                                  nn_size PH, nn_size PW);                                                   \
+    void nn3_pool_act_backward##S(real *da, const real *z, const real *a, int act, const int32_t *arg,     \
+                                  real *dconv, nn_size nb, nn_size B, nn_size F, nn_size P, nn_size Q);     \
     void nn3_pool_backward##S(const real *dout, const int32_t *arg, real *dconv, nn_size nb, nn_size B,    \
                               nn_size F, nn_size P, nn_size Q);                                           \
     /* bias_act.c */                                                                                     \
