@@ -1,6 +1,8 @@
-"""network3's fully connected layers on the small-batch kernels of network/network2 (csrc/dense_fc3.h)
-against the oracle, on shapes that cross every block edge of those kernels, for each dtype and thread
-count; and the same nets on BLAS, so that both paths are held to the same answers."""
+"""network3's fused layer loops against the oracle, for each dtype and thread count: the fully
+connected layers on the small-batch kernels of network/network2 (csrc/dense_fc3.h), on shapes that
+cross every block edge of those kernels, and the same nets on BLAS, so that both paths are held to
+the same answers; and conv layers whose bias, activation, its derivative, bias gradient and L2 step
+run inside the pool and filter-gradient loops (csrc/pool.c, conv.c), below a conv or an FC layer."""
 import numpy as np
 import pytest
 
@@ -132,3 +134,51 @@ def test_fc_small_rejects_bad_settings(bad):
     with pytest.raises(ValueError):
         _net3.fc_small(**bad)
     assert _net3.fc_small() == before
+
+
+# ---- conv layers: pool + bias + activation forward, pool routing + derivative, filter step + bias + L2
+
+def conv_layers(mod, B, act):
+    """conv below conv (the derivative made in the pool loop) and conv below FC (made by the FC's loop)."""
+    a = getattr(mod, act)
+    return [mod.ConvPoolLayer(filter_shape=(3, 2, 3, 4), image_shape=(B, 2, 9, 11), poolsize=(2, 3), activation_fn=a),
+            mod.ConvPoolLayer(filter_shape=(5, 3, 2, 2), image_shape=(B, 3, 3, 2), poolsize=(1, 1), activation_fn=a),
+            mod.FullyConnectedLayer(n_in=5 * 2 * 1, n_out=7, activation_fn=a),
+            mod.SoftmaxLayer(n_in=7, n_out=5)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("act,lmbda", [("sigmoid", 0.5), ("ReLU", 0.0), ("tanh", 0.5)])
+def test_conv_training_equals_reference(dtype, threads, act, lmbda):
+    B = 5
+    np.random.seed(2)
+    net = n3.Network(conv_layers(n3, B, act), B, dtype=dtype)
+    np.random.seed(2)
+    ref = R.Network(conv_layers(R, B, act), B)
+    rng = np.random.default_rng(2)
+    for a, b in zip(net.layers, ref.layers):
+        a.w[...] = rng.normal(scale=0.5, size=a.w.shape)
+        b.w[...] = a.w.reshape(b.w.shape)
+        b.b[...] = a.b
+    rng = np.random.default_rng(3)
+    x, y = rng.random((15 * B, 2 * 9 * 11)), rng.integers(0, 5, 15 * B)
+    with nnfast.num_threads(threads):
+        net.SGD((x.astype(dtype), y), 1, B, 0.2, None, None, lmbda=lmbda)
+    ref.train((x, y), 1, B, 0.2, lmbda=lmbda)
+    for a, b in zip(net.layers, ref.layers):
+        np.testing.assert_allclose(a.w, b.w.reshape(a.w.shape), rtol=0, atol=TOL[dtype])
+        np.testing.assert_allclose(a.b, b.b, rtol=0, atol=TOL[dtype])
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "ReLU"])
+def test_conv_gradients_equal_central_differences(act):
+    B = 5
+    np.random.seed(4)
+    net = n3.Network(conv_layers(n3, B, act), B, dtype=np.float64)
+    rng = np.random.default_rng(4)
+    for layer in net.layers:
+        layer.w[...] = rng.normal(scale=0.5, size=layer.w.shape)
+    x, y = rng.random((B, 2 * 9 * 11)), rng.integers(0, 5, B)
+    result = gradcheck(net, x, y, samples=12, seed=1)
+    assert result.ok(1e-6), str(result)
