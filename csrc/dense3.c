@@ -34,29 +34,35 @@ static inline int S(fc_small)(nn_size nb, nn_size I, nn_size O) {
     return nb <= nn3_fc_small_rows && (double)nb * (double)I * (double)O >= nn3_fc_small_macs;
 }
 
-/* A fully connected layer's forward pass: z (nb, O) = scale x @ w, then, when b is not NULL,
- * z += b and a = act(z) on each slice right after its product (no pass or barrier of its own; a
- * softmax layer passes b NULL and runs softmax.c's rows after).  Work: column slices of z at least
- * 16 wide (BLAS), or slices of its rows at least 4 high (small-batch kernels). */
+/* A fully connected layer's forward pass: z (nb, O) = scale x @ w, then z += b and a = act(z) on
+ * each slice right after its product (no pass or barrier of its own).  act NN_SOFTMAX: a softmax
+ * layer (softmax.c's rows, with the cost into loss and dL/dz into dz when y is given), inside the
+ * loop when a part holds whole rows, else as its own pass.  Work: column slices of z at least 16
+ * wide (BLAS), or slices of its rows at least 4 high (small-batch kernels). */
 void S(nn3_fc_forward)(GEMM_T gemm, const real *x, const real *w, const real *b, real *z, real *a, int act,
-                       real scale, nn_size nb, nn_size I, nn_size O, int max_parts) {
-    int small = S(fc_small)(nb, I, O);
+                       real scale, const int64_t *y, real *loss, real *dz, nn_size nb, nn_size I, nn_size O,
+                       int max_parts) {
+    int small = S(fc_small)(nb, I, O), softmax = act == NN_SOFTMAX;
     nn_size parts = small ? nn3_parts(nb, 4, max_parts) : nn3_parts(O, 16, max_parts);
+    int whole_rows = small || parts == 1;
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
     for (nn_size t = 0; t < parts; t++) {
-        if (small) {   /* rows [lo, hi) of z */
-            nn_size lo = nn3_part_lo(nb, parts, t), hi = nn3_part_lo(nb, parts, t + 1);
-            nn_fc3_forward(DTYPE, x, w, z, scale, I, O, lo, hi);
-            if (b) S(nn3_bias_act_cols)(z + lo * O, a + lo * O, b, act, hi - lo, O, 0, O);
-        } else {       /* columns [lo, hi) of z */
-            nn_size lo = nn3_part_lo(O, parts, t), hi = nn3_part_lo(O, parts, t + 1);
-            S(gemm_rm)(gemm, 0, 0, nb, hi - lo, I, scale, x, I, w + lo, O, 0, z + lo, O);
-            if (b) S(nn3_bias_act_cols)(z, a, b, act, nb, O, lo, hi);
-        }
+        nn_size lo = nn3_part_lo(small ? nb : O, parts, t), hi = nn3_part_lo(small ? nb : O, parts, t + 1);
+        nn_size rlo = small ? lo : 0, rhi = small ? hi : nb;   /* this part's rows and columns */
+        nn_size clo = small ? 0 : lo, chi = small ? O : hi;
+        if (small)
+            nn_fc3_forward(DTYPE, x, w, z, scale, I, O, rlo, rhi);
+        else
+            S(gemm_rm)(gemm, 0, 0, nb, chi - clo, I, scale, x, I, w + clo, O, 0, z + clo, O);
+        if (!softmax)
+            S(nn3_bias_act_cols)(z + rlo * O, a + rlo * O, b, act, rhi - rlo, O, clo, chi);
+        else if (whole_rows)
+            S(nn3_softmax_rows)(z, a, b, y, loss, dz, nb, O, rlo, rhi);
     }
     nn_sync();   /* the loop's barrier, timed */
+    if (softmax && !whole_rows) S(nn3_softmax_forward_dz)(z, a, b, y, loss, dz, nb, O);
 }
 
 /* A fully connected layer's backward pass and SGD step in one loop over slices [lo, hi) of its

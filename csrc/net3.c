@@ -44,12 +44,10 @@ static void S(forward)(nn3_net *net, const real *x, nn_size nb, int train, uint6
             } else if (!train) {
                 scale = (real)(1.0 - ly->p);
             }
-            int fc = ly->kind == NN3_FC;
-            S(nn3_fc_forward)(gemm, xin, (const real *)ly->w, fc ? (const real *)ly->b : NULL, z, a, ly->act, scale,
-                              nb, ly->I, ly->O, net->max_parts);
-            if (!fc)
-                S(nn3_softmax_forward_dz)(z, a, (const real *)ly->b, train ? net->y : NULL,
-                                          train ? (real *)net->loss : NULL, train ? (real *)ly->da : NULL, nb, ly->O);
+            S(nn3_fc_forward)(gemm, xin, (const real *)ly->w, (const real *)ly->b, z, a,
+                              ly->kind == NN3_FC ? ly->act : NN_SOFTMAX, scale, train ? net->y : NULL,
+                              train ? (real *)net->loss : NULL, train ? (real *)ly->da : NULL, nb, ly->I, ly->O,
+                              net->max_parts);
         }
         in = a;
     }

@@ -134,12 +134,15 @@ void nn3_set_fc_small(int rows, double macs);
     /* softmax.c */                                                                                      \
     void nn3_softmax_forward##S(real *z, real *a, const real *b, const int64_t *y, real *loss,             \
                                 nn_size nb, nn_size O);                                                    \
+    void nn3_softmax_rows##S(real *z, real *a, const real *b, const int64_t *y, real *loss, real *dz,        \
+                             nn_size nb, nn_size O, nn_size lo, nn_size hi);                               \
     void nn3_softmax_forward_dz##S(real *z, real *a, const real *b, const int64_t *y, real *loss, real *dz,  \
                                    nn_size nb, nn_size O);                                                 \
     void nn3_softmax_backward##S(const real *a, const int64_t *y, real *dz, nn_size nb, nn_size O);       \
     /* dense3.c (network3's fully connected layers) */                                                  \
     void nn3_fc_forward##S(gemm_t gemm, const real *x, const real *w, const real *b, real *z, real *a,     \
-                           int act, real scale, nn_size nb, nn_size I, nn_size O, int max_parts);          \
+                           int act, real scale, const int64_t *y, real *loss, real *dz, nn_size nb,         \
+                           nn_size I, nn_size O, int max_parts);                                          \
     void nn3_fc_backward##S(gemm_t gemm, const real *dz, const real *x, real *w, real *gw, real *gb,        \
                             real alpha, real beta, real l2, real *dx, const real *mask, int act_below,      \
                             const real *z_below, const real *a_below, nn_size nb, nn_size I, nn_size O,     \
