@@ -14,9 +14,10 @@
 #include <string.h>
 
 #include "dense.h"
+#include "net3.h"
 #include "rng.h"
 
-#define NN_TMPL "dense_impl.h"
+#define NN_TMPL "dense_fc3.h"   /* dense_impl.h and network3's entry points to its kernels */
 #include "tmpl.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !NN_PORTABLE_C
@@ -104,4 +105,24 @@ void nn_dense_backward(int dtype, const void *A, nn_size lda, nn_size B, const v
              layer_backward_f(A, lda, B, W, K, J, D, ldd, dA, ldda, dW, db, naive, nthreads),
              layer_backward_d_avx2(A, lda, B, W, K, J, D, ldd, dA, ldda, dW, db, naive, nthreads),
              layer_backward_f_avx2(A, lda, B, W, K, J, D, ldd, dA, ldda, dW, db, naive, nthreads));
+}
+
+/* network3's fully connected layers at small mini-batches (dense_fc3.h) */
+void nn_fc3_forward(int dtype, const void *x, const void *w, void *z, double scale, nn_size I, nn_size O, nn_size lo,
+                    nn_size hi) {
+    DISPATCH(dtype, fc3_forward_d(x, w, z, scale, I, O, lo, hi), fc3_forward_f(x, w, z, (float)scale, I, O, lo, hi),
+             fc3_forward_d_avx2(x, w, z, scale, I, O, lo, hi), fc3_forward_f_avx2(x, w, z, (float)scale, I, O, lo, hi));
+}
+
+void nn_fc3_backward_x(int dtype, const void *dz, const void *w, void *dx, nn_size nb, nn_size I, nn_size O,
+                       nn_size lo, nn_size hi) {
+    DISPATCH(dtype, fc3_backward_x_d(dz, w, dx, nb, I, O, lo, hi), fc3_backward_x_f(dz, w, dx, nb, I, O, lo, hi),
+             fc3_backward_x_d_avx2(dz, w, dx, nb, I, O, lo, hi), fc3_backward_x_f_avx2(dz, w, dx, nb, I, O, lo, hi));
+}
+
+void nn_fc3_update(int dtype, const void *x, const void *dz, void *w, double eta, nn_size nb, nn_size I, nn_size O,
+                   nn_size lo, nn_size hi) {
+    DISPATCH(dtype, fc3_update_d(x, dz, w, eta, nb, I, O, lo, hi), fc3_update_f(x, dz, w, (float)eta, nb, I, O, lo, hi),
+             fc3_update_d_avx2(x, dz, w, eta, nb, I, O, lo, hi),
+             fc3_update_f_avx2(x, dz, w, (float)eta, nb, I, O, lo, hi));
 }

@@ -26,14 +26,4 @@ void S(nn3_dropout_forward)(const real *x, real *mask, real *xd, double p, uint6
         }
     nn_sync();   /* the loop's barrier, timed */
 }
-
-/* dx *= mask (the gradient reaching the undropped input).  Work: rows. */
-void S(nn3_dropout_backward)(real *dx, const real *mask, nn_size nb, nn_size I) {
-#ifdef NNFAST_OPENMP
-#pragma omp for schedule(static) nowait
-#endif
-    for (nn_size r = 0; r < nb; r++)
-        for (nn_size u = 0; u < I; u++) dx[r * I + u] *= mask[r * I + u];
-    nn_sync();   /* the loop's barrier, timed */
-}
 #endif

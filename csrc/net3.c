@@ -5,8 +5,11 @@
  * walks the same loop and the kernels' `omp for` loops share out the work (their implicit
  * barriers order the steps).  The SGD step is fused into the backward products: a layer first
  * sends its gradient down with the old weights, then w -= l2 w (when l2 = eta lmbda / n is not 0) and
- * w -= eta dL/dw in one BLAS call (beta 1).  The L2 shrink is its own pass, not BLAS's beta = 1 - l2:
- * in float32 1 - l2 would round l2 (about 1e-7) by up to 5%.
+ * w -= eta dL/dw in one BLAS call (beta 1).  The L2 shrink is its own step, not BLAS's beta = 1 - l2:
+ * in float32 1 - l2 would round l2 (about 1e-7) by up to 5%.  Each elementwise step runs inside the
+ * loop that makes or uses its data, on that loop's slice (bias and activation in the pool loop and
+ * on the FC product's slices; activation derivatives, dropout mask, bias gradient and L2 shrink in
+ * the backward loops): a conv layer costs 2 barriers forward and 3 backward, an FC layer 1 and 1.
  * Compiled for float and double (tmpl.h).
  */
 #ifndef NN_TMPL
@@ -16,8 +19,10 @@
 #include "tmpl.h"
 #else
 
-/* Forward nb rows of x through every layer.  train: dropout masks (example counter first + r) and
- * the per-row cost into net->loss; else the evaluation path (weights scaled by 1 - p). */
+/* Forward nb rows of x through every layer.  train: dropout masks (example counter first + r), the
+ * per-row cost into net->loss and the softmax layer's dL/dz into its da (backward starts from it);
+ * else the evaluation path (weights scaled by 1 - p).  Bias and activation run inside the pool
+ * loop of a conv layer and on each column slice of a fully connected product (no pass of their own). */
 static void S(forward)(nn3_net *net, const real *x, nn_size nb, int train, uint64_t seed, uint64_t first) {
     GEMM_T gemm = (GEMM_T)net->gemm;
     const real *in = x;
@@ -27,9 +32,8 @@ static void S(forward)(nn3_net *net, const real *x, nn_size nb, int train, uint6
         if (ly->kind == NN3_CONV) {
             S(nn3_conv_forward)(gemm, in, (const real *)ly->w, (real *)ly->col, (real *)ly->conv, nb, net->B,
                                 ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW, net->max_parts);
-            S(nn3_pool_forward)((const real *)ly->conv, z, ly->arg, nb, net->B, ly->F, ly->OH, ly->OW, ly->PH,
-                                ly->PW);
-            S(nn3_bias_act_forward)(z, a, (const real *)ly->b, ly->act, nb, ly->F, ly->QH * ly->QW);
+            S(nn3_pool_act_forward)((const real *)ly->conv, z, a, (const real *)ly->b, ly->act, ly->arg, nb, net->B,
+                                    ly->F, ly->OH, ly->OW, ly->PH, ly->PW);
         } else {
             const real *xin = in;
             real scale = 1;
@@ -40,67 +44,49 @@ static void S(forward)(nn3_net *net, const real *x, nn_size nb, int train, uint6
             } else if (!train) {
                 scale = (real)(1.0 - ly->p);
             }
-            S(nn3_dense_forward)(gemm, xin, (const real *)ly->w, z, scale, nb, ly->I, ly->O, net->max_parts);
-            if (ly->kind == NN3_FC)
-                S(nn3_bias_act_forward)(z, a, (const real *)ly->b, ly->act, nb, ly->O, 1);
-            else
-                S(nn3_softmax_forward)(z, a, (const real *)ly->b, train ? net->y : NULL,
-                                       train ? (real *)net->loss : NULL, nb, ly->O);
+            S(nn3_fc_forward)(gemm, xin, (const real *)ly->w, (const real *)ly->b, z, a,
+                              ly->kind == NN3_FC ? ly->act : NN_SOFTMAX, scale, train ? net->y : NULL,
+                              train ? (real *)net->loss : NULL, train ? (real *)ly->da : NULL, nb, ly->I, ly->O,
+                              net->max_parts);
         }
         in = a;
     }
 }
 
-/* w -= l2 w, the L2 term of the SGD step.  Work: fixed slices of 4096. */
-static void S(shrink)(real *w, real l2, nn_size n) {
-#ifdef NNFAST_OPENMP
-#pragma omp for schedule(static) nowait
-#endif
-    for (nn_size t = 0; t < (n + 4095) / 4096; t++) {
-        nn_size hi = (t + 1) * 4096 < n ? (t + 1) * 4096 : n;
-        for (nn_size i = t * 4096; i < hi; i++) w[i] -= l2 * w[i];
-    }
-    nn_sync();   /* the loop's barrier, timed */
-}
-
-/* Backward through every layer from the labels net->y.  update: w -= l2 w, then w -= eta dw, b -= eta db
- * in place; else dw, db into gw, gb (the data term of the cost only). */
+/* Backward through every layer from the softmax layer's dL/dz (forward's, from the labels net->y).
+ * update: w -= l2 w, then w -= eta dw, b -= eta db in place; else dw, db into gw, gb (the data term
+ * of the cost only).  Each layer turns its da into dL/dz in place; a fully connected layer does it for
+ * the layer below on each slice of the input gradient it makes (nn3_fc_backward), so that layer
+ * finds its dL/dz ready (`ready`). */
 static void S(backward)(nn3_net *net, const real *x, nn_size nb, int update, real eta, real l2) {
     GEMM_T gemm = (GEMM_T)net->gemm;
-    real alpha = update ? -eta : 1, beta_w = update ? 1 : 0, beta_b = update ? 1 : 0;
+    real alpha = update ? -eta : 1, beta_w = update ? 1 : 0;
+    int ready = 1;   /* the softmax layer's dL/dz came from forward */
     for (int l = net->L - 1; l >= 0; l--) {
-        nn3_layer *ly = &net->layers[l];
-        const real *in = l ? (const real *)net->layers[l - 1].a : x;
-        real *dx = l ? (real *)net->layers[l - 1].da : NULL;
+        nn3_layer *ly = &net->layers[l], *below = l ? &net->layers[l - 1] : NULL;
+        const real *in = l ? (const real *)below->a : x;
+        real *dx = l ? (real *)below->da : NULL;
         real *gw = (real *)(update ? ly->w : ly->gw), *gb = (real *)(update ? ly->b : ly->gb);
         real *da = (real *)ly->da;   /* dL/da, turned into dL/dz in place */
+        nn_size N = ly->kind == NN3_CONV ? ly->F : ly->O, Sn = ly->kind == NN3_CONV ? ly->QH * ly->QW : 1;
         if (ly->kind == NN3_CONV) {
-            nn_size Q = ly->QH * ly->QW, P = ly->OH * ly->OW;
-            S(nn3_bias_act_backward)(da, (const real *)ly->z, (const real *)ly->a, da, gb, alpha, beta_b, ly->act,
-                                     nb, ly->F, Q);
-            S(nn3_pool_backward)(da, ly->arg, (real *)ly->conv, nb, net->B, ly->F, P, Q);
+            nn_size P = ly->OH * ly->OW, K = ly->C * ly->KH * ly->KW;
+            S(nn3_pool_act_backward)(da, ready ? NULL : (const real *)ly->z, (const real *)ly->a, ly->act, ly->arg,
+                                     (real *)ly->conv, nb, net->B, N, P, Sn);
             if (dx)
                 S(nn3_conv_backward_x)(gemm, (const real *)ly->conv, (const real *)ly->w, (real *)ly->dcol, dx, nb,
-                                       net->B, ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW);
-            if (update && l2 != 0) S(shrink)(gw, l2, ly->F * ly->C * ly->KH * ly->KW);
-            S(nn3_conv_backward_w)(gemm, (const real *)ly->conv, (const real *)ly->col, gw, alpha, beta_w, nb,
-                                   net->B, P, ly->F, ly->C * ly->KH * ly->KW, net->max_parts);
+                                       net->B, ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW, net->max_parts);
+            S(nn3_conv_backward_wb)(gemm, (const real *)ly->conv, (const real *)ly->col, gw, da, gb, alpha, beta_w,
+                                    update ? l2 : 0, nb, net->B, P, Sn, N, K, net->max_parts);
+            ready = 0;
         } else {
-            if (ly->kind == NN3_SOFTMAX) {
-                S(nn3_softmax_backward)((const real *)ly->a, net->y, da, nb, ly->O);
-                S(nn3_bias_act_backward)(da, (const real *)ly->z, (const real *)ly->a, da, gb, alpha, beta_b,
-                                         NN_LINEAR, nb, ly->O, 1);
-            } else {
-                S(nn3_bias_act_backward)(da, (const real *)ly->z, (const real *)ly->a, da, gb, alpha, beta_b,
-                                         ly->act, nb, ly->O, 1);
-            }
-            const real *xin = ly->p > 0 ? (const real *)ly->xd : in;
-            if (dx) {
-                S(nn3_dense_backward_x)(gemm, da, (const real *)ly->w, dx, nb, ly->I, ly->O, net->max_parts);
-                if (ly->p > 0) S(nn3_dropout_backward)(dx, (const real *)ly->mask, nb, ly->I);
-            }
-            if (update && l2 != 0) S(shrink)(gw, l2, ly->I * ly->O);
-            S(nn3_dense_backward_w)(gemm, xin, da, gw, alpha, beta_w, nb, ly->I, ly->O, net->max_parts);
+            int p = ly->p > 0;
+            if (!ready) S(nn3_act_backward)(da, (const real *)ly->z, (const real *)ly->a, da, ly->act, nb, N, Sn);
+            S(nn3_fc_backward)(gemm, da, p ? (const real *)ly->xd : in, (real *)ly->w, gw, gb, alpha, beta_w,
+                               update ? l2 : 0, dx, p ? (const real *)ly->mask : NULL, below ? below->act : 0,
+                               below ? (const real *)below->z : NULL, below ? (const real *)below->a : NULL, nb,
+                               ly->I, ly->O, net->max_parts);
+            ready = 1;
         }
     }
 }

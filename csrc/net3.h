@@ -70,6 +70,24 @@ static inline nn_size nn3_parts(nn_size n, nn_size min, int max_parts) {
 }
 static inline nn_size nn3_part_lo(nn_size n, nn_size parts, nn_size i) { return n * i / parts; }
 
+/* network3's fully connected products at small mini-batches, through the kernels of network and
+ * network2 (dense_impl.h; dense_fc3.h says how): dense.c's dispatchers, dtype 0 double, 1 float
+ * (dense.h's NN_F64, NN_F32), [lo, hi) a slice of z's rows (forward) or of w's rows (the others). */
+void nn_fc3_forward(int dtype, const void *x, const void *w, void *z, double scale, nn_size I, nn_size O, nn_size lo,
+                    nn_size hi);
+void nn_fc3_backward_x(int dtype, const void *dz, const void *w, void *dx, nn_size nb, nn_size I, nn_size O,
+                       nn_size lo, nn_size hi);
+void nn_fc3_update(int dtype, const void *x, const void *dz, void *w, double eta, nn_size nb, nn_size I, nn_size O,
+                   nn_size lo, nn_size hi);
+/* A layer takes them (else BLAS) at mini-batches of at most nn3_fc_small_rows rows (at most 64) when
+ * its product has at least nn3_fc_small_macs multiply-adds (dense3.c says why).  Tests set them to
+ * hold both paths to the oracle (nn3_set_fc_small). */
+#define NN3_FC_SMALL_ROWS 16
+#define NN3_FC_SMALL_MACS 4e6
+extern int nn3_fc_small_rows;
+extern double nn3_fc_small_macs;
+void nn3_set_fc_small(int rows, double macs);
+
 #define NN3_DECLARE(real, S, gemm_t)                                                                    \
     /* conv.c */                                                                                         \
     void nn3_conv_forward##S(gemm_t gemm, const real *x, const real *w, real *col, real *out,            \
@@ -78,34 +96,57 @@ static inline nn_size nn3_part_lo(nn_size n, nn_size parts, nn_size i) { return 
     void nn3_conv_backward_w##S(gemm_t gemm, const real *dout, const real *col, real *gw, real alpha,      \
                                 real beta, nn_size nb, nn_size B, nn_size P, nn_size F, nn_size K,         \
                                 int max_parts);                                                            \
+    void nn3_conv_backward_wb##S(gemm_t gemm, const real *dout, const real *col, real *gw, const real *dz,  \
+                                 real *gb, real alpha, real beta, real l2, nn_size nb, nn_size B, nn_size P, \
+                                 nn_size Q, nn_size F, nn_size K, int max_parts);                           \
     void nn3_conv_backward_x##S(gemm_t gemm, const real *dout, const real *w, real *dcol, real *dx,       \
                                 nn_size nb, nn_size B, nn_size C, nn_size H, nn_size W, nn_size F,         \
-                                nn_size KH, nn_size KW);                                                   \
+                                nn_size KH, nn_size KW, int max_parts);                                                   \
     /* pool.c */                                                                                         \
     void nn3_pool_forward##S(const real *conv, real *out, int32_t *arg, nn_size nb, nn_size B, nn_size F,  \
                              nn_size OH, nn_size OW, nn_size PH, nn_size PW);                              \
+    void nn3_pool_act_forward##S(const real *conv, real *out, real *a, const real *bias, int act,          \
+                                 int32_t *arg, nn_size nb, nn_size B, nn_size F, nn_size OH, nn_size OW,    \
+                                 nn_size PH, nn_size PW);                                                   \
+    void nn3_pool_act_backward##S(real *da, const real *z, const real *a, int act, const int32_t *arg,     \
+                                  real *dconv, nn_size nb, nn_size B, nn_size F, nn_size P, nn_size Q);     \
     void nn3_pool_backward##S(const real *dout, const int32_t *arg, real *dconv, nn_size nb, nn_size B,    \
                               nn_size F, nn_size P, nn_size Q);                                           \
     /* bias_act.c */                                                                                     \
     void nn3_bias_act_forward##S(real *z, real *a, const real *b, int act, nn_size nb, nn_size N,         \
                                  nn_size S_);                                                             \
+    void nn3_bias_act_example##S(real *z, real *a, const real *b, int act, nn_size N, nn_size S_);         \
+    void nn3_bias_act_cols##S(real *z, real *a, const real *b, int act, nn_size nb, nn_size ld, nn_size lo,  \
+                              nn_size hi);                                                                 \
+    void nn3_act_backward##S(const real *da, const real *z, const real *a, real *dz, int act, nn_size nb,    \
+                             nn_size N, nn_size S_);                                                       \
+    void nn3_act_backward_cols##S(real *d, const real *z, const real *a, int act, nn_size nb, nn_size ld,     \
+                                  nn_size lo, nn_size hi);                                                 \
+    void nn3_bias_backward_range##S(const real *dz, real *gb, real alpha, real beta, nn_size nb, nn_size N,   \
+                                    nn_size S_, nn_size lo, nn_size hi);                                   \
+    void nn3_bias_backward##S(const real *dz, real *gb, real alpha, real beta, nn_size nb, nn_size N,        \
+                              nn_size S_);                                                                 \
     void nn3_bias_act_backward##S(const real *da, const real *z, const real *a, real *dz, real *gb,       \
                                   real alpha, real beta, int act, nn_size nb, nn_size N, nn_size S_);      \
     /* dropout.c */                                                                                      \
     void nn3_dropout_forward##S(const real *x, real *mask, real *xd, double p, uint64_t seed,             \
                                 uint64_t stream, uint64_t first, nn_size nb, nn_size I);                   \
-    void nn3_dropout_backward##S(real *dx, const real *mask, nn_size nb, nn_size I);                      \
     /* softmax.c */                                                                                      \
     void nn3_softmax_forward##S(real *z, real *a, const real *b, const int64_t *y, real *loss,             \
                                 nn_size nb, nn_size O);                                                    \
+    void nn3_softmax_rows##S(real *z, real *a, const real *b, const int64_t *y, real *loss, real *dz,        \
+                             nn_size nb, nn_size O, nn_size lo, nn_size hi);                               \
+    void nn3_softmax_forward_dz##S(real *z, real *a, const real *b, const int64_t *y, real *loss, real *dz,  \
+                                   nn_size nb, nn_size O);                                                 \
     void nn3_softmax_backward##S(const real *a, const int64_t *y, real *dz, nn_size nb, nn_size O);       \
-    /* dense3.c (network3's fully connected products) */                                                  \
-    void nn3_dense_forward##S(gemm_t gemm, const real *x, const real *w, real *z, real scale, nn_size nb,  \
-                              nn_size I, nn_size O, int max_parts);                                       \
-    void nn3_dense_backward_x##S(gemm_t gemm, const real *dz, const real *w, real *dx, nn_size nb,         \
-                                 nn_size I, nn_size O, int max_parts);                                     \
-    void nn3_dense_backward_w##S(gemm_t gemm, const real *x, const real *dz, real *gw, real alpha,         \
-                                 real beta, nn_size nb, nn_size I, nn_size O, int max_parts);              \
+    /* dense3.c (network3's fully connected layers) */                                                  \
+    void nn3_fc_forward##S(gemm_t gemm, const real *x, const real *w, const real *b, real *z, real *a,     \
+                           int act, real scale, const int64_t *y, real *loss, real *dz, nn_size nb,         \
+                           nn_size I, nn_size O, int max_parts);                                          \
+    void nn3_fc_backward##S(gemm_t gemm, const real *dz, const real *x, real *w, real *gw, real *gb,        \
+                            real alpha, real beta, real l2, real *dx, const real *mask, int act_below,      \
+                            const real *z_below, const real *a_below, nn_size nb, nn_size I, nn_size O,     \
+                            int max_parts);                                                                \
     /* net3.c */                                                                                         \
     nn_size nn3_train##S(nn3_net *net, const real *X, const int64_t *Y, const int64_t *order,                \
                       nn_size first_batch, nn_size n_batches, real eta, real l2, uint64_t seed,         \

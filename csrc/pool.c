@@ -13,15 +13,16 @@
 #include "tmpl.h"
 #else
 
-/* out[b, f, qy, qx] = max_{i<PH, j<PW} conv[f, b, qy*PH+i, qx*PW+j], arg = its index y*OW + x.
- * Work: one example per task. */
-void S(nn3_pool_forward)(const real *conv, real *out, int32_t *arg, nn_size nb, nn_size B, nn_size F, nn_size OH,
-                         nn_size OW, nn_size PH, nn_size PW) {
+/* out[b, f, qy, qx] = max_{i<PH, j<PW} conv[f, b, qy*PH+i, qx*PW+j], arg = its index y*OW + x;
+ * then, when bias is not NULL, out += bias[f] and a = act(out) (bias_act.c) on the example's maps
+ * while they are in cache.  Work: one example per task. */
+void S(nn3_pool_act_forward)(const real *conv, real *out, real *a, const real *bias, int act, int32_t *arg,
+                             nn_size nb, nn_size B, nn_size F, nn_size OH, nn_size OW, nn_size PH, nn_size PW) {
     nn_size P = OH * OW, QH = OH / PH, QW = OW / PW, ld = B * P;
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
-    for (nn_size b = 0; b < nb; b++)
+    for (nn_size b = 0; b < nb; b++) {
         for (nn_size f = 0; f < F; f++) {
             const real *m = conv + f * ld + b * P;
             real *o = out + (b * F + f) * QH * QW;
@@ -55,25 +56,43 @@ void S(nn3_pool_forward)(const real *conv, real *out, int32_t *arg, nn_size nb, 
                     g[qy * QW + qx] = (int32_t)best;
                 }
         }
+        if (bias)
+            S(nn3_bias_act_example)(out + b * F * QH * QW, a + b * F * QH * QW, bias, act, F, QH * QW);
+    }
     nn_sync();   /* the loop's barrier, timed */
 }
 
-/* dconv[f, b, arg[b, f, q]] = dout[b, f, q], zero elsewhere (overwrites dconv's nb*P columns).
+/* The pool alone (out, arg as above). */
+void S(nn3_pool_forward)(const real *conv, real *out, int32_t *arg, nn_size nb, nn_size B, nn_size F, nn_size OH,
+                         nn_size OW, nn_size PH, nn_size PW) {
+    S(nn3_pool_act_forward)(conv, out, NULL, NULL, 0, arg, nb, B, F, OH, OW, PH, PW);
+}
+
+/* dconv[f, b, arg[b, f, q]] = dz[b, f, q], zero elsewhere (overwrites dconv's nb*P columns), where
+ * dz = da * act'(z, a) is first made in place in da (bias_act.c's rule; z NULL: da is dz already).
  * Work: one example per task; windows do not overlap, so each element has one writer. */
-void S(nn3_pool_backward)(const real *dout, const int32_t *arg, real *dconv, nn_size nb, nn_size B, nn_size F,
-                          nn_size P, nn_size Q) {
+void S(nn3_pool_act_backward)(real *da, const real *z, const real *a, int act, const int32_t *arg, real *dconv,
+                              nn_size nb, nn_size B, nn_size F, nn_size P, nn_size Q) {
     nn_size ld = B * P;
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
-    for (nn_size b = 0; b < nb; b++)
+    for (nn_size b = 0; b < nb; b++) {
+        if (z) S(nn3_act_backward_cols)(da + b * F * Q, z + b * F * Q, a + b * F * Q, act, 1, F * Q, 0, F * Q);
         for (nn_size f = 0; f < F; f++) {
             real *d = dconv + f * ld + b * P;
-            const real *g = dout + (b * F + f) * Q;
+            const real *g = da + (b * F + f) * Q;
             const int32_t *k = arg + (b * F + f) * Q;
             memset(d, 0, P * sizeof(real));
             for (nn_size q = 0; q < Q; q++) d[k[q]] = g[q];
         }
+    }
     nn_sync();   /* the loop's barrier, timed */
+}
+
+/* The routing alone: dconv from dout = dL/dz. */
+void S(nn3_pool_backward)(const real *dout, const int32_t *arg, real *dconv, nn_size nb, nn_size B, nn_size F,
+                          nn_size P, nn_size Q) {
+    S(nn3_pool_act_backward)((real *)dout, NULL, NULL, 0, arg, dconv, nb, B, F, P, Q);
 }
 #endif

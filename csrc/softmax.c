@@ -10,19 +10,41 @@
 #include "tmpl.h"
 #else
 
-/* z += b; a = exp(z - max) / sum; loss[r] = -(z[y] - max - ln sum) when y is given.  Work: rows. */
-void S(nn3_softmax_forward)(real *z, real *a, const real *b, const int64_t *y, real *loss, nn_size nb,
-                            nn_size O) {
-#ifdef NNFAST_OPENMP
-#pragma omp for schedule(static) nowait
-#endif
-    for (nn_size r = 0; r < nb; r++) {
+/* One row of dL/dz: (a - onehot(y)) * inv, inv = 1 / nb. */
+static inline void S(softmax_delta_row)(const real *a, int64_t y, real *dz, real inv, nn_size O) {
+    for (nn_size j = 0; j < O; j++) dz[j] = a[j] * inv;
+    dz[y] -= inv;
+}
+
+/* Rows [lo, hi) of nb: z += b; a = exp(z - max) / sum; loss[r] = -(z[y] - max - ln sum) when y is
+ * given; and when dz is not NULL, the backward pass's dz = (a - onehot(y)) / nb too, from the row still
+ * in cache.  By the calling thread alone (dense3.c's FC loop runs it on the rows it has just made). */
+void S(nn3_softmax_rows)(real *z, real *a, const real *b, const int64_t *y, real *loss, real *dz, nn_size nb,
+                         nn_size O, nn_size lo, nn_size hi) {
+    real inv = (real)1 / (real)nb;
+    for (nn_size r = lo; r < hi; r++) {
         real *zr = z + r * O, *ar = a + r * O, m;
         for (nn_size j = 0; j < O; j++) zr[j] += b[j];
         real sum = SOFTMAX_ROW(zr, ar, O, &m);
         if (y && loss) loss[r] = -(zr[y[r]] - m - LOG(sum));
+        if (y && dz) S(softmax_delta_row)(ar, y[r], dz + r * O, inv, O);
     }
+}
+
+/* The same on all nb rows.  Work: rows. */
+void S(nn3_softmax_forward_dz)(real *z, real *a, const real *b, const int64_t *y, real *loss, real *dz, nn_size nb,
+                               nn_size O) {
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+    for (nn_size r = 0; r < nb; r++) S(nn3_softmax_rows)(z, a, b, y, loss, dz, nb, O, r, r + 1);
     nn_sync();   /* the loop's barrier, timed */
+}
+
+/* The same without dz. */
+void S(nn3_softmax_forward)(real *z, real *a, const real *b, const int64_t *y, real *loss, nn_size nb,
+                            nn_size O) {
+    S(nn3_softmax_forward_dz)(z, a, b, y, loss, NULL, nb, O);
 }
 
 /* dz = (a - onehot(y)) / nb.  Work: rows. */
@@ -31,10 +53,7 @@ void S(nn3_softmax_backward)(const real *a, const int64_t *y, real *dz, nn_size 
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
-    for (nn_size r = 0; r < nb; r++) {
-        for (nn_size j = 0; j < O; j++) dz[r * O + j] = a[r * O + j] * inv;
-        dz[r * O + y[r]] -= inv;
-    }
+    for (nn_size r = 0; r < nb; r++) S(softmax_delta_row)(a + r * O, y[r], dz + r * O, inv, O);
     nn_sync();   /* the loop's barrier, timed */
 }
 #endif

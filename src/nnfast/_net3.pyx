@@ -54,6 +54,10 @@ cdef extern from "net3.h":
     nn_size nn3_predict_d(nn3_net *net, const double *X, nn_size n, int64_t *pred, double *out,
                           int nthreads) nogil
 
+    int nn3_fc_small_rows
+    double nn3_fc_small_macs
+    void nn3_set_fc_small(int rows, double macs) nogil
+
 cdef extern from "nnfast.h":
     void nn_gov_set_mode(int mode) nogil
     int nn_gov_saved_threads(int kind) nogil
@@ -74,6 +78,20 @@ def set_thread_mode(int mode):
     if mode not in (0, 1, 2):
         raise ValueError("set_thread_mode: mode must be 0, 1 or 2, got %r" % (mode,))
     nn_gov_set_mode(mode)
+
+def fc_small(rows=None, macs=None):
+    """The shapes whose fully connected products run on the small-batch kernels of network/network2
+    rather than BLAS: mini-batches of at most `rows` rows (0 to 64), products of at least `macs`
+    multiply-adds.  Sets what is given (tests hold both paths to the oracle); returns the previous
+    (rows, macs)."""
+    old = (nn3_fc_small_rows, nn3_fc_small_macs)
+    if rows is not None and (not isinstance(rows, int) or not 0 <= rows <= 64):
+        raise ValueError("fc_small: rows must be an int from 0 to 64, got %r" % (rows,))
+    if macs is not None and not (isinstance(macs, (int, float)) and macs >= 0):
+        raise ValueError("fc_small: macs must be a number >= 0, got %r" % (macs,))
+    nn3_set_fc_small(old[0] if rows is None else rows, old[1] if macs is None else float(macs))
+    return old
+
 
 KINDS = {"conv": 0, "fc": 1, "softmax": 2}
 

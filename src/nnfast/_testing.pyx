@@ -119,7 +119,7 @@ cdef extern from "net3.h":
                                int max_parts) nogil
     void nn3_conv_backward_x_d(nn3_dgemm_t gemm, const double *dout, const double *w, double *dcol, double *dx,
                                nn_size nb, nn_size B, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH,
-                               nn_size KW) nogil
+                               nn_size KW, int max_parts) nogil
     void nn3_pool_forward_d(const double *conv, double *out, int32_t *arg, nn_size nb, nn_size B, nn_size F,
                             nn_size OH, nn_size OW, nn_size PH, nn_size PW) nogil
     void nn3_pool_backward_d(const double *dout, const int32_t *arg, double *dconv, nn_size nb, nn_size B,
@@ -170,7 +170,7 @@ def k_conv_backward(x, w, dout, int max_parts=4):
     nn3_conv_backward_w_d(<nn3_dgemm_t>dgemm, <double *>_ptr(d), <double *>_ptr(col), <double *>_ptr(dw), 1.0, 0.0,
                           n, n, P, F, C * KH * KW, max_parts)
     nn3_conv_backward_x_d(<nn3_dgemm_t>dgemm, <double *>_ptr(d), <double *>_ptr(w), <double *>_ptr(dcol),
-                          <double *>_ptr(dx), n, n, C, H, W, F, KH, KW)
+                          <double *>_ptr(dx), n, n, C, H, W, F, KH, KW, max_parts)
     return dx, dw.reshape(w.shape)
 
 
