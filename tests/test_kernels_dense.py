@@ -157,12 +157,12 @@ def test_evaluation_over_many_chunks_matches_numpy_bit_for_bit_across_threads(dt
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_evaluation_chunk_rows_follow_the_shape(dtype):
-    """About 1 MB of scratch per chunk, in blocks of 16 rows, between 64 and 1024 rows."""
+    """About 2 MB of scratch per chunk, in blocks of 16 rows, between 64 and 1024 rows."""
     from nnfast import _core
     rows = {tuple(s): _core.DenseNet(s, dtype, 1, 1, 1).eval_rows
             for s in ([784, 30, 10], [784, 100, 10], [784, 1000, 10], [10, 10], [40, 30, 20, 10])}
     def expect(per_row):
-        return min(1024, max(64, 2 ** 20 // np.dtype(dtype).itemsize // per_row // 16 * 16))
+        return min(1024, max(64, 2 ** 21 // np.dtype(dtype).itemsize // per_row // 16 * 16))
     assert rows[(784, 100, 10)] == expect(784 + 2 * 100) and rows[(784, 1000, 10)] == expect(784 + 2 * 1000)
-    assert rows[(784, 1000, 10)] < 100 and rows[(10, 10)] == 1024 and rows[(40, 30, 20, 10)] == 1024
+    assert rows[(784, 1000, 10)] < 200 and rows[(10, 10)] == 1024 and rows[(40, 30, 20, 10)] == 1024
     assert rows[(784, 30, 10)] >= rows[(784, 100, 10)]
