@@ -76,6 +76,10 @@ nn_size nn_dense_eval_scratch(const nn_dense_net *net) {
     return net->dtype == NN_F32 ? eval_scratch_f(net) : eval_scratch_d(net);
 }
 
+nn_size nn_dense_eval_rows(const nn_dense_net *net) {
+    return net->dtype == NN_F32 ? eval_rows_f(net) : eval_rows_d(net);
+}
+
 nn_size nn_dense_eval(const nn_dense_net *net, void *gemm, const void *X, int x_dtype, nn_size ldx, nn_size n,
                       const void *Y, nn_size ldy, double hidden_scale,
                       int64_t *pred, double *cost, void *out, void *scratch, int nthreads) {

@@ -82,11 +82,13 @@ nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt);
  * The layer products go through gemm, BLAS's dgemm (NN_F64) or sgemm (NN_F32) with
  * Fortran conventions (scipy.linalg.cython_blas), on chunks of rows spread over
  * nthreads threads: BLAS must be held to one thread during the call.
+ * Chunks of nn_dense_eval_rows(net) rows (fixed by the net's sizes and dtype).
  * scratch: nthreads * nn_dense_eval_scratch(net) elements of the net's dtype.
  * Threads: up to nthreads, as the governor of threads.c chooses.  Returns the rows done: n, or
  * fewer after a SIGINT (whole chunks from row 0 on; -1: out of memory). */
 const char *nn_dense_path(void);   /* "avx2+fma" or "baseline": the path the dense kernels take */
 nn_size nn_dense_eval_scratch(const nn_dense_net *net);
+nn_size nn_dense_eval_rows(const nn_dense_net *net);
 nn_size nn_dense_eval(const nn_dense_net *net, void *gemm, const void *X, int x_dtype, nn_size ldx, nn_size n,
                       const void *Y, nn_size ldy, double hidden_scale,
                       int64_t *pred, double *cost, void *out, void *scratch, int nthreads);

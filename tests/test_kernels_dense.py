@@ -86,3 +86,83 @@ def test_batched_evaluation_matches_numpy_for_any_thread_count(dtype, x_dtype, t
     for other in runs[1:]:
         for x, y in zip(runs[0], other):
             assert np.array_equal(x, y)
+
+
+# ---- evaluation over many chunks: every activation and cost, any thread count ----------------
+
+def _numpy_forward(weights, biases, X, act, out, hidden_scale):
+    """The forward pass in float64 numpy, examples as rows."""
+    hidden = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0),
+              "linear": lambda z: z}[act]
+    a = X.astype(np.float64)
+    for l, (w, b) in enumerate(zip(weights, biases)):
+        z = a @ w.T.astype(np.float64) + b.astype(np.float64).ravel()
+        if l < len(weights) - 1:
+            a = hidden(z) * hidden_scale
+        elif out == "softmax":
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            a = e / e.sum(axis=1, keepdims=True)
+        else:
+            a = 1 / (1 + np.exp(-z))
+    return a
+
+
+COSTS = {"quadratic": lambda a, Y: 0.5 * np.sum((a - Y) ** 2, axis=1),
+         "cross-entropy": lambda a, Y: np.sum(np.nan_to_num(-Y * np.log(a) - (1 - Y) * np.log(1 - a)), axis=1),
+         "log-likelihood": lambda a, Y: np.sum(np.nan_to_num(-Y * np.log(a)), axis=1)}
+
+
+@pytest.mark.parametrize("dtype,x_dtype,tol", [(np.float64, np.float64, 1e-12), (np.float64, np.float32, 1e-12),
+                                               (np.float32, np.float32, 2e-5)])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("act,out,cost", [("sigmoid", "sigmoid", "cross-entropy"), ("tanh", "softmax", "log-likelihood"),
+                                          ("relu", "sigmoid", "quadratic"), ("linear", "softmax", "log-likelihood")])
+def test_evaluation_over_many_chunks_matches_numpy_bit_for_bit_across_threads(dtype, x_dtype, tol, threads, act,
+                                                                               out, cost):
+    """Several chunks and a short last one (their rows fixed by the net's shape): outputs,
+    argmax and costs as numpy's, and the same bits on 1 thread, on ``threads`` and with the
+    count changing after every chunk, from one object (its scratch kept between calls)."""
+    from nnfast import _config, _core, _dense
+    sizes = [200, 90, 30, 10]
+    rng = np.random.default_rng(len(act) * 7 + threads)
+    weights = [(rng.standard_normal((j, k)) / np.sqrt(k)).astype(dtype) for k, j in zip(sizes[:-1], sizes[1:])]
+    biases = [rng.standard_normal(j).astype(dtype) for j in sizes[1:]]
+    codes = (_dense.ACTIVATIONS[act], _dense.SOFTMAX if out == "softmax" else _dense.SIGMOID,
+             {"quadratic": _dense.QUADRATIC, "cross-entropy": _dense.CROSS_ENTROPY,
+              "log-likelihood": _dense.LOG_LIKELIHOOD}[cost])
+    core = _core.DenseNet(sizes, dtype, *codes)
+    core.set_params(weights, biases)
+    rows = core.eval_rows
+    assert 64 <= rows <= 1024 and rows % 16 == 0
+    n = 2 * rows + 37
+    X = rng.random((n, sizes[0])).astype(x_dtype)
+    Y = np.eye(10, dtype=dtype)[rng.integers(0, 10, n)]
+    runs = []
+    try:
+        for mode, t in ((_core.FIXED, 1), (_core.FIXED, threads), (_core.CYCLE, threads), (_core.FIXED, 1)):
+            _config.set_thread_mode(mode)
+            with _config.blas_limit(1):
+                runs.append(core.evaluate(X, Y, 0.75, t, True, True))
+    finally:
+        _config.set_thread_mode(_core.ADAPT)
+    pred, c, a = runs[0]
+    expect = _numpy_forward(weights, biases, X, act, out, 0.75)
+    np.testing.assert_allclose(a, expect, rtol=0, atol=tol)
+    np.testing.assert_allclose(c, COSTS[cost](expect, Y.astype(np.float64)), rtol=tol * 10, atol=tol * 10)
+    assert np.array_equal(pred, np.argmax(a, axis=1))
+    for other in runs[1:]:
+        for x, y in zip(runs[0], other):
+            assert np.array_equal(x, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_evaluation_chunk_rows_follow_the_shape(dtype):
+    """About 2 MB of scratch per chunk, in blocks of 16 rows, between 64 and 1024 rows."""
+    from nnfast import _core
+    rows = {tuple(s): _core.DenseNet(s, dtype, 1, 1, 1).eval_rows
+            for s in ([784, 30, 10], [784, 100, 10], [784, 1000, 10], [10, 10], [40, 30, 20, 10])}
+    def expect(per_row):
+        return min(1024, max(64, 2 ** 21 // np.dtype(dtype).itemsize // per_row // 16 * 16))
+    assert rows[(784, 100, 10)] == expect(784 + 2 * 100) and rows[(784, 1000, 10)] == expect(784 + 2 * 1000)
+    assert rows[(784, 1000, 10)] < 200 and rows[(10, 10)] == 1024 and rows[(40, 30, 20, 10)] == 1024
+    assert rows[(784, 30, 10)] >= rows[(784, 100, 10)]

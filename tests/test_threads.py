@@ -124,6 +124,38 @@ def test_network2_momentum_dropout_and_monitoring_switching_threads(cycling):
 
 
 @needs_openmp
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("threads", [2, 3])
+def test_network2_monitoring_over_many_chunks_same_bits_on_any_threads(dtype, threads):
+    """All four monitor flags on data of several evaluation chunks (and a short last one):
+    the same costs, accuracies and weights on 1 thread, on exactly ``threads`` and with the
+    count changing after every chunk."""
+    rng = np.random.default_rng(6)
+    sizes = [100, 60, 10]
+    rows = _core.DenseNet(sizes, dtype, 1, 1, 1).eval_rows
+    X, y = rng.random((2 * rows + 77, 100)).astype(dtype), rng.integers(0, 10, 2 * rows + 77)
+    Xe, ye = rng.random((rows + 5, 100)).astype(dtype), rng.integers(0, 10, rows + 5)
+
+    def run():
+        np.random.seed(1)
+        random.seed(2)
+        net = network2.Network(sizes, cost=network2.CrossEntropyCost, dtype=dtype)
+        with contextlib.redirect_stdout(io.StringIO()):
+            res = net.SGD((X, y), 2, 10, 0.5, lmbda=5.0, evaluation_data=(Xe, ye), monitor_evaluation_cost=True,
+                          monitor_evaluation_accuracy=True, monitor_training_cost=True,
+                          monitor_training_accuracy=True)
+        return [np.array(a) for a in net.weights + net.biases] + [np.array(r) for r in res]
+    runs = []
+    for mode, n in ((_core.FIXED, 1), (_core.FIXED, threads), (_core.CYCLE, threads)):
+        with nnfast.num_threads(n, adapt=False):
+            _config.set_thread_mode(mode)
+            runs.append(run())
+    assert all(len(r) == 2 for r in runs[0][-4:])
+    for other in runs[1:]:
+        _assert_same(runs[0], other)
+
+
+@needs_openmp
 def test_network3_train_and_predict_switching_threads(cycling):
     rng = np.random.default_rng(5)
     x = rng.random((400, 64)).astype(np.float32)

@@ -117,6 +117,7 @@ cdef extern from "dense.h":
     nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt) nogil
     const char *nn_dense_path() nogil
     nn_size nn_dense_eval_scratch(const nn_dense_net *net) nogil
+    nn_size nn_dense_eval_rows(const nn_dense_net *net) nogil
     nn_size nn_dense_eval(const nn_dense_net *net, void *gemm, const void *X, int x_dtype, nn_size ldx, nn_size n,
                           const void *Y, nn_size ldy, double hidden_scale,
                           int64_t *pred, double *cost, void *out, void *scratch, int nthreads) nogil
@@ -175,6 +176,9 @@ cdef class DenseNet:
     cdef public Py_ssize_t examples_done
     # True when the last train_epoch call stopped at a non-finite z or output delta
     cdef readonly bint nonfinite
+    # evaluate's per-thread scratch, kept from call to call (a monitored epoch makes two calls:
+    # fresh pages each time would be cleared by the kernel)
+    cdef cnp.ndarray eval_scratch
 
     def __cinit__(self, sizes, dtype, int act_hidden, int act_out, int cost, Py_ssize_t mbs=0,
                   bint momentum=False, bint dropout=False):
@@ -310,6 +314,11 @@ cdef class DenseNet:
             o.n -= done
             o.counter0 += <uint64_t>done
 
+    @property
+    def eval_rows(self):
+        """Rows per chunk of ``evaluate`` (fixed by the sizes and dtype, never by the threads)."""
+        return nn_dense_eval_rows(&self.net)
+
     def evaluate(self, cnp.ndarray X, cnp.ndarray Y=None, double hidden_scale=1.0, int nthreads=1,
                  bint want_cost=False, bint want_output=False):
         """Forward pass over every row of X: (argmax per row, cost per row or None, outputs or None).
@@ -329,7 +338,11 @@ cdef class DenseNet:
         cdef cnp.ndarray pred = np.empty(n, dtype=np.int64)
         cdef cnp.ndarray cost = np.empty(n, dtype=np.float64) if want_cost else None
         cdef cnp.ndarray out = np.empty((n, self.sizes[L]), dtype=self.dtype) if want_output else None
-        cdef cnp.ndarray scratch = np.empty(max(1, nthreads) * nn_dense_eval_scratch(&self.net), dtype=self.dtype)
+        # taken out while in use: another Python thread evaluating with this object makes its own
+        cdef cnp.ndarray scratch = self.eval_scratch
+        self.eval_scratch = None
+        if scratch is None or scratch.shape[0] < nthreads * nn_dense_eval_scratch(&self.net):
+            scratch = np.empty(nthreads * nn_dense_eval_scratch(&self.net), dtype=self.dtype)
         cdef const void *yp = _ptr(Y) if want_cost else NULL
         cdef nn_size ldy = Y.shape[1] if want_cost else 0
         cdef double *cp = <double *>_ptr(cost) if want_cost else NULL
@@ -353,6 +366,7 @@ cdef class DenseNet:
             if done >= n:
                 break
             PyErr_CheckSignals()   # stopped by a SIGINT: raise, or go on if the handler did not
+        self.eval_scratch = scratch
         return pred, cost, out
 
 
