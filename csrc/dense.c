@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "dense.h"
+#include "net3.h"   /* nn3_parts and the gemm types of the BLAS path (dense_blas.h) */
 #include "rng.h"
 
 #define NN_TMPL "dense_impl.h"
@@ -66,9 +67,22 @@ const char *nn_dense_path(void) { return NN_PORTABLE_C ? "portable" : nn_use_avx
 
 nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt) {
     nn_size r = 0;
-    DISPATCH(net->dtype, r = train_epoch_d(net, opt), r = train_epoch_f(net, opt),
-             r = train_epoch_d_avx2(net, opt), r = train_epoch_f_avx2(net, opt));
+    if (net->gemm)
+        DISPATCH(net->dtype, r = train_epoch_blas_d(net, opt), r = train_epoch_blas_f(net, opt),
+                 r = train_epoch_blas_d_avx2(net, opt), r = train_epoch_blas_f_avx2(net, opt));
+    else
+        DISPATCH(net->dtype, r = train_epoch_d(net, opt), r = train_epoch_f(net, opt),
+                 r = train_epoch_d_avx2(net, opt), r = train_epoch_f_avx2(net, opt));
     return r;
+}
+
+/* The crossover between the two training paths, measured (benchmarks/compare.py's chapter-1
+ * rows and each path forced, 2026-11-29, 2-core x86-64 with AVX2, scipy's OpenBLAS):
+ * CROSSOVER_PLACEHOLDER */
+int nn_dense_train_uses_blas(int dtype, int L, const nn_size *sizes, nn_size mbs, int force) {
+    if (force >= 0) return force > 0;
+    (void)dtype; (void)L; (void)sizes;
+    return mbs >= 32;
 }
 
 nn_size nn_dense_eval_scratch(const nn_dense_net *net) {
