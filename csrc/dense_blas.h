@@ -24,9 +24,17 @@
 
 #include "gemm_rm.h"
 
+/* Pieces: a product is at most NN_BLAS_PARTS BLAS calls (fixed: bit-identity), and a mini-batch
+ * is cut only from 2 * NN_BLAS_MIN_ROWS rows on (then also the columns of its weight gradients,
+ * at least NN_BLAS_MIN_COLS each).  Measured on 2 busy cores (2026-11-29, see dense.c): one call
+ * per product was 5-15% faster than two at mini-batch 32 and 100, on one thread and on two (each
+ * call packs the whole of W again, and a second thread was seldom free); at 1000 the two were
+ * even. */
+#ifndef NN_BLAS_MIN_ROWS
 #ifndef NN_BLAS_PARTS
-#define NN_BLAS_PARTS 2       /* a product is at most this many BLAS calls (fixed: bit-identity) */
-#define NN_BLAS_MIN_ROWS 16   /* rows of a mini-batch per piece, at least */
+#define NN_BLAS_PARTS 2
+#endif
+#define NN_BLAS_MIN_ROWS 128  /* rows of a mini-batch per piece, at least */
 #define NN_BLAS_MIN_COLS 128  /* columns of a weight gradient per piece, at least */
 #define NN_BLAS_UPD_ROWS 4    /* rows of W per unit of the update's work sharing */
 #endif
@@ -111,6 +119,7 @@ static nn_size S(train_epoch_blas)(const nn_dense_net *net, const nn_dense_sgd *
 #endif
                 for (nn_size r = 0; r < B; r++) {
                     real *dst = A[0] + r * S[0];
+                    __builtin_prefetch(Y + ord[r] * o->ldy, 0, 2);   /* its target row, read by the output delta */
                     if (same_x) {
                         memcpy(dst, (const real *)o->X + ord[r] * o->ldx, sizeof(real) * (size_t)S[0]);
                     } else {
@@ -180,7 +189,7 @@ static nn_size S(train_epoch_blas)(const nn_dense_net *net, const nn_dense_sgd *
                         }
                     }
                     S(gemm_parts)(gemm, 1, 0, 0, J, K, B, 1, D[l], J, A[l - 1], K, 0, G[l], K, NN_BLAS_MIN_COLS,
-                                  NN_BLAS_PARTS);   /* ends with the barrier */
+                                  (int)rparts);   /* ends with the barrier */
                 }
 
                 /* update every layer from its gradient sums (book: update_mini_batch) */
