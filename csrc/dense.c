@@ -92,11 +92,11 @@ nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt) {
  * on for wider ones (mixed at 16 there).  Mini-batch 10, the book's, stays on the small-batch
  * kernels whatever these figures (its own targets are measured on them). */
 int nn_dense_train_uses_blas(int dtype, int L, const nn_size *sizes, nn_size mbs, int force) {
-    if (force >= 0) return force > 0;
     (void)dtype;
     nn_size widest = 0;
     for (int l = 1; l <= L; l++) widest = sizes[l] > widest ? sizes[l] : widest;
-    return mbs >= (widest <= 64 ? 16 : 32);
+    if (force == 0 || (force < 0 && mbs < (widest <= 64 ? 16 : 32))) return 0;
+    return (int)nn3_parts(mbs, NN_BLAS_MIN_ROWS, NN_BLAS_PARTS);   /* dense_blas.h: its pieces */
 }
 
 nn_size nn_dense_eval_scratch(const nn_dense_net *net) {

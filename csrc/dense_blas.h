@@ -7,60 +7,68 @@
  * BLAS function (nn_dense_net.gemm; the glue asks nn_dense_train_uses_blas() at the net's
  * making, whose comment in dense.c gives the measured crossover).
  *
- * Per mini-batch of B rows (A_0 the gathered input rows, one per example):
- *   forward   Z_l (B, J) = A_{l-1} W_l^T (+ b_l, act, dropout mask)       gemm_rows
+ * A mini-batch of B rows is cut into pieces (nn3_parts: at most NN_BLAS_PARTS, fixed by B), a
+ * piece into chunks of at most NN_BLAS_CHUNK rows (fixed by the piece), and each chunk goes
+ * through the whole net while its rows are in cache (A_0: the chunk's gathered input rows):
+ *   forward   Z_l = A_{l-1} W_l^T (+ b_l, act, dropout mask)                 gemm_rows
  *   output    A_L, D_L = output_act / output_delta row by row
- *   backward  D_{l-1} (B, K) = (D_l W_l) * act'(Z_{l-1}) * mask            gemm_rm
- *             G_l (J, K) = D_l^T A_{l-1}                                    gemm_parts
- *   update    W_l <- update(W_l, G_l), b_l <- update(b_l, column sums of D_l), the rule of
- *             apply1/apply_vec (plain, L2, L1, momentum)
- * Every product is cut into pieces fixed by its shape (nn3_parts, at most NN_BLAS_PARTS),
- * never by the thread count, and each piece is one BLAS call: an element of a product comes
- * from the same call with the same arguments however many threads share the pieces, so
- * results are bit-identical for 1 or 2 threads (BLAS itself must run on one thread: the
- * caller holds it there).  Element-wise work (activations, masks, updates) is split over
- * rows; each element is computed by the same code whoever does it.
+ *   backward  D_{l-1} = (D_l W_l) * act'(Z_{l-1}) * mask                      gemm_rm
+ *             G_l[piece] (+)= D_l^T A_{l-1}  (the piece's first chunk sets it) gemm_rm
+ * then, after a barrier, every layer is updated from the sum of its pieces' gradients (piece 0
+ * + piece 1 + ..., in that order): W_l <- update(W_l, sum G_l), b_l <- update(b_l, column sums
+ * of D_l), by the rule of apply1/apply_vec (plain, L2, L1, momentum).
+ * Each piece is one thread's, and every BLAS call's arguments are fixed by the shapes, never by
+ * the thread count, so results are bit-identical for 1 or 2 threads (BLAS itself must run on
+ * one thread: the caller holds it there).  Element-wise work (the update) is split over rows;
+ * each element is computed by the same code whoever does it.
  */
 
 #include "gemm_rm.h"
 
-/* Pieces: a product is at most NN_BLAS_PARTS BLAS calls (fixed: bit-identity), and a mini-batch
- * is cut only from 2 * NN_BLAS_MIN_ROWS rows on (then also the columns of its weight gradients,
- * at least NN_BLAS_MIN_COLS each).  Measured on 2 busy cores (2026-11-29, see dense.c): one call
- * per product was 5-15% faster than two at mini-batch 32 and 100, on one thread and on two (each
- * call packs the whole of W again, and a second thread was seldom free); at 1000 the two were
- * even. */
+/* Pieces and chunks.  Measured on 2 busy cores (2026-11-29, see dense.c): below 256 rows one
+ * piece (a second one packs W again and was 5-15% slower at mbs 32/100, on one thread and on
+ * two: a second thread was seldom free); chunks of about 128 rows keep a chunk's inputs and
+ * activations in L2 between the products that read them (at mbs 1000 up to 25% faster than one
+ * product per piece, never slower). */
 #ifndef NN_BLAS_MIN_ROWS
-#ifndef NN_BLAS_PARTS
-#define NN_BLAS_PARTS 2
-#endif
-#define NN_BLAS_MIN_ROWS 128  /* rows of a mini-batch per piece, at least */
-#define NN_BLAS_MIN_COLS 128  /* columns of a weight gradient per piece, at least */
+#define NN_BLAS_PARTS 2       /* pieces of a mini-batch at most (grad_rows adds up to two) */
+#define NN_BLAS_MIN_ROWS 128  /* rows of a piece, at least */
+#define NN_BLAS_CHUNK 128     /* rows of a chunk, at most */
 #define NN_BLAS_UPD_ROWS 4    /* rows of W per unit of the update's work sharing */
 #endif
 
-/* W_l row by row from its gradient sum G_l, then b_l from the column sums of D_l (row order),
- * rows [jlo, jhi).  MODE as apply_vec's; the vector part and the tail split each row the same
- * way whichever thread takes it. */
+/* W_l row by row from its gradient (the sum of `pieces` sums, G holding them one after the
+ * other, each (J, K), added in that order), rows [jlo, jhi).  MODE as apply_vec's; the vector
+ * part and the tail split each row the same way whichever thread takes it. */
 static inline NN_FORCE_INLINE void S(grad_rows)(const int MODE, const S(nn_upd) *u, real *W, real *V,
-                                                const real *G, nn_size K, nn_size jlo, nn_size jhi)
+                                                const real *G, nn_size pieces, nn_size J, nn_size K,
+                                                nn_size jlo, nn_size jhi)
 {
+    const real *G1 = pieces > 1 ? G + J * K : NULL;
     for (nn_size j = jlo; j < jhi; j++) {
         real *w = W + j * K, *v = V ? V + j * K : NULL;
-        const real *g = G + j * K;
+        const real *g = G + j * K, *g1 = G1 ? G1 + j * K : NULL;
         nn_size k = 0;
-        for (; k + VL <= K; k += VL) S(apply_vec)(MODE, u, w + k, v ? v + k : NULL, S(vload)(g + k));
-        for (; k < K; k++) w[k] = S(apply1)(u, w[k], v ? v + k : NULL, g[k]);
+        if (!g1) {
+            for (; k + VL <= K; k += VL) S(apply_vec)(MODE, u, w + k, v ? v + k : NULL, S(vload)(g + k));
+            for (; k < K; k++) w[k] = S(apply1)(u, w[k], v ? v + k : NULL, g[k]);
+        } else {
+            for (; k + VL <= K; k += VL)
+                S(apply_vec)(MODE, u, w + k, v ? v + k : NULL, VADD(S(vload)(g + k), S(vload)(g1 + k)));
+            for (; k < K; k++) w[k] = S(apply1)(u, w[k], v ? v + k : NULL, g[k] + g1[k]);
+        }
     }
 }
 
+/* Rows [jlo, jhi) of W_l and the same entries of b_l (from the column sums of D_l, row order). */
 static void S(grad_update)(const S(nn_upd) *uw, const S(nn_upd) *ub, real *W, real *V, real *b, real *vb,
-                           const real *G, const real *D, nn_size B, nn_size J, nn_size K, nn_size jlo, nn_size jhi)
+                           const real *G, nn_size pieces, const real *D, nn_size B, nn_size J, nn_size K,
+                           nn_size jlo, nn_size jhi)
 {
     switch (uw->mode) {
-    case UPD_PLAIN: S(grad_rows)(UPD_PLAIN, uw, W, V, G, K, jlo, jhi); break;
-    case UPD_L1: S(grad_rows)(UPD_L1, uw, W, V, G, K, jlo, jhi); break;
-    default: S(grad_rows)(UPD_MOMENTUM, uw, W, V, G, K, jlo, jhi); break;
+    case UPD_PLAIN: S(grad_rows)(UPD_PLAIN, uw, W, V, G, pieces, J, K, jlo, jhi); break;
+    case UPD_L1: S(grad_rows)(UPD_L1, uw, W, V, G, pieces, J, K, jlo, jhi); break;
+    default: S(grad_rows)(UPD_MOMENTUM, uw, W, V, G, pieces, J, K, jlo, jhi); break;
     }
     for (nn_size j = jlo; j < jhi; j++) {
         real s = 0;
@@ -69,32 +77,100 @@ static void S(grad_update)(const S(nn_upd) *uw, const S(nn_upd) *ub, real *W, re
     }
 }
 
+/* Rows [c0, c1) of a mini-batch (ord: its rows of X and Y) through the net and back, adding
+ * their weight gradients into piece q's sums (G[l] + q J_l J_{l-1}; `first`: set them instead).
+ * Returns 0 when a weighted input or output delta was not finite. */
+static int S(blas_chunk)(const nn_dense_net *net, const nn_dense_sgd *o, const int64_t *ord, nn_size start,
+                         nn_size c0, nn_size c1, nn_size q, int first)
+{
+    const int L = net->L;
+    const nn_size *S = net->sizes, R = c1 - c0;
+    real *const *W = (real *const *)net->W, *const *bb = (real *const *)net->b;
+    real *const *A = (real *const *)net->A, *const *Z = (real *const *)net->Z, *const *D = (real *const *)net->D;
+    real *const *M = (real *const *)net->M, *const *G = (real *const *)net->G;
+    const S(gemm_t) gemm = (S(gemm_t))net->gemm;
+    const real *Y = (const real *)o->Y;
+    const double p = o->p_dropout;
+    const int use_mask = p > 0 && M != NULL;
+    int finite = 1;
+
+    /* A_0: the chunk's rows of X, one after another (float32 rows under a float64 net converted
+     * exactly); each target row asked for now, read by the output delta */
+    for (nn_size r = c0; r < c1; r++) {
+        real *dst = A[0] + r * S[0];
+        __builtin_prefetch(Y + ord[r] * o->ldy, 0, 2);
+        if (o->x_dtype == net->dtype) {
+            memcpy(dst, (const real *)o->X + ord[r] * o->ldx, sizeof(real) * (size_t)S[0]);
+        } else {
+            const float *src = (const float *)o->X + ord[r] * o->ldx;
+            for (nn_size k = 0; k < S[0]; k++) dst[k] = (real)src[k];
+        }
+    }
+    /* forward: the product, then bias, activation and mask, or the output's activation and delta */
+    for (int l = 1; l <= L; l++) {
+        const nn_size J = S[l], K = S[l - 1];
+        S(gemm_rows)(gemm, A[l - 1] + c0 * K, K, R, W[l], K, J, Z[l] + c0 * J);
+        for (nn_size r = c0; r < c1; r++) {
+            real *zr = Z[l] + r * J, *ar = A[l] + r * J;
+            for (nn_size j = 0; j < J; j++) zr[j] += bb[l][j];
+            if (l < L) {
+                for (nn_size j = 0; j < J; j++) {
+                    real a = ACT(net->act_hidden, zr[j]);
+                    if (use_mask) {
+                        real keep = nn_uniform(o->seed, (uint64_t)l, o->counter0 + (uint64_t)(start + r), (uint64_t)j) >= p;
+                        M[l][r * J + j] = keep;
+                        a *= keep;
+                    }
+                    ar[j] = a;
+                }
+            } else {
+                S(output_act)(net->act_out, zr, ar, J);
+                S(output_delta)(net->cost, net->act_out, zr, ar, Y + ord[r] * o->ldy, D[L] + r * J, J);
+            }
+        }
+        if (!S(finite_block)(Z[l] + c0 * J, J, R, 0, J) || (l == L && !S(finite_block)(D[L] + c0 * J, J, R, 0, J)))
+            finite = 0;
+    }
+    /* backward: D_{l-1} from the old W_l (W changes only after every chunk), G_l (+)= D_l^T A_{l-1} */
+    for (int l = L; l >= 1; l--) {
+        const nn_size J = S[l], K = S[l - 1];
+        if (l >= 2) {
+            S(gemm_rm)(gemm, 0, 0, R, K, J, 1, D[l] + c0 * J, J, W[l], K, 0, D[l - 1] + c0 * K, K);
+            for (nn_size r = c0; r < c1; r++) {
+                real *g = D[l - 1] + r * K;
+                const real *zr = Z[l - 1] + r * K, *ar = A[l - 1] + r * K;
+                for (nn_size k = 0; k < K; k++) {
+                    g[k] = g[k] * ACT_PRIME(net->act_hidden, zr[k], ar[k]);
+                    if (use_mask) g[k] *= M[l - 1][r * K + k];
+                }
+            }
+        }
+        S(gemm_rm)(gemm, 1, 0, J, K, R, 1, D[l] + c0 * J, J, A[l - 1] + c0 * K, K, first ? 0 : 1, G[l] + q * J * K, K);
+    }
+    return finite;
+}
+
 static nn_size S(train_epoch_blas)(const nn_dense_net *net, const nn_dense_sgd *o)
 {
     const int L = net->L;
     const nn_size *S = net->sizes;
     real *const *W = (real *const *)net->W, *const *bb = (real *const *)net->b;
     real *const *VW = (real *const *)net->vW, *const *Vb = (real *const *)net->vb;
-    real *const *A = (real *const *)net->A, *const *Z = (real *const *)net->Z, *const *D = (real *const *)net->D;
-    real *const *M = (real *const *)net->M, *const *G = (real *const *)net->G;
-    const S(gemm_t) gemm = (S(gemm_t))net->gemm;
-    const int same_x = (o->x_dtype == net->dtype);
-    const real *Y = (const real *)o->Y;
+    real *const *D = (real *const *)net->D, *const *G = (real *const *)net->G;
     const nn_size n = o->n, mbs = o->mbs;
     const nn_size nmb = (n + mbs - 1) / mbs;
-    const double p = o->p_dropout;
-    const int use_mask = p > 0 && M != NULL;
+    const int use_mask = o->p_dropout > 0 && net->M != NULL;
     int nt = o->nthreads < 1 ? 1 : o->nthreads;
 
     volatile int stop_now = 0;
-    volatile int nonfinite = 0;   /* a piece saw an inf/NaN z or output delta: stop before the update */
+    volatile int nonfinite = 0;   /* a chunk saw an inf/NaN z or output delta: stop before the update */
     volatile int flag = 0;        /* thread 0's nn_gov_check() after each mini-batch, read after the barrier */
     nn_size done = 0, next_mb = 0;
 
     nn_gov gov;
-    if (nn_gov_begin(&gov, NN_GOV_DENSE_TRAIN, nt, S(train_key)(net, mbs, 2 * net->dtype + same_x + 4 * use_mask + 8)))
+    if (nn_gov_begin(&gov, NN_GOV_DENSE_TRAIN, nt,
+                     S(train_key)(net, mbs, 2 * net->dtype + (o->x_dtype == net->dtype) + 4 * use_mask + 8)))
         return -1;
-
     while (next_mb < nmb && !stop_now && !nonfinite) {
         const nn_size mb0 = next_mb;
         nn_gov_seg_start(&gov);
@@ -110,87 +186,24 @@ static nn_size S(train_epoch_blas)(const nn_dense_net *net, const nn_dense_sgd *
                 const nn_size start = mb * mbs;
                 const nn_size B = (n - start) < mbs ? (n - start) : mbs;
                 const int64_t *ord = o->order + start;
-                const nn_size rparts = nn3_parts(B, NN_BLAS_MIN_ROWS, NN_BLAS_PARTS);
+                const nn_size pieces = nn3_parts(B, NN_BLAS_MIN_ROWS, NN_BLAS_PARTS);
 
-                /* A_0: the mini-batch's rows of X, one after another (float32 rows under a float64
-                 * net converted exactly) */
+                /* each piece its chunks in order, on one thread */
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
-                for (nn_size r = 0; r < B; r++) {
-                    real *dst = A[0] + r * S[0];
-                    __builtin_prefetch(Y + ord[r] * o->ldy, 0, 2);   /* its target row, read by the output delta */
-                    if (same_x) {
-                        memcpy(dst, (const real *)o->X + ord[r] * o->ldx, sizeof(real) * (size_t)S[0]);
-                    } else {
-                        const float *src = (const float *)o->X + ord[r] * o->ldx;
-                        for (nn_size k = 0; k < S[0]; k++) dst[k] = (real)src[k];
-                    }
+                for (nn_size q = 0; q < pieces; q++) {
+                    const nn_size lo = nn3_part_lo(B, pieces, q), rows = nn3_part_lo(B, pieces, q + 1) - lo;
+                    const nn_size chunks = (rows + NN_BLAS_CHUNK - 1) / NN_BLAS_CHUNK;
+                    for (nn_size c = 0; c < chunks; c++)
+                        if (!S(blas_chunk)(net, o, ord, start, lo + rows * c / chunks, lo + rows * (c + 1) / chunks,
+                                           q, c == 0))
+                            nonfinite = 1;
                 }
                 nn_sync();
-
-                /* forward, piece by piece of rows: the product, then bias, activation and mask (or the
-                 * output layer's activation and delta) on the piece's rows while they are in cache */
-                for (int l = 1; l <= L; l++) {
-                    const nn_size J = S[l], K = S[l - 1];
-#ifdef NNFAST_OPENMP
-#pragma omp for schedule(static) nowait
-#endif
-                    for (nn_size q = 0; q < rparts; q++) {
-                        const nn_size lo = nn3_part_lo(B, rparts, q), hi = nn3_part_lo(B, rparts, q + 1);
-                        S(gemm_rows)(gemm, A[l - 1] + lo * K, K, hi - lo, W[l], K, J, Z[l] + lo * J);
-                        for (nn_size r = lo; r < hi; r++) {
-                            real *zr = Z[l] + r * J, *ar = A[l] + r * J;
-                            for (nn_size j = 0; j < J; j++) zr[j] += bb[l][j];
-                            if (l < L) {
-                                for (nn_size j = 0; j < J; j++) {
-                                    real a = ACT(net->act_hidden, zr[j]);
-                                    if (use_mask) {
-                                        real keep = nn_uniform(o->seed, (uint64_t)l,
-                                                               o->counter0 + (uint64_t)(start + r), (uint64_t)j) >= p;
-                                        M[l][r * J + j] = keep;
-                                        a *= keep;
-                                    }
-                                    ar[j] = a;
-                                }
-                            } else {
-                                S(output_act)(net->act_out, zr, ar, J);
-                                S(output_delta)(net->cost, net->act_out, zr, ar, Y + ord[r] * o->ldy, D[L] + r * J, J);
-                            }
-                        }
-                        if (!S(finite_block)(Z[l] + lo * J, J, hi - lo, 0, J) ||
-                            (l == L && !S(finite_block)(D[L] + lo * J, J, hi - lo, 0, J)))
-                            nonfinite = 1;
-                    }
-                    nn_sync();
-                }
                 /* every thread reads the flag after the barrier: all leave together, W and b as after
                  * the previous mini-batch */
                 if (nonfinite) break;
-
-                /* backward: G_l = D_l^T A_{l-1} and D_{l-1} from the old W_l; W changes only after */
-                for (int l = L; l >= 1; l--) {
-                    const nn_size J = S[l], K = S[l - 1];
-                    if (l >= 2) {
-#ifdef NNFAST_OPENMP
-#pragma omp for schedule(static) nowait
-#endif
-                        for (nn_size q = 0; q < rparts; q++) {
-                            const nn_size lo = nn3_part_lo(B, rparts, q), hi = nn3_part_lo(B, rparts, q + 1);
-                            S(gemm_rm)(gemm, 0, 0, hi - lo, K, J, 1, D[l] + lo * J, J, W[l], K, 0, D[l - 1] + lo * K, K);
-                            for (nn_size r = lo; r < hi; r++) {
-                                real *g = D[l - 1] + r * K;
-                                const real *zr = Z[l - 1] + r * K, *ar = A[l - 1] + r * K;
-                                for (nn_size k = 0; k < K; k++) {
-                                    g[k] = g[k] * ACT_PRIME(net->act_hidden, zr[k], ar[k]);
-                                    if (use_mask) g[k] *= M[l - 1][r * K + k];
-                                }
-                            }
-                        }
-                    }
-                    S(gemm_parts)(gemm, 1, 0, 0, J, K, B, 1, D[l], J, A[l - 1], K, 0, G[l], K, NN_BLAS_MIN_COLS,
-                                  (int)rparts);   /* ends with the barrier */
-                }
 
                 /* update every layer from its gradient sums (book: update_mini_batch) */
                 S(nn_upd) uw, ub;
@@ -202,8 +215,8 @@ static nn_size S(train_epoch_blas)(const nn_dense_net *net, const nn_dense_sgd *
 #endif
                     for (nn_size q = 0; q < blocks; q++) {
                         const nn_size jlo = q * NN_BLAS_UPD_ROWS, jhi = jlo + NN_BLAS_UPD_ROWS < J ? jlo + NN_BLAS_UPD_ROWS : J;
-                        S(grad_update)(&uw, &ub, W[l], VW ? VW[l] : NULL, bb[l], Vb ? Vb[l] : NULL, G[l], D[l], B, J,
-                                       S[l - 1], jlo, jhi);
+                        S(grad_update)(&uw, &ub, W[l], VW ? VW[l] : NULL, bb[l], Vb ? Vb[l] : NULL, G[l], pieces,
+                                       D[l], B, J, S[l - 1], jlo, jhi);
                     }
                 }
                 if (t == 0) {

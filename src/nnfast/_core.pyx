@@ -260,12 +260,13 @@ cdef class DenseNet:
                         buf = np.zeros((mbs, sizes[l]), dtype=self.dtype)
                         self.keep.append(buf)
                         self.tables[slot * (L + 1) + l] = _ptr(buf)
-            if nn_dense_train_uses_blas(self.net.dtype, L, self.sizes, mbs, _train_path_force):
+            pieces = nn_dense_train_uses_blas(self.net.dtype, L, self.sizes, mbs, _train_path_force)
+            if pieces:
                 self.path = "blas"
                 self.net.gemm = <void *>sgemm if self.net.dtype == NN_F32 else <void *>dgemm
                 for l in range(L + 1):
-                    # slot 4 layer 0: A[0], the gathered input rows; slot 8: G[l], gradient sums
-                    buf = np.zeros((mbs, sizes[0]) if l == 0 else (sizes[l], sizes[l - 1]), dtype=self.dtype)
+                    # slot 4 layer 0: A[0], the gathered input rows; slot 8: G[l], gradient sums per piece
+                    buf = np.zeros((mbs, sizes[0]) if l == 0 else (pieces, sizes[l], sizes[l - 1]), dtype=self.dtype)
                     self.work.append(buf)
                     self.tables[(4 if l == 0 else 8) * (L + 1) + l] = _ptr(buf)
 
