@@ -16,7 +16,9 @@
  *             G_l[piece] (+)= D_l^T A_{l-1}  (the piece's first chunk sets it) gemm_rm
  * then, after a barrier, every layer is updated from the sum of its pieces' gradients (piece 0
  * + piece 1 + ..., in that order): W_l <- update(W_l, sum G_l), b_l <- update(b_l, column sums
- * of D_l), by the rule of apply1/apply_vec (plain, L2, L1, momentum).
+ * of D_l), by the rule of apply1/apply_vec (plain, L2, L1, momentum).  A mini-batch of one
+ * chunk under the plain rule (network.py's, network2's L2) is updated by the weight products
+ * themselves instead (blas_chunk's fuse).
  * Each piece is one thread's, and every BLAS call's arguments are fixed by the shapes, never by
  * the thread count, so results are bit-identical for 1 or 2 threads (BLAS itself must run on
  * one thread: the caller holds it there).  Element-wise work (the update) is split over rows;
@@ -79,9 +81,12 @@ static void S(grad_update)(const S(nn_upd) *uw, const S(nn_upd) *ub, real *W, re
 
 /* Rows [c0, c1) of a mini-batch (ord: its rows of X and Y) through the net and back, adding
  * their weight gradients into piece q's sums (G[l] + q J_l J_{l-1}; `first`: set them instead).
- * Returns 0 when a weighted input or output delta was not finite. */
+ * fuse (a mini-batch of one chunk under the plain rule, uw and ub): no sums, each layer updated
+ * at once by the product itself, W_l <- c1 W_l - c2 D_l^T A_{l-1} (BLAS's beta and alpha; one
+ * pass over W instead of three: zeroing G, filling it, the update), b_l as grad_update does.
+ * Returns 0 when a weighted input or output delta was not finite (then nothing was updated). */
 static int S(blas_chunk)(const nn_dense_net *net, const nn_dense_sgd *o, const int64_t *ord, nn_size start,
-                         nn_size c0, nn_size c1, nn_size q, int first)
+                         nn_size c0, nn_size c1, nn_size q, int first, const S(nn_upd) *fuse, const S(nn_upd) *ub)
 {
     const int L = net->L;
     const nn_size *S = net->sizes, R = c1 - c0;
@@ -131,7 +136,9 @@ static int S(blas_chunk)(const nn_dense_net *net, const nn_dense_sgd *o, const i
         if (!S(finite_block)(Z[l] + c0 * J, J, R, 0, J) || (l == L && !S(finite_block)(D[L] + c0 * J, J, R, 0, J)))
             finite = 0;
     }
-    /* backward: D_{l-1} from the old W_l (W changes only after every chunk), G_l (+)= D_l^T A_{l-1} */
+    if (!finite) return 0;
+    /* backward: D_{l-1} from the old W_l (W changes only after every chunk, or, fused, after
+     * D_{l-1}), G_l (+)= D_l^T A_{l-1} */
     for (int l = L; l >= 1; l--) {
         const nn_size J = S[l], K = S[l - 1];
         if (l >= 2) {
@@ -145,9 +152,18 @@ static int S(blas_chunk)(const nn_dense_net *net, const nn_dense_sgd *o, const i
                 }
             }
         }
-        S(gemm_rm)(gemm, 1, 0, J, K, R, 1, D[l] + c0 * J, J, A[l - 1] + c0 * K, K, first ? 0 : 1, G[l] + q * J * K, K);
+        if (fuse) {
+            S(gemm_rm)(gemm, 1, 0, J, K, R, -fuse->c2, D[l] + c0 * J, J, A[l - 1] + c0 * K, K, fuse->c1, W[l], K);
+            for (nn_size j = 0; j < J; j++) {
+                real s = 0;
+                for (nn_size r = c0; r < c1; r++) s += D[l][r * J + j];
+                bb[l][j] = S(apply1)(ub, bb[l][j], NULL, s);
+            }
+        } else {
+            S(gemm_rm)(gemm, 1, 0, J, K, R, 1, D[l] + c0 * J, J, A[l - 1] + c0 * K, K, first ? 0 : 1, G[l] + q * J * K, K);
+        }
     }
-    return finite;
+    return 1;
 }
 
 static nn_size S(train_epoch_blas)(const nn_dense_net *net, const nn_dense_sgd *o)
@@ -187,6 +203,9 @@ static nn_size S(train_epoch_blas)(const nn_dense_net *net, const nn_dense_sgd *
                 const nn_size B = (n - start) < mbs ? (n - start) : mbs;
                 const int64_t *ord = o->order + start;
                 const nn_size pieces = nn3_parts(B, NN_BLAS_MIN_ROWS, NN_BLAS_PARTS);
+                S(nn_upd) uw, ub;
+                S(upd_rules)(o, (double)B, &uw, &ub);
+                const int fused = pieces == 1 && B <= NN_BLAS_CHUNK && uw.mode == UPD_PLAIN;
 
                 /* each piece its chunks in order, on one thread */
 #ifdef NNFAST_OPENMP
@@ -197,7 +216,7 @@ static nn_size S(train_epoch_blas)(const nn_dense_net *net, const nn_dense_sgd *
                     const nn_size chunks = (rows + NN_BLAS_CHUNK - 1) / NN_BLAS_CHUNK;
                     for (nn_size c = 0; c < chunks; c++)
                         if (!S(blas_chunk)(net, o, ord, start, lo + rows * c / chunks, lo + rows * (c + 1) / chunks,
-                                           q, c == 0))
+                                           q, c == 0, fused ? &uw : NULL, &ub))
                             nonfinite = 1;
                 }
                 nn_sync();
@@ -206,9 +225,7 @@ static nn_size S(train_epoch_blas)(const nn_dense_net *net, const nn_dense_sgd *
                 if (nonfinite) break;
 
                 /* update every layer from its gradient sums (book: update_mini_batch) */
-                S(nn_upd) uw, ub;
-                S(upd_rules)(o, (double)B, &uw, &ub);
-                for (int l = 1; l <= L; l++) {
+                for (int l = 1; l <= L && !fused; l++) {
                     const nn_size J = S[l], blocks = (J + NN_BLAS_UPD_ROWS - 1) / NN_BLAS_UPD_ROWS;
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
