@@ -326,7 +326,7 @@ def chapter1(ctx):
     if args.quick:
         grid = [([784, 30, 10], 10, np.float64, t) for t in args.threads]
     else:
-        grid = [(s, m, d, t) for s in ([784, 30, 10], [784, 100, 10]) for m in (10, 32, 100, 1000)
+        grid = [(s, m, d, t) for s in ([784, 30, 10], [784, 100, 10]) for m in args.mini_batches
                 for d in (np.float64, np.float32) for t in args.threads]
     sub = min(args.ref_subset, n)
     sec["title"] = ("Chapter 1: seconds per epoch on %d %s training images, quadratic cost, eta %.1f, "
@@ -864,6 +864,8 @@ def parse_args(argv=None):
     p.add_argument("--sections", default="chapter1,chapter3,chapter6",
                    help="comma-separated, from: " + ", ".join(SECTIONS))
     p.add_argument("--threads", default=None, help="comma-separated thread counts (default 1,2)")
+    p.add_argument("--mini-batches", default="10,32,100,1000",
+                   help="comma-separated chapter-1 mini-batch sizes (default 10,32,100,1000)")
     p.add_argument("--n-train", type=int, default=None,
                    help="training images (default: chapter 1 all 60,000, chapter 3 50,000; quick 6,000 / 5,000)")
     p.add_argument("--ref-subset", type=int, default=None,
@@ -883,6 +885,7 @@ def parse_args(argv=None):
         args.epochs = 1 if args.quick else 3
     if args.epochs < 1:
         p.error("--epochs must be >= 1")
+    args.mini_batches = [int(m) for m in args.mini_batches.split(",") if m.strip()]
     if args.threads is None:
         args.threads = [min(2, os.cpu_count() or 1)] if args.quick else [1, 2]
     else:

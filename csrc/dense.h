@@ -41,6 +41,10 @@ typedef struct {
     void **Z;                /* weighted inputs */
     void **D;                /* deltas dC/dZ */
     void **M;                /* dropout keep-masks (0/1) of hidden layers; NULL without dropout */
+    /* the BLAS path of training (nn_dense_train_uses_blas); NULL / unused on the small-batch path: */
+    void *gemm;              /* BLAS ?gemm of the dtype (scipy.linalg.cython_blas); A[0] then holds
+                              * the gathered input rows (MB, J_0) */
+    void **G;                /* G[l]: pieces x (J_l, J_{l-1}) weight gradient sums of a mini-batch */
 } nn_dense_net;
 
 /* One epoch of mini-batch SGD (book: SGD's inner loop + update_mini_batch + backprop). */
@@ -73,6 +77,14 @@ typedef struct {
  * mini-batch before). */
 
 nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt);
+
+/* 0 when nets of this shape train on the register-blocked small-batch kernels, else the number
+ * of pieces (>= 1) a mini-batch is cut into on the BLAS path (whole mini-batches as matrix
+ * products by BLAS): net->gemm, A[0] and net->G must then be set, G[l] holding that many
+ * (J_l, J_{l-1}) gradient sums one after the other.
+ * force: -1 chooses by the shape (the crossover is in dense.c), 0 or 1 say which (tests and
+ * benchmarks). */
+int nn_dense_train_uses_blas(int dtype, int L, const nn_size *sizes, nn_size mbs, int force);
 
 /* Batched evaluation (book: feedforward over a data set, evaluate/accuracy/total_cost).
  * For rows 0..n-1 of X: pred[i] = argmax of the output (first maximum, as np.argmax),

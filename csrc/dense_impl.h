@@ -373,6 +373,32 @@ static inline int S(finite_block)(const real *z, nn_size ld, nn_size B, nn_size 
     return acc == 0;
 }
 
+/* The training work's shape, for the governor (rates measured on another shape do not apply):
+ * the layer sizes, the mini-batch size and `variant` (dtypes, dropout, path). */
+static inline uint64_t S(train_key)(const nn_dense_net *net, nn_size mbs, int variant) {
+    uint64_t key = 1469598103934665603ULL;
+    for (int l = 0; l <= net->L; l++) key = (key ^ (uint64_t)net->sizes[l]) * 1099511628211ULL;
+    return ((key ^ (uint64_t)mbs) * 1099511628211ULL) ^ (uint64_t)variant;
+}
+
+/* The update rules of a mini-batch of m examples under the options o: weights uw, biases ub
+ * (book: update_mini_batch; network2's regularisers and momentum). */
+static inline void S(upd_rules)(const nn_dense_sgd *o, double m, S(nn_upd) *uw, S(nn_upd) *ub) {
+    memset(uw, 0, sizeof(*uw));
+    if (o->mu > 0) {
+        uw->mode = UPD_MOMENTUM;
+        uw->mu = (real)o->mu; uw->eta = (real)o->eta; uw->reg = (real)o->lmbda_over_n;
+        uw->reg_l1 = o->reg == NN_REG_L1; uw->inv_m = (real)(1.0 / m);
+        *ub = *uw; ub->reg = 0; ub->reg_l1 = 0;
+    } else {
+        uw->mode = o->reg == NN_REG_L1 ? UPD_L1 : UPD_PLAIN;
+        uw->c1 = (real)(1.0 - o->eta * o->lmbda_over_n);
+        uw->c2 = (real)(o->eta / m);
+        uw->l1 = (real)(o->eta * o->lmbda_over_n);
+        *ub = *uw; ub->mode = UPD_PLAIN; ub->c1 = 1;
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* the epoch: every mini-batch's forward, backward and update                */
 /* ------------------------------------------------------------------------ */
@@ -414,12 +440,8 @@ static nn_size S(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
     volatile int flag = 0;        /* thread 0's nn_gov_check() after each mini-batch, read after the barrier */
     nn_size done = 0, next_mb = 0;
 
-    /* the work's shape, for the governor: rates measured on another shape do not apply */
-    uint64_t key = 1469598103934665603ULL;
-    for (int l = 0; l <= L; l++) key = (key ^ (uint64_t)S[l]) * 1099511628211ULL;
-    key = (((key ^ (uint64_t)mbs) * 1099511628211ULL) ^ (uint64_t)(2 * net->dtype + same_x + 4 * use_mask));
     nn_gov gov;
-    if (nn_gov_begin(&gov, NN_GOV_DENSE_TRAIN, nt, key) != 0) {
+    if (nn_gov_begin(&gov, NN_GOV_DENSE_TRAIN, nt, S(train_key)(net, mbs, 2 * net->dtype + same_x + 4 * use_mask)) != 0) {
         free(rows); free(rows0); free(xconv); free(pfrows);
         return -1;
     }
@@ -537,21 +559,8 @@ static nn_size S(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
 
                 /* backward: phase l computes delta_{l-1} (needs the old W_l) and updates W_{l+1};
                  * phase 1 also updates W_1.  A barrier between phases keeps reads before writes. */
-                const double m = (double)B;
                 S(nn_upd) uw, ub;
-                memset(&uw, 0, sizeof(uw));
-                if (o->mu > 0) {
-                    uw.mode = UPD_MOMENTUM;
-                    uw.mu = (real)o->mu; uw.eta = (real)o->eta; uw.reg = (real)o->lmbda_over_n;
-                    uw.reg_l1 = o->reg == NN_REG_L1; uw.inv_m = (real)(1.0 / m);
-                    ub = uw; ub.reg = 0; ub.reg_l1 = 0;
-                } else {
-                    uw.mode = o->reg == NN_REG_L1 ? UPD_L1 : UPD_PLAIN;
-                    uw.c1 = (real)(1.0 - o->eta * o->lmbda_over_n);
-                    uw.c2 = (real)(o->eta / m);
-                    uw.l1 = (real)(o->eta * o->lmbda_over_n);
-                    ub = uw; ub.mode = UPD_PLAIN; ub.c1 = 1;
-                }
+                S(upd_rules)(o, (double)B, &uw, &ub);
                 for (int l = L; l >= 1; l--) {
                     if (l >= 2) {
                         const nn_size K = S[l - 1];
@@ -863,5 +872,8 @@ static void S(layer_backward)(const real *A, nn_size lda, nn_size B, const real 
     free(ar);
     free(g);
 }
+
+/* the BLAS path of the epoch (uses gemm_rows above) */
+#include "dense_blas.h"
 
 #undef VEC

@@ -94,6 +94,8 @@ cdef extern from "dense.h":
         void **Z
         void **D
         void **M
+        void *gemm
+        void **G
     ctypedef struct nn_dense_sgd:
         const void *X
         int x_dtype
@@ -115,6 +117,7 @@ cdef extern from "dense.h":
         volatile nn_size *progress
         int *nonfinite
     nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt) nogil
+    int nn_dense_train_uses_blas(int dtype, int L, const nn_size *sizes, nn_size mbs, int force) nogil
     const char *nn_dense_path() nogil
     nn_size nn_dense_eval_scratch(const nn_dense_net *net) nogil
     nn_size nn_dense_eval_rows(const nn_dense_net *net) nogil
@@ -130,6 +133,37 @@ def dense_path():
 
 cdef int _code(cnp.ndarray a):
     return NN_F32 if a.dtype == np.float32 else NN_F64
+
+
+# which training path new DenseNets take: -1 by their shape, 0 the small-batch kernels, 1 BLAS
+cdef int _train_path_force = -1
+_PATHS = {"auto": -1, "small": 0, "blas": 1}
+
+
+def set_train_path(mode):
+    """"auto" (the default): a DenseNet made from now on trains on the path its shape selects
+    (csrc/dense.c, nn_dense_train_uses_blas); "small" or "blas" force one (tests, benchmarks)."""
+    global _train_path_force
+    if mode not in _PATHS:
+        raise ValueError("set_train_path: mode must be 'auto', 'small' or 'blas', got %r" % (mode,))
+    _train_path_force = _PATHS[mode]
+
+
+def train_path(sizes, dtype, Py_ssize_t mbs):
+    """"blas" or "small": the training path a net of these layer sizes, dtype and mini-batch
+    size takes (under set_train_path's current mode)."""
+    cdef Py_ssize_t L = len(sizes) - 1, l
+    if L < 1 or mbs < 1:
+        raise ValueError("train_path: need two layer sizes or more and mbs >= 1")
+    cdef nn_size *sz = <nn_size *>malloc(sizeof(nn_size) * (L + 1))
+    if sz == NULL:
+        raise MemoryError()
+    for l in range(L + 1):
+        sz[l] = sizes[l]
+    cdef int code = NN_F32 if np.dtype(dtype) == np.float32 else NN_F64
+    cdef int blas = nn_dense_train_uses_blas(code, <int>L, sz, mbs, _train_path_force)
+    free(sz)
+    return "blas" if blas else "small"
 
 
 # The checks below guard the C boundary itself: a pointer is only ever taken from an array
@@ -169,6 +203,7 @@ cdef class DenseNet:
     cdef nn_size *sizes
     cdef void **tables
     cdef list keep
+    cdef list work       # the BLAS path's buffers: gathered inputs and gradient sums
     cdef object dtype
     cdef readonly Py_ssize_t mbs
     # examples trained by train_epoch calls since the caller last set it to 0: kept here, in C,
@@ -179,6 +214,8 @@ cdef class DenseNet:
     # evaluate's per-thread scratch, kept from call to call (a monitored epoch makes two calls:
     # fresh pages each time would be cleared by the kernel)
     cdef cnp.ndarray eval_scratch
+    # "blas" or "small": the path train_epoch takes (chosen at the making, see train_path)
+    cdef readonly str path
 
     def __cinit__(self, sizes, dtype, int act_hidden, int act_out, int cost, Py_ssize_t mbs=0,
                   bint momentum=False, bint dropout=False):
@@ -193,10 +230,10 @@ cdef class DenseNet:
         self.dtype = np.dtype(dtype)
         self.mbs = mbs
         self.sizes = <nn_size *>malloc(sizeof(nn_size) * (L + 1))
-        self.tables = <void **>malloc(sizeof(void *) * 8 * (L + 1))
+        self.tables = <void **>malloc(sizeof(void *) * 9 * (L + 1))
         if self.sizes == NULL or self.tables == NULL:
             raise MemoryError()
-        for l in range(8 * (L + 1)):
+        for l in range(9 * (L + 1)):
             self.tables[l] = NULL
         for l in range(L + 1):
             self.sizes[l] = sizes[l]
@@ -214,7 +251,11 @@ cdef class DenseNet:
         self.net.Z = self.tables + 5 * (L + 1)
         self.net.D = self.tables + 6 * (L + 1)
         self.net.M = self.tables + 7 * (L + 1) if dropout else NULL
+        self.net.G = self.tables + 8 * (L + 1)
+        self.net.gemm = NULL
         self.keep = []
+        self.work = []
+        self.path = "small"
         if mbs > 0:
             for l in range(L + 1):
                 # table slots: 4 = A, 5 = Z, 6 = D, 7 = M (see the pointers set above)
@@ -223,6 +264,15 @@ cdef class DenseNet:
                         buf = np.zeros((mbs, sizes[l]), dtype=self.dtype)
                         self.keep.append(buf)
                         self.tables[slot * (L + 1) + l] = _ptr(buf)
+            pieces = nn_dense_train_uses_blas(self.net.dtype, L, self.sizes, mbs, _train_path_force)
+            if pieces:
+                self.path = "blas"
+                self.net.gemm = <void *>sgemm if self.net.dtype == NN_F32 else <void *>dgemm
+                for l in range(L + 1):
+                    # slot 4 layer 0: A[0], the gathered input rows; slot 8: G[l], gradient sums per piece
+                    buf = np.zeros((mbs, sizes[0]) if l == 0 else (pieces, sizes[l], sizes[l - 1]), dtype=self.dtype)
+                    self.work.append(buf)
+                    self.tables[(4 if l == 0 else 8) * (L + 1) + l] = _ptr(buf)
 
     def __dealloc__(self):
         free(self.sizes)

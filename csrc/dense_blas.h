@@ -1,0 +1,256 @@
+/* The BLAS path of the epoch: whole mini-batches as matrices, the products by BLAS ?gemm.
+ *
+ * Included at the end of dense_impl.h (one instantiation per element type and instruction
+ * set, like the rest of it: real, S(), VL, VEC, the update rule apply1/apply_vec, output_act,
+ * output_delta, finite_block and the eval section's gemm_rows come from there).
+ * dense.c's nn_dense_train_epoch() runs this instead of train_epoch() for a net made with a
+ * BLAS function (nn_dense_net.gemm; the glue asks nn_dense_train_uses_blas() at the net's
+ * making, whose comment in dense.c gives the measured crossover).
+ *
+ * A mini-batch of B rows is cut into pieces (nn3_parts: at most NN_BLAS_PARTS, fixed by B), a
+ * piece into chunks of at most NN_BLAS_CHUNK rows (fixed by the piece), and each chunk goes
+ * through the whole net while its rows are in cache (A_0: the chunk's gathered input rows):
+ *   forward   Z_l = A_{l-1} W_l^T (+ b_l, act, dropout mask)                 gemm_rows
+ *   output    A_L, D_L = output_act / output_delta row by row
+ *   backward  D_{l-1} = (D_l W_l) * act'(Z_{l-1}) * mask                      gemm_rm
+ *             G_l[piece] (+)= D_l^T A_{l-1}  (the piece's first chunk sets it) gemm_rm
+ * then, after a barrier, every layer is updated from the sum of its pieces' gradients (piece 0
+ * + piece 1 + ..., in that order): W_l <- update(W_l, sum G_l), b_l <- update(b_l, column sums
+ * of D_l), by the rule of apply1/apply_vec (plain, L2, L1, momentum).  A mini-batch of one
+ * chunk under the plain rule (network.py's, network2's L2) is updated by the weight products
+ * themselves instead (blas_chunk's fuse).
+ * Each piece is one thread's, and every BLAS call's arguments are fixed by the shapes, never by
+ * the thread count, so results are bit-identical for 1 or 2 threads (BLAS itself must run on
+ * one thread: the caller holds it there).  Element-wise work (the update) is split over rows;
+ * each element is computed by the same code whoever does it.
+ */
+
+#include "gemm_rm.h"
+
+/* Pieces and chunks.  Measured on 2 busy cores (2026-11-29, see dense.c): below 256 rows one
+ * piece (a second one packs W again and was 5-15% slower at mbs 32/100, on one thread and on
+ * two: a second thread was seldom free); chunks of about 128 rows keep a chunk's inputs and
+ * activations in L2 between the products that read them (at mbs 1000 up to 25% faster than one
+ * product per piece, never slower). */
+#ifndef NN_BLAS_MIN_ROWS
+#define NN_BLAS_PARTS 2       /* pieces of a mini-batch at most (grad_rows adds up to two) */
+#define NN_BLAS_MIN_ROWS 128  /* rows of a piece, at least */
+#define NN_BLAS_CHUNK 128     /* rows of a chunk, at most */
+#define NN_BLAS_UPD_ROWS 4    /* rows of W per unit of the update's work sharing */
+#endif
+
+/* W_l row by row from its gradient (the sum of `pieces` sums, G holding them one after the
+ * other, each (J, K), added in that order), rows [jlo, jhi).  MODE as apply_vec's; the vector
+ * part and the tail split each row the same way whichever thread takes it. */
+static inline NN_FORCE_INLINE void S(grad_rows)(const int MODE, const S(nn_upd) *u, real *W, real *V,
+                                                const real *G, nn_size pieces, nn_size J, nn_size K,
+                                                nn_size jlo, nn_size jhi)
+{
+    const real *G1 = pieces > 1 ? G + J * K : NULL;
+    for (nn_size j = jlo; j < jhi; j++) {
+        real *w = W + j * K, *v = V ? V + j * K : NULL;
+        const real *g = G + j * K, *g1 = G1 ? G1 + j * K : NULL;
+        nn_size k = 0;
+        if (!g1) {
+            for (; k + VL <= K; k += VL) S(apply_vec)(MODE, u, w + k, v ? v + k : NULL, S(vload)(g + k));
+            for (; k < K; k++) w[k] = S(apply1)(u, w[k], v ? v + k : NULL, g[k]);
+        } else {
+            for (; k + VL <= K; k += VL)
+                S(apply_vec)(MODE, u, w + k, v ? v + k : NULL, VADD(S(vload)(g + k), S(vload)(g1 + k)));
+            for (; k < K; k++) w[k] = S(apply1)(u, w[k], v ? v + k : NULL, g[k] + g1[k]);
+        }
+    }
+}
+
+/* Rows [jlo, jhi) of W_l and the same entries of b_l (from the column sums of D_l, row order). */
+static void S(grad_update)(const S(nn_upd) *uw, const S(nn_upd) *ub, real *W, real *V, real *b, real *vb,
+                           const real *G, nn_size pieces, const real *D, nn_size B, nn_size J, nn_size K,
+                           nn_size jlo, nn_size jhi)
+{
+    switch (uw->mode) {
+    case UPD_PLAIN: S(grad_rows)(UPD_PLAIN, uw, W, V, G, pieces, J, K, jlo, jhi); break;
+    case UPD_L1: S(grad_rows)(UPD_L1, uw, W, V, G, pieces, J, K, jlo, jhi); break;
+    default: S(grad_rows)(UPD_MOMENTUM, uw, W, V, G, pieces, J, K, jlo, jhi); break;
+    }
+    for (nn_size j = jlo; j < jhi; j++) {
+        real s = 0;
+        for (nn_size r = 0; r < B; r++) s += D[r * J + j];
+        b[j] = S(apply1)(ub, b[j], vb ? vb + j : NULL, s);
+    }
+}
+
+/* Rows [c0, c1) of a mini-batch (ord: its rows of X and Y) through the net and back, adding
+ * their weight gradients into piece q's sums (G[l] + q J_l J_{l-1}; `first`: set them instead).
+ * fuse (a mini-batch of one chunk under the plain rule, uw and ub): no sums, each layer updated
+ * at once by the product itself, W_l <- c1 W_l - c2 D_l^T A_{l-1} (BLAS's beta and alpha; one
+ * pass over W instead of three: zeroing G, filling it, the update), b_l as grad_update does.
+ * Returns 0 when a weighted input or output delta was not finite (then nothing was updated). */
+static int S(blas_chunk)(const nn_dense_net *net, const nn_dense_sgd *o, const int64_t *ord, nn_size start,
+                         nn_size c0, nn_size c1, nn_size q, int first, const S(nn_upd) *fuse, const S(nn_upd) *ub)
+{
+    const int L = net->L;
+    const nn_size *S = net->sizes, R = c1 - c0;
+    real *const *W = (real *const *)net->W, *const *bb = (real *const *)net->b;
+    real *const *A = (real *const *)net->A, *const *Z = (real *const *)net->Z, *const *D = (real *const *)net->D;
+    real *const *M = (real *const *)net->M, *const *G = (real *const *)net->G;
+    const S(gemm_t) gemm = (S(gemm_t))net->gemm;
+    const real *Y = (const real *)o->Y;
+    const double p = o->p_dropout;
+    const int use_mask = p > 0 && M != NULL;
+    int finite = 1;
+
+    /* A_0: the chunk's rows of X, one after another (float32 rows under a float64 net converted
+     * exactly); each target row asked for now, read by the output delta */
+    for (nn_size r = c0; r < c1; r++) {
+        real *dst = A[0] + r * S[0];
+        __builtin_prefetch(Y + ord[r] * o->ldy, 0, 2);
+        if (o->x_dtype == net->dtype) {
+            memcpy(dst, (const real *)o->X + ord[r] * o->ldx, sizeof(real) * (size_t)S[0]);
+        } else {
+            const float *src = (const float *)o->X + ord[r] * o->ldx;
+            for (nn_size k = 0; k < S[0]; k++) dst[k] = (real)src[k];
+        }
+    }
+    /* forward: the product, then bias, activation and mask, or the output's activation and delta */
+    for (int l = 1; l <= L; l++) {
+        const nn_size J = S[l], K = S[l - 1];
+        S(gemm_rows)(gemm, A[l - 1] + c0 * K, K, R, W[l], K, J, Z[l] + c0 * J);
+        for (nn_size r = c0; r < c1; r++) {
+            real *zr = Z[l] + r * J, *ar = A[l] + r * J;
+            for (nn_size j = 0; j < J; j++) zr[j] += bb[l][j];
+            if (l < L) {
+                for (nn_size j = 0; j < J; j++) {
+                    real a = ACT(net->act_hidden, zr[j]);
+                    if (use_mask) {
+                        real keep = nn_uniform(o->seed, (uint64_t)l, o->counter0 + (uint64_t)(start + r), (uint64_t)j) >= p;
+                        M[l][r * J + j] = keep;
+                        a *= keep;
+                    }
+                    ar[j] = a;
+                }
+            } else {
+                S(output_act)(net->act_out, zr, ar, J);
+                S(output_delta)(net->cost, net->act_out, zr, ar, Y + ord[r] * o->ldy, D[L] + r * J, J);
+            }
+        }
+        if (!S(finite_block)(Z[l] + c0 * J, J, R, 0, J) || (l == L && !S(finite_block)(D[L] + c0 * J, J, R, 0, J)))
+            finite = 0;
+    }
+    if (!finite) return 0;
+    /* backward: D_{l-1} from the old W_l (W changes only after every chunk, or, fused, after
+     * D_{l-1}), G_l (+)= D_l^T A_{l-1} */
+    for (int l = L; l >= 1; l--) {
+        const nn_size J = S[l], K = S[l - 1];
+        if (l >= 2) {
+            S(gemm_rm)(gemm, 0, 0, R, K, J, 1, D[l] + c0 * J, J, W[l], K, 0, D[l - 1] + c0 * K, K);
+            for (nn_size r = c0; r < c1; r++) {
+                real *g = D[l - 1] + r * K;
+                const real *zr = Z[l - 1] + r * K, *ar = A[l - 1] + r * K;
+                for (nn_size k = 0; k < K; k++) {
+                    g[k] = g[k] * ACT_PRIME(net->act_hidden, zr[k], ar[k]);
+                    if (use_mask) g[k] *= M[l - 1][r * K + k];
+                }
+            }
+        }
+        if (fuse) {
+            S(gemm_rm)(gemm, 1, 0, J, K, R, -fuse->c2, D[l] + c0 * J, J, A[l - 1] + c0 * K, K, fuse->c1, W[l], K);
+            for (nn_size j = 0; j < J; j++) {
+                real s = 0;
+                for (nn_size r = c0; r < c1; r++) s += D[l][r * J + j];
+                bb[l][j] = S(apply1)(ub, bb[l][j], NULL, s);
+            }
+        } else {
+            S(gemm_rm)(gemm, 1, 0, J, K, R, 1, D[l] + c0 * J, J, A[l - 1] + c0 * K, K, first ? 0 : 1, G[l] + q * J * K, K);
+        }
+    }
+    return 1;
+}
+
+static nn_size S(train_epoch_blas)(const nn_dense_net *net, const nn_dense_sgd *o)
+{
+    const int L = net->L;
+    const nn_size *S = net->sizes;
+    real *const *W = (real *const *)net->W, *const *bb = (real *const *)net->b;
+    real *const *VW = (real *const *)net->vW, *const *Vb = (real *const *)net->vb;
+    real *const *D = (real *const *)net->D, *const *G = (real *const *)net->G;
+    const nn_size n = o->n, mbs = o->mbs;
+    const nn_size nmb = (n + mbs - 1) / mbs;
+    const int use_mask = o->p_dropout > 0 && net->M != NULL;
+    int nt = o->nthreads < 1 ? 1 : o->nthreads;
+
+    volatile int stop_now = 0;
+    volatile int nonfinite = 0;   /* a chunk saw an inf/NaN z or output delta: stop before the update */
+    volatile int flag = 0;        /* thread 0's nn_gov_check() after each mini-batch, read after the barrier */
+    nn_size done = 0, next_mb = 0;
+
+    nn_gov gov;
+    if (nn_gov_begin(&gov, NN_GOV_DENSE_TRAIN, nt,
+                     S(train_key)(net, mbs, 2 * net->dtype + (o->x_dtype == net->dtype) + 4 * use_mask + 8)))
+        return -1;
+    while (next_mb < nmb && !stop_now && !nonfinite) {
+        const nn_size mb0 = next_mb;
+        nn_gov_seg_start(&gov);
+        flag = 0;
+#ifdef NNFAST_OPENMP
+#pragma omp parallel num_threads(nn_gov_threads(&gov))
+#endif
+        {
+            NN_THREAD_IDS;
+            (void)nth;
+            nn_gov_thread_start(&gov, t, nth);
+            for (nn_size mb = mb0; mb < nmb; mb++) {
+                const nn_size start = mb * mbs;
+                const nn_size B = (n - start) < mbs ? (n - start) : mbs;
+                const int64_t *ord = o->order + start;
+                const nn_size pieces = nn3_parts(B, NN_BLAS_MIN_ROWS, NN_BLAS_PARTS);
+                S(nn_upd) uw, ub;
+                S(upd_rules)(o, (double)B, &uw, &ub);
+                const int fused = pieces == 1 && B <= NN_BLAS_CHUNK && uw.mode == UPD_PLAIN;
+
+                /* each piece its chunks in order, on one thread */
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+                for (nn_size q = 0; q < pieces; q++) {
+                    const nn_size lo = nn3_part_lo(B, pieces, q), rows = nn3_part_lo(B, pieces, q + 1) - lo;
+                    const nn_size chunks = (rows + NN_BLAS_CHUNK - 1) / NN_BLAS_CHUNK;
+                    for (nn_size c = 0; c < chunks; c++)
+                        if (!S(blas_chunk)(net, o, ord, start, lo + rows * c / chunks, lo + rows * (c + 1) / chunks,
+                                           q, c == 0, fused ? &uw : NULL, &ub))
+                            nonfinite = 1;
+                }
+                nn_sync();
+                /* every thread reads the flag after the barrier: all leave together, W and b as after
+                 * the previous mini-batch */
+                if (nonfinite) break;
+
+                /* update every layer from its gradient sums (book: update_mini_batch) */
+                for (int l = 1; l <= L && !fused; l++) {
+                    const nn_size J = S[l], blocks = (J + NN_BLAS_UPD_ROWS - 1) / NN_BLAS_UPD_ROWS;
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+                    for (nn_size q = 0; q < blocks; q++) {
+                        const nn_size jlo = q * NN_BLAS_UPD_ROWS, jhi = jlo + NN_BLAS_UPD_ROWS < J ? jlo + NN_BLAS_UPD_ROWS : J;
+                        S(grad_update)(&uw, &ub, W[l], VW ? VW[l] : NULL, bb[l], Vb ? Vb[l] : NULL, G[l], pieces,
+                                       D[l], B, J, S[l - 1], jlo, jhi);
+                    }
+                }
+                if (t == 0) {
+                    done = start + B;
+                    next_mb = mb + 1;
+                    if (o->progress) *o->progress = done;
+                    flag = nn_gov_check(&gov);
+                    if ((o->stop && *o->stop) || flag == NN_GOV_STOP) stop_now = 1;
+                }
+                nn_sync();
+                if (stop_now || flag) break;
+            }
+            nn_gov_thread_end(&gov, t);
+        }
+        nn_gov_seg_end(&gov, (double)(done - mb0 * mbs));
+    }
+    nn_gov_end(&gov, NN_GOV_DENSE_TRAIN);
+    if (nonfinite && o->nonfinite) *o->nonfinite = 1;
+    return done;
+}
