@@ -25,7 +25,8 @@
  *    Results never depend on the thread count (see nnfast.h), so switching between
  *    segments changes no number.  The state of each loop kind lives across calls (an
  *    epoch is several native calls); it starts afresh when the caller's maximum changes,
- *    and forgets its rates (not its count) when the shape of the work (`key`) does.
+ *    and forgets its rates (not its count) when the shape of the work (`key`) does; either
+ *    way the first trial comes right after the first segment.
  *
  * 3. Ctrl-C.  Python's own SIGINT handler only sets a flag that the interpreter reads
  *    when it runs Python code again, which it does not during a long native call.
@@ -133,13 +134,15 @@ int nn_gov_begin(nn_gov *g, int kind, int max_threads, uint64_t key) {
         while (nn_gov_count(g, g->top) < max_threads && g->top < NN_GOV_LEVELS - 1) g->top++;
         g->level = g->top;
         g->period = NN_GOV_MIN_PERIOD;
-        g->next_explore = nn_now() + NN_GOV_MIN_PERIOD;
     }
     if (g->key != key) {
-        /* a new shape on the same machine: its rates are unknown, but the count the last
-         * one settled on and the time of the next trial (the machine's load) still hold */
+        /* a new shape (or a fresh start): its rates are unknown.  The count the last shape
+         * settled on still holds, but the neighbouring count is tried right after the first
+         * segment: a short call (a few thousand images, a small predict) would otherwise end
+         * before the first trial, on a count that may be the slower one for this shape. */
         g->key = key;
         memset(g->rate, 0, sizeof(g->rate));
+        g->next_explore = nn_now();
     }
     g->from = -1;
     g->seg_seconds = mode == NN_GOV_CYCLE ? 0.0 : NN_SEG_SECONDS;

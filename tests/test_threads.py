@@ -34,19 +34,26 @@ def test_governor_drops_a_thread_when_waiting_costs_more_than_it_gains():
 
 
 def test_governor_keeps_its_threads_while_waiting_is_cheap():
-    assert _testing.governor_trace(2, [(0.004, 40, 0.2)] * 5) == [2] * 6
+    # a fresh governor tries the other count once, right after its first segment: no faster, so
+    # back to two threads, which then stay
+    assert _testing.governor_trace(2, [(0.004, 40, 0.2)] * 5) == [2, 1, 2, 2, 2, 2]
     assert _testing.governor_trace(1, [(0.004, 40, 0.9)] * 3) == [1] * 4
 
 
 def test_governor_compares_the_counts_it_tried():
-    """Once the trial period has passed, a segment runs on the other count; the faster per
-    unit of work stays.  (A number in the list: seconds to sleep, for the period to pass.)"""
-    counts = _testing.governor_trace(2, [(0.004, 40, 0.1), 0.06, (0.004, 40, 0.1), (0.002, 40, 0.0)])
-    assert counts == [2, 2, 1, 1], counts     # one thread did it in half the time: kept
-    counts = _testing.governor_trace(2, [(0.004, 40, 0.1), 0.06, (0.004, 40, 0.1), (0.008, 40, 0.0),
-                                      (0.004, 40, 0.7)])
+    """A fresh governor runs its second segment on the other count, and again one segment each
+    time the trial period has passed; the faster per unit of work stays.  (A number in the list:
+    seconds to sleep, for the period to pass.)"""
+    counts = _testing.governor_trace(2, [(0.004, 40, 0.1), (0.002, 40, 0.0), (0.002, 40, 0.0)])
+    assert counts == [2, 1, 1, 1], counts     # one thread did it in half the time: kept
+    counts = _testing.governor_trace(2, [(0.004, 40, 0.1), (0.008, 40, 0.0), (0.004, 40, 0.7)])
     # one thread was slower: back to two, and two stay despite their waiting (measured faster)
-    assert counts == [2, 2, 1, 2, 2], counts
+    assert counts == [2, 1, 2, 2], counts
+    counts = _testing.governor_trace(2, [(0.004, 40, 0.1), (0.008, 40, 0.0), (0.004, 40, 0.1), 0.25,
+                                      (0.004, 40, 0.1), (0.002, 40, 0.0)])
+    # the next trial waits for the period (here 50 times what the first trial cost, 0.2 s);
+    # then one thread is faster and stays
+    assert counts == [2, 1, 2, 2, 1, 1], counts
 
 
 @needs_openmp
