@@ -10,7 +10,7 @@
  * A mini-batch of B rows is cut into pieces (nn3_parts: at most NN_BLAS_PARTS, fixed by B), a
  * piece into chunks of at most NN_BLAS_CHUNK rows (fixed by the piece), and each chunk goes
  * through the whole net while its rows are in cache (A_0: the chunk's gathered input rows):
- *   forward   Z_l = A_{l-1} W_l^T (+ b_l, act, dropout mask)                 gemm_rows
+ *   forward   Z_l = A_{l-1} W_l^T (+ b_l, act: bias_act_rows; dropout mask) gemm_rows
  *   output    A_L, D_L = output_act / output_delta row by row
  *   backward  D_{l-1} = (D_l W_l) * act'(Z_{l-1}) * mask                      gemm_rm
  *             G_l[piece] (+)= D_l^T A_{l-1}  (the piece's first chunk sets it) gemm_rm
@@ -115,20 +115,19 @@ static int S(blas_chunk)(const nn_dense_net *net, const nn_dense_sgd *o, const i
     for (int l = 1; l <= L; l++) {
         const nn_size J = S[l], K = S[l - 1];
         S(gemm_rows)(gemm, A[l - 1] + c0 * K, K, R, W[l], K, J, Z[l] + c0 * J);
-        for (nn_size r = c0; r < c1; r++) {
-            real *zr = Z[l] + r * J, *ar = A[l] + r * J;
-            for (nn_size j = 0; j < J; j++) zr[j] += bb[l][j];
-            if (l < L) {
+        if (l < L) {
+            S(bias_act_rows)(net->act_hidden, Z[l] + c0 * J, A[l] + c0 * J, bb[l], R, J, 1);
+            for (nn_size r = c0; r < c1 && use_mask; r++) {
+                real *ar = A[l] + r * J, *mr = M[l] + r * J;
                 for (nn_size j = 0; j < J; j++) {
-                    real a = ACT(net->act_hidden, zr[j]);
-                    if (use_mask) {
-                        real keep = nn_uniform(o->seed, (uint64_t)l, o->counter0 + (uint64_t)(start + r), (uint64_t)j) >= p;
-                        M[l][r * J + j] = keep;
-                        a *= keep;
-                    }
-                    ar[j] = a;
+                    mr[j] = nn_uniform(o->seed, (uint64_t)l, o->counter0 + (uint64_t)(start + r), (uint64_t)j) >= p;
+                    ar[j] *= mr[j];
                 }
-            } else {
+            }
+        } else {
+            for (nn_size r = c0; r < c1; r++) {
+                real *zr = Z[l] + r * J, *ar = A[l] + r * J;
+                for (nn_size j = 0; j < J; j++) zr[j] += bb[l][j];
                 S(output_act)(net->act_out, zr, ar, J);
                 S(output_delta)(net->cost, net->act_out, zr, ar, Y + ord[r] * o->ldy, D[L] + r * J, J);
             }

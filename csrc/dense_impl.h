@@ -664,13 +664,18 @@ static inline void S(gemm_rows)(S(gemm_t) gemm, const real *A, nn_size lda, nn_s
     gemm(&ta, &tb, &m, &nn, &k, &one, (real *)W, &ldw, (real *)A, &ldA, &zero, Z, &ldz);
 }
 
-/* z <- act(z + b) * hs over the R x J block z, the switch on the activation outside the
- * loops so that each case is one vectorisable loop (float's exp is branch-free). */
-static void S(bias_act_rows)(int act, real *z, const real *b, nn_size R, nn_size J, real hs) {
+/* z <- z + b, a <- act(z) * hs over R x J blocks (a may be z: evaluation keeps only a), the
+ * switch on the activation outside the loops so that each case is one vectorisable loop (float's
+ * exp is branch-free).  Evaluation and the BLAS training path share it. */
+static void S(bias_act_rows)(int act, real *z, real *a, const real *b, nn_size R, nn_size J, real hs) {
 #define NN_BIAS_ACT(CODE)                                                              \
     for (nn_size r = 0; r < R; r++) {                                                  \
-        real *zr = z + r * J;                                                          \
-        for (nn_size j = 0; j < J; j++) zr[j] = ACT(CODE, zr[j] + b[j]) * hs;          \
+        real *zr = z + r * J, *ar = a + r * J;                                         \
+        for (nn_size j = 0; j < J; j++) {                                              \
+            const real t = zr[j] + b[j];                                               \
+            zr[j] = t;                                                                 \
+            ar[j] = ACT(CODE, t) * hs;                                                 \
+        }                                                                              \
     }
     switch (act) {
     case NN_SIGMOID: NN_BIAS_ACT(NN_SIGMOID); break;
@@ -705,7 +710,7 @@ static void S(eval_chunk)(const nn_dense_net *net, S(gemm_t) gemm, const void *X
         const nn_size J = S[l];
         S(gemm_rows)(gemm, in, ldin, R, W[l], S[l - 1], J, za);
         if (l < L) {
-            S(bias_act_rows)(net->act_hidden, za, bb[l], R, J, hs);
+            S(bias_act_rows)(net->act_hidden, za, za, bb[l], R, J, hs);
         } else {
             for (nn_size r = 0; r < R; r++) {
                 real *zr = za + r * J;
