@@ -168,8 +168,9 @@ class Checkpoint(object):
             self.options = _jsonable(dict(options, sizes=list(getattr(net, "sizes", [])),
                                           dtype=str(np.dtype(net.dtype)), data=_fingerprint(X, Y)))
         self.state = None
+        self.resume_path = None if resume is None else os.fspath(resume)
         if resume is not None:
-            self.state = self._read(os.fspath(resume))
+            self.state = self._read(self.resume_path)
 
     # -- reading
 
@@ -269,6 +270,12 @@ class Checkpoint(object):
         if self.state is None:
             return 0, {}
         a, L = self.arrays, len(getattr(self.net, "sizes", [])) - 1
+        for l in range(L if velocities is not None else 0):   # all checked before anything is put in place
+            for vs, key in ((velocities[0], "vw%d" % l), (velocities[1], "vb%d" % l)):
+                v = a.get(key)
+                if v is None or v.shape != vs[l].shape:
+                    raise BadFileError("resume: %s has no momentum velocity %s of shape %s"
+                                       % (self.resume_path, key, vs[l].shape), self.resume_path)
         if self.params is not None:
             for key, arr in self.params().items():
                 arr[...] = a[key]
@@ -278,11 +285,7 @@ class Checkpoint(object):
         if velocities is not None:
             for l in range(L):
                 for vs, key in ((velocities[0], "vw%d" % l), (velocities[1], "vb%d" % l)):
-                    v = a.get(key)
-                    if v is None or v.shape != vs[l].shape:
-                        raise ValueError("resume: the checkpoint has no momentum velocity %s of shape %s"
-                                         % (key, vs[l].shape))
-                    vs[l][...] = v
+                    vs[l][...] = a[key]
         if shuffler is not None:
             shuffler.idx = [int(i) for i in a["order"]]
         random.setstate(self.py_state)
