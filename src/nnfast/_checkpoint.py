@@ -116,8 +116,10 @@ def _check_extra(kind, extra, epoch, options, bad):
         bad("unknown kind of network %r" % (kind,))
     if not (isinstance(extra, dict) and set(extra) == {"eta", "seed", "progress", "lists"}):
         bad("extra: expected the keys eta, seed, progress and lists")
-    if not (_is_real(extra["eta"]) and extra["eta"] > 0):
-        bad("extra: eta %r is not a positive number" % (extra["eta"],))
+    top = options.get("eta")
+    if not (_is_real(extra["eta"]) and extra["eta"] > 0 and _is_real(top) and extra["eta"] <= top):
+        # the schedule only divides the run's eta (schedule_factor > 1)
+        bad("extra: eta %r is not a positive number at most the run's eta %r" % (extra["eta"], top))
     if not _opt(lambda v: _is_int(v, 0, 2 ** 63))(extra["seed"]):
         bad("extra: dropout seed %r out of range" % (extra["seed"],))
     progress = extra["progress"]
