@@ -74,6 +74,10 @@ def mutate(data, mutations):
 @given(mutations=st.lists(mutation, min_size=1, max_size=4))
 # found by CI: a flipped bit in a checkpoint's zip directory renamed its momentum velocity
 @example(mutations=[("flip", 0.9949309314153646, 0)])
+# and: a damaged .npy header that numpy's header repair fails to tokenize (tokenize.TokenError)
+@example(mutations=[("insert", 0.5, 2), ("delete", 0.00390625, 2)])
+# and: a flipped bit marking a member encrypted (zipfile's RuntimeError)
+@example(mutations=[("flip", 0.9699073487846203, 0)])
 def test_mutated_files_load_or_get_bad_file_error(kind, mutations):
     name, data = valid(kind)
     read_or_refuse(kind, name, mutate(data, mutations))
@@ -147,3 +151,16 @@ def test_any_json_value_anywhere_loads_or_gets_bad_file_error(kind, data):
     path = data.draw(st.sampled_from(places))
     value = data.draw(json_values)
     read_or_refuse(kind, name, back(_replace(doc, path, value)))
+
+
+def test_checkpoint_with_an_eta_above_the_runs_is_refused():
+    """Found by the fuzz test above: a saved schedule eta of 3.8e28 resumed and diverged.  The
+    schedule only divides the run's eta, so a larger one is a damaged file."""
+    name, doc, back = _json_of("checkpoint")
+    doc["extra"]["eta"] = 3.763123229759973e+28
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, name)
+        with open(p, "wb") as f:
+            f.write(back(doc))
+        with pytest.raises(nnfast.BadFileError, match="at most the run's eta"):
+            corpus.READERS["checkpoint"](p)

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import stat
+import tokenize
 import zipfile
 import zlib
 
@@ -157,8 +158,9 @@ def read_npz(path, what, names, optional=()):
         except BadFileError:
             raise
         except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError, OSError,
-                NotImplementedError, UnicodeDecodeError, SyntaxError, KeyError, TypeError,
-                OverflowError, MemoryError) as e:   # all a tampered archive or header gives
+                NotImplementedError, UnicodeDecodeError, SyntaxError, tokenize.TokenError, KeyError, TypeError,
+                OverflowError, MemoryError, RuntimeError) as e:   # all a tampered archive or header
+                # gives (numpy tokenizes a header it must repair; zipfile refuses a member flagged encrypted)
             raise BadFileError("%s: %s is not a readable .npz (%s: %s)" % (what, path, type(e).__name__, e),
                                path) from None
 
