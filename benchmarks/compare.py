@@ -249,6 +249,21 @@ def try_import(name):
         return None, "%s not importable (%s)" % (name, e)
 
 
+def section_modules(ctx, sec, name):
+    """nnfast.<name> and nnfast.reference.<name> for a section (None when they do not import),
+    with a note in the section for each empty column (theirs and PyTorch's)."""
+    mods = []
+    for module, column in (("nnfast." + name, "nnfast"), ("nnfast.reference." + name, "reference")):
+        mod, why = try_import(module) if NNFAST_WHERE else (None, "nnfast not importable")
+        if mod is None:
+            sec["notes"].append("%s column empty: %s" % (column, why))
+        mods.append(mod)
+    if not ctx.torch_ok():
+        sec["notes"].append("torch column empty: PyTorch not installed" if not ctx.args.no_torch else
+                            "torch column empty: --no-torch")
+    return mods
+
+
 class Context(object):
     """Data and measurements shared by the sections of one run."""
 
@@ -308,15 +323,7 @@ def time_torch(sizes, dt, threads, fn_train, fn_acc, **netkw):
 def chapter1(ctx):
     args = ctx.args
     sec = {"name": "chapter1", "notes": [], "rows": [], "targets": []}
-    net_mod, why = try_import("nnfast.network") if NNFAST_WHERE else (None, "nnfast not importable")
-    ref_mod, why_ref = try_import("nnfast.reference.network") if NNFAST_WHERE else (None, "nnfast not importable")
-    if net_mod is None:
-        sec["notes"].append("nnfast column empty: " + why)
-    if ref_mod is None:
-        sec["notes"].append("reference column empty: " + why_ref)
-    if not ctx.torch_ok():
-        sec["notes"].append("torch column empty: PyTorch not installed" if not args.no_torch else
-                            "torch column empty: --no-torch")
+    net_mod, ref_mod = section_modules(ctx, sec, "network")
     X, y = ctx.data("train")
     Xt, yt = ctx.data("test")
     n = min(args.n_train or len(y), len(y))
@@ -530,15 +537,7 @@ def _nnfast_network2_sgd(net, data, epochs, mbs, eta, lmbda, evaluation, monitor
 def chapter3(ctx):
     args = ctx.args
     sec = {"name": "chapter3", "notes": [], "rows": [], "targets": [], "columns": CH3_COLUMNS}
-    n2, why = try_import("nnfast.network2") if NNFAST_WHERE else (None, "nnfast not importable")
-    ref2, why_ref = try_import("nnfast.reference.network2") if NNFAST_WHERE else (None, "nnfast not importable")
-    if n2 is None:
-        sec["notes"].append("nnfast column empty: " + why)
-    if ref2 is None:
-        sec["notes"].append("reference column empty: " + why_ref)
-    if not ctx.torch_ok():
-        sec["notes"].append("torch column empty: PyTorch not installed" if not args.no_torch else
-                            "torch column empty: --no-torch")
+    n2, ref2 = section_modules(ctx, sec, "network2")
     Xall, yall = ctx.data("train")
     Xt, yt = ctx.data("test")
     n_train, n_eval = (5000, 1000) if args.quick else (50000, 10000)
