@@ -165,8 +165,13 @@ static int S(blas_chunk)(const nn_dense_net *net, const nn_dense_sgd *o, const i
     return 1;
 }
 
-static nn_size S(train_epoch_blas)(const nn_dense_net *net, const nn_dense_sgd *o)
+/* Thread t: mini-batches from mb0 on, until the governor's segment is over (c: train_ctx's
+ * net, options and non-finite flag). */
+static uint64_t S(blas_body)(void *ctx, nn_gov *gov, int t, int nth, nn_size mb0)
 {
+    S(train_ctx) *c = (S(train_ctx) *)ctx;
+    const nn_dense_net *net = c->net;
+    const nn_dense_sgd *o = c->o;
     const int L = net->L;
     const nn_size *S = net->sizes;
     real *const *W = (real *const *)net->W, *const *bb = (real *const *)net->b;
@@ -174,82 +179,65 @@ static nn_size S(train_epoch_blas)(const nn_dense_net *net, const nn_dense_sgd *
     real *const *D = (real *const *)net->D, *const *G = (real *const *)net->G;
     const nn_size n = o->n, mbs = o->mbs;
     const nn_size nmb = (n + mbs - 1) / mbs;
-    const int use_mask = o->p_dropout > 0 && net->M != NULL;
-    int nt = o->nthreads < 1 ? 1 : o->nthreads;
+    (void)nth;
+    for (nn_size mb = mb0; mb < nmb; mb++) {
+        const nn_size start = mb * mbs;
+        const nn_size B = (n - start) < mbs ? (n - start) : mbs;
+        const int64_t *ord = o->order + start;
+        const nn_size pieces = nn3_parts(B, NN_BLAS_MIN_ROWS, NN_BLAS_PARTS);
+        S(nn_upd) uw, ub;
+        S(upd_rules)(o, (double)B, &uw, &ub);
+        const int fused = pieces == 1 && B <= NN_BLAS_CHUNK && uw.mode == UPD_PLAIN;
 
-    volatile int stop_now = 0;
-    volatile int nonfinite = 0;   /* a chunk saw an inf/NaN z or output delta: stop before the update */
-    volatile int flag = 0;        /* thread 0's nn_gov_check() after each mini-batch, read after the barrier */
-    nn_size done = 0, next_mb = 0;
-
-    nn_gov gov;
-    if (nn_gov_begin(&gov, NN_GOV_DENSE_TRAIN, nt,
-                     S(train_key)(net, mbs, 2 * net->dtype + (o->x_dtype == net->dtype) + 4 * use_mask + 8)))
-        return -1;
-    while (next_mb < nmb && !stop_now && !nonfinite) {
-        const nn_size mb0 = next_mb;
-        nn_gov_seg_start(&gov);
-        flag = 0;
-#ifdef NNFAST_OPENMP
-#pragma omp parallel num_threads(nn_gov_threads(&gov))
-#endif
-        {
-            NN_THREAD_IDS;
-            (void)nth;
-            nn_gov_thread_start(&gov, t, nth);
-            for (nn_size mb = mb0; mb < nmb; mb++) {
-                const nn_size start = mb * mbs;
-                const nn_size B = (n - start) < mbs ? (n - start) : mbs;
-                const int64_t *ord = o->order + start;
-                const nn_size pieces = nn3_parts(B, NN_BLAS_MIN_ROWS, NN_BLAS_PARTS);
-                S(nn_upd) uw, ub;
-                S(upd_rules)(o, (double)B, &uw, &ub);
-                const int fused = pieces == 1 && B <= NN_BLAS_CHUNK && uw.mode == UPD_PLAIN;
-
-                /* each piece its chunks in order, on one thread */
+        /* each piece its chunks in order, on one thread */
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
-                for (nn_size q = 0; q < pieces; q++) {
-                    const nn_size lo = nn3_part_lo(B, pieces, q), rows = nn3_part_lo(B, pieces, q + 1) - lo;
-                    const nn_size chunks = (rows + NN_BLAS_CHUNK - 1) / NN_BLAS_CHUNK;
-                    for (nn_size c = 0; c < chunks; c++)
-                        if (!S(blas_chunk)(net, o, ord, start, lo + rows * c / chunks, lo + rows * (c + 1) / chunks,
-                                           q, c == 0, fused ? &uw : NULL, &ub))
-                            nonfinite = 1;
-                }
-                nn_sync();
-                /* every thread reads the flag after the barrier: all leave together, W and b as after
-                 * the previous mini-batch */
-                if (nonfinite) break;
-
-                /* update every layer from its gradient sums (book: update_mini_batch) */
-                for (int l = 1; l <= L && !fused; l++) {
-                    const nn_size J = S[l], blocks = (J + NN_BLAS_UPD_ROWS - 1) / NN_BLAS_UPD_ROWS;
-#ifdef NNFAST_OPENMP
-#pragma omp for schedule(static) nowait
-#endif
-                    for (nn_size q = 0; q < blocks; q++) {
-                        const nn_size jlo = q * NN_BLAS_UPD_ROWS, jhi = jlo + NN_BLAS_UPD_ROWS < J ? jlo + NN_BLAS_UPD_ROWS : J;
-                        S(grad_update)(&uw, &ub, W[l], VW ? VW[l] : NULL, bb[l], Vb ? Vb[l] : NULL, G[l], pieces,
-                                       D[l], B, J, S[l - 1], jlo, jhi);
-                    }
-                }
-                if (t == 0) {
-                    done = start + B;
-                    next_mb = mb + 1;
-                    if (o->progress) *o->progress = done;
-                    flag = nn_gov_check(&gov);
-                    if ((o->stop && *o->stop) || flag == NN_GOV_STOP) stop_now = 1;
-                }
-                nn_sync();
-                if (stop_now || flag) break;
-            }
-            nn_gov_thread_end(&gov, t);
+        for (nn_size q = 0; q < pieces; q++) {
+            const nn_size lo = nn3_part_lo(B, pieces, q), rows = nn3_part_lo(B, pieces, q + 1) - lo;
+            const nn_size chunks = (rows + NN_BLAS_CHUNK - 1) / NN_BLAS_CHUNK;
+            for (nn_size k = 0; k < chunks; k++)
+                if (!S(blas_chunk)(net, o, ord, start, lo + rows * k / chunks, lo + rows * (k + 1) / chunks,
+                                   q, k == 0, fused ? &uw : NULL, &ub))
+                    c->nonfinite = 1;
         }
-        nn_gov_seg_end(&gov, (double)(done - mb0 * mbs));
+        nn_sync();
+        /* every thread reads the flag after the barrier: all leave together, W and b as after
+         * the previous mini-batch */
+        if (c->nonfinite) break;
+
+        /* update every layer from its gradient sums (book: update_mini_batch) */
+        for (int l = 1; l <= L && !fused; l++) {
+            const nn_size J = S[l], blocks = (J + NN_BLAS_UPD_ROWS - 1) / NN_BLAS_UPD_ROWS;
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+            for (nn_size q = 0; q < blocks; q++) {
+                const nn_size jlo = q * NN_BLAS_UPD_ROWS, jhi = jlo + NN_BLAS_UPD_ROWS < J ? jlo + NN_BLAS_UPD_ROWS : J;
+                S(grad_update)(&uw, &ub, W[l], VW ? VW[l] : NULL, bb[l], Vb ? Vb[l] : NULL, G[l], pieces,
+                               D[l], B, J, S[l - 1], jlo, jhi);
+            }
+        }
+        if (t == 0) {
+            if (o->progress) *o->progress = start + B;
+            nn_gov_unit_done(gov, mb + 1, start + B);
+            if (o->stop && *o->stop) gov->stop = 1;
+        }
+        nn_sync();
+        if (gov->stop || gov->flag) break;
     }
-    nn_gov_end(&gov, NN_GOV_DENSE_TRAIN);
-    if (nonfinite && o->nonfinite) *o->nonfinite = 1;
+    if (c->nonfinite) gov->stop = 1;
+    return 0;
+}
+
+static nn_size S(train_epoch_blas)(const nn_dense_net *net, const nn_dense_sgd *o)
+{
+    const nn_size mbs = o->mbs;
+    const int use_mask = o->p_dropout > 0 && net->M != NULL;
+    S(train_ctx) c = {net, o, NULL, NULL, NULL, NULL, 0};
+    const nn_size done = nn_gov_run(NN_GOV_DENSE_TRAIN, o->nthreads < 1 ? 1 : o->nthreads,
+                                    S(train_key)(net, mbs, 2 * net->dtype + (o->x_dtype == net->dtype) + 4 * use_mask + 8),
+                                    0, (o->n + mbs - 1) / mbs, 0, S(blas_body), &c);
+    if (c.nonfinite && o->nonfinite) *o->nonfinite = 1;
     return done;
 }

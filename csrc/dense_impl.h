@@ -403,8 +403,21 @@ static inline void S(upd_rules)(const nn_dense_sgd *o, double m, S(nn_upd) *uw, 
 /* the epoch: every mini-batch's forward, backward and update                */
 /* ------------------------------------------------------------------------ */
 
-static nn_size S(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
+/* The work of one epoch (or part) beyond the net and the options: the row pointers. */
+typedef struct {
+    const nn_dense_net *net; const nn_dense_sgd *o;
+    const real **rows, **rows0;   /* layer l >= 1's rows, fixed for the epoch; layer 0's, per thread */
+    real *xconv;                  /* float32 inputs promoted, per thread (NULL: same type) */
+    const char **pfrows;          /* the next mini-batch's input rows to prefetch, per thread */
+    volatile int nonfinite;       /* a thread saw an inf/NaN z or output delta: stop before the update */
+} S(train_ctx);
+
+/* Thread t of nth: mini-batches from mb0 on, until the governor's segment is over. */
+static uint64_t S(train_body)(void *ctx, nn_gov *gov, int t, int nth, nn_size mb0)
 {
+    S(train_ctx) *c = (S(train_ctx) *)ctx;
+    const nn_dense_net *net = c->net;
+    const nn_dense_sgd *o = c->o;
     const int L = net->L;
     const nn_size *S = net->sizes;
     real *const *W = (real *const *)net->W, *const *bb = (real *const *)net->b;
@@ -419,45 +432,13 @@ static nn_size S(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
     const nn_size nmb = (n + mbs - 1) / mbs;
     const double p = o->p_dropout;
     const int use_mask = p > 0 && M != NULL;
-    int nt = o->nthreads < 1 ? 1 : o->nthreads;
-
-    /* row pointers: layer l >= 1 fixed for the epoch, layer 0 per thread */
-    const real **rows = (const real **)malloc(sizeof(real *) * (size_t)(L + 1) * (size_t)mbs);
-    const real **rows0 = (const real **)malloc(sizeof(real *) * (size_t)mbs * (size_t)nt);
-    real *xconv = same_x ? NULL : (real *)malloc(sizeof(real) * (size_t)S[0] * (size_t)mbs * (size_t)nt);
-    const char **pfrows = (const char **)malloc(sizeof(char *) * (size_t)mbs * (size_t)nt);
-    if (!rows || !rows0 || !pfrows || (!same_x && !xconv)) {
-        free(rows); free(rows0); free(xconv); free(pfrows);
-        return -1;
-    }
+    const real **rows = c->rows, **r0 = c->rows0 + (size_t)t * (size_t)mbs;
+    const char **pf = c->pfrows + (size_t)t * (size_t)mbs;
     const size_t xbytes = same_x ? sizeof(real) : sizeof(float);
     const nn_size pf_lines = (nn_size)(((size_t)S[0] * xbytes + 63) / 64);   /* cache lines per input row */
-    for (int l = 1; l <= L; l++)
-        for (nn_size r = 0; r < mbs; r++) rows[l * mbs + r] = A[l] + r * S[l];
 
-    volatile int stop_now = 0;
-    volatile int nonfinite = 0;   /* a thread saw an inf/NaN z or output delta: stop before the update */
-    volatile int flag = 0;        /* thread 0's nn_gov_check() after each mini-batch, read after the barrier */
-    nn_size done = 0, next_mb = 0;
-
-    nn_gov gov;
-    if (nn_gov_begin(&gov, NN_GOV_DENSE_TRAIN, nt, S(train_key)(net, mbs, 2 * net->dtype + same_x + 4 * use_mask)) != 0) {
-        free(rows); free(rows0); free(xconv); free(pfrows);
-        return -1;
-    }
-
-    /* segments of about NN_SEG_SECONDS, each one parallel region on the governor's count */
-    while (next_mb < nmb && !stop_now && !nonfinite) {
-        const nn_size mb0 = next_mb;
-        nn_gov_seg_start(&gov);
-        flag = 0;
-#ifdef NNFAST_OPENMP
-#pragma omp parallel num_threads(nn_gov_threads(&gov))
-#endif
-        {
-            NN_THREAD_IDS;
-            /* the barrier, timed in place (several per mini-batch: no call, no thread-local) */
-            uint64_t waited = 0;
+    /* the barrier, timed in place (several per mini-batch: no call, no thread-local) */
+    uint64_t waited = 0;
 #ifdef NNFAST_OPENMP
 #define NN_BARRIER                                                                 \
     if (nth > 1) {                                                                 \
@@ -468,150 +449,162 @@ static nn_size S(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
 #else
 #define NN_BARRIER
 #endif
-            nn_gov_thread_start(&gov, t, nth);
-            const real **r0 = rows0 + (size_t)t * (size_t)mbs;
-            const char **pf = pfrows + (size_t)t * (size_t)mbs;
-            nn_size lo, hi;
-        for (nn_size mb = mb0; mb < nmb; mb++) {
-                const nn_size start = mb * mbs;
-                const nn_size B = (n - start) < mbs ? (n - start) : mbs;
-                const int64_t *ord = o->order + start;
+    nn_size lo, hi;
+    for (nn_size mb = mb0; mb < nmb; mb++) {
+        const nn_size start = mb * mbs;
+        const nn_size B = (n - start) < mbs ? (n - start) : mbs;
+        const int64_t *ord = o->order + start;
 
-                /* the next mini-batch's input rows: in a shuffled order they come from memory, not
-                 * cache.  Every thread reads every row, so each asks for all of them, a few lines
-                 * at a time between the unit pairs of this mini-batch's first-layer work (issued
-                 * at once, the requests would stall the core until memory answers). */
-                nn_size pf_next = 0, pf_total = 0, pf_step = 0;
-                if (mb + 1 < nmb) {
-                    const nn_size nB = (n - start - B) < mbs ? (n - start - B) : mbs;
-                    for (nn_size r = 0; r < nB; r++) {
-                        pf[r] = (const char *)o->X + (size_t)ord[B + r] * (size_t)o->ldx * xbytes;
-                        __builtin_prefetch(Y + ord[B + r] * o->ldy, 0, 2);   /* its target row too */
-                    }
-                    pf_total = nB * pf_lines;
-                    S(split_aligned)(S[1], nth, t, 2, &lo, &hi);
-                    const nn_size pairs = L > 1 ? (hi - lo + 1) / 2 : 0;
-                    pf_step = pairs > 0 ? (pf_total + 2 * pairs - 1) / (2 * pairs) : pf_total;
-                    if (L == 1) pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_total);
-                }
-
-                /* inputs: rows of X in this epoch's order.  A float32 X under a float64 net is
-                 * converted by every thread into its own copy: every thread reads every row, and
-                 * a shared copy would move each half from one core's cache to the other's. */
-                if (same_x) {
-                    for (nn_size r = 0; r < B; r++) r0[r] = X + ord[r] * o->ldx;
-                } else {
-                    real *x0 = xconv + (size_t)t * (size_t)mbs * (size_t)S[0];
-                    for (nn_size r = 0; r < B; r++) {
-                        const float *src = Xf + ord[r] * o->ldx;
-                        real *dst = x0 + r * S[0];
-                        for (nn_size k = 0; k < S[0]; k++) dst[k] = (real)src[k];
-                        r0[r] = dst;
-                    }
-                }
-
-                /* forward through the hidden layers, each thread its own units */
-                for (int l = 1; l < L; l++) {
-                    const real *const *ar = l == 1 ? r0 : rows + (l - 1) * mbs;
-                    S(split_aligned)(S[l], nth, t, 2, &lo, &hi);
-                    if (l == 1) {
-                        for (nn_size j = lo; j < hi; j += 2) {   /* pair by pair: the same sums as one call */
-                            S(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], j, j + 2 < hi ? j + 2 : hi);
-                            pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_step);
-                        }
-                    } else {
-                        S(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], lo, hi);
-                    }
-                    for (nn_size r = 0; r < B; r++) {
-                        real *zr = Z[l] + r * S[l], *arow = A[l] + r * S[l];
-                        for (nn_size j = lo; j < hi; j++) {
-                            real a = ACT(net->act_hidden, zr[j]);
-                            if (use_mask) {
-                                real keep = nn_uniform(o->seed, (uint64_t)l, o->counter0 + (uint64_t)(start + r), (uint64_t)j) >= p;
-                                M[l][r * S[l] + j] = keep;
-                                a *= keep;
-                            }
-                            arow[j] = a;
-                        }
-                    }
-                    if (!S(finite_block)(Z[l], S[l], B, lo, hi)) nonfinite = 1;
-                    NN_BARRIER
-                }
-
-                /* output layer, each thread its own examples: z, a, delta */
-                {
-                    const real *const *ar = L == 1 ? r0 : rows + (L - 1) * mbs;
-                    const nn_size J = S[L];
-                    S(split)(B, nth, t, &lo, &hi);
-                    S(forward_units)(ar + lo, hi - lo, W[L], S[L - 1], bb[L], Z[L] + lo * J, J, 0, J);
-                    for (nn_size r = lo; r < hi; r++) {
-                        real *zr = Z[L] + r * J, *arow = A[L] + r * J;
-                        S(output_act)(net->act_out, zr, arow, J);
-                        S(output_delta)(net->cost, net->act_out, zr, arow, Y + ord[r] * o->ldy, D[L] + r * J, J);
-                    }
-                    if (!S(finite_block)(Z[L] + lo * J, J, hi - lo, 0, J) ||
-                        !S(finite_block)(D[L] + lo * J, J, hi - lo, 0, J)) nonfinite = 1;
-                    NN_BARRIER
-                }
-                /* every thread reads the flag after the barrier (and nobody writes it again before
-                 * the next barrier): all leave together, W and b as after the previous mini-batch */
-                if (nonfinite) break;
-
-                /* backward: phase l computes delta_{l-1} (needs the old W_l) and updates W_{l+1};
-                 * phase 1 also updates W_1.  A barrier between phases keeps reads before writes. */
-                S(nn_upd) uw, ub;
-                S(upd_rules)(o, (double)B, &uw, &ub);
-                for (int l = L; l >= 1; l--) {
-                    if (l >= 2) {
-                        const nn_size K = S[l - 1];
-                        S(split_aligned)(K, nth, t, 2 * VL, &lo, &hi);
-                        for (nn_size r = 0; r < B; r++) {
-                            real *g = D[l - 1] + r * K;
-                            S(backprop_row)(D[l] + r * S[l], W[l], S[l], K, g, lo, hi);
-                            const real *zr = Z[l - 1] + r * K, *arow = A[l - 1] + r * K;
-                            for (nn_size k = lo; k < hi; k++) {
-                                g[k] = g[k] * ACT_PRIME(net->act_hidden, zr[k], arow[k]);
-                                if (use_mask) g[k] *= M[l - 1][r * K + k];
-                            }
-                        }
-                    }
-                    if (l + 1 <= L) {
-                        S(split_aligned)(S[l + 1], nth, t, 2, &lo, &hi);
-                        S(update_units)(&uw, &ub, W[l + 1], VW ? VW[l + 1] : NULL, bb[l + 1], Vb ? Vb[l + 1] : NULL,
-                                         S[l], D[l + 1], S[l + 1], B, rows + l * mbs, lo, hi);
-                    }
-                    if (l == 1) {
-                        S(split_aligned)(S[1], nth, t, 2, &lo, &hi);
-                        for (nn_size j = lo; j < hi; j += 2) {
-                            const nn_size j2 = j + 2 < hi ? j + 2 : hi;
-                            S(update_units)(&uw, &ub, W[1], VW ? VW[1] : NULL, bb[1], Vb ? Vb[1] : NULL,
-                                             S[0], D[1], S[1], B, r0, j, j2);
-                            pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_step);
-                        }
-                        pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_total);
-                        if (t == 0) {
-                            done = start + B;
-                            next_mb = mb + 1;
-                            if (o->progress) *o->progress = done;
-                            flag = nn_gov_check(&gov);
-                            if ((o->stop && *o->stop) || flag == NN_GOV_STOP) stop_now = 1;
-                        }
-                    }
-                    NN_BARRIER
-                }
-                if (stop_now || flag) break;
+        /* the next mini-batch's input rows: in a shuffled order they come from memory, not
+         * cache.  Every thread reads every row, so each asks for all of them, a few lines
+         * at a time between the unit pairs of this mini-batch's first-layer work (issued
+         * at once, the requests would stall the core until memory answers). */
+        nn_size pf_next = 0, pf_total = 0, pf_step = 0;
+        if (mb + 1 < nmb) {
+            const nn_size nB = (n - start - B) < mbs ? (n - start - B) : mbs;
+            for (nn_size r = 0; r < nB; r++) {
+                pf[r] = (const char *)o->X + (size_t)ord[B + r] * (size_t)o->ldx * xbytes;
+                __builtin_prefetch(Y + ord[B + r] * o->ldy, 0, 2);   /* its target row too */
             }
-            nn_gov_thread_waited(&gov, t, waited);
-#undef NN_BARRIER
+            pf_total = nB * pf_lines;
+            S(split_aligned)(S[1], nth, t, 2, &lo, &hi);
+            const nn_size pairs = L > 1 ? (hi - lo + 1) / 2 : 0;
+            pf_step = pairs > 0 ? (pf_total + 2 * pairs - 1) / (2 * pairs) : pf_total;
+            if (L == 1) pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_total);
         }
-        nn_gov_seg_end(&gov, (double)(done - mb0 * mbs));
+
+        /* inputs: rows of X in this epoch's order.  A float32 X under a float64 net is
+         * converted by every thread into its own copy: every thread reads every row, and
+         * a shared copy would move each half from one core's cache to the other's. */
+        if (same_x) {
+            for (nn_size r = 0; r < B; r++) r0[r] = X + ord[r] * o->ldx;
+        } else {
+            real *x0 = c->xconv + (size_t)t * (size_t)mbs * (size_t)S[0];
+            for (nn_size r = 0; r < B; r++) {
+                const float *src = Xf + ord[r] * o->ldx;
+                real *dst = x0 + r * S[0];
+                for (nn_size k = 0; k < S[0]; k++) dst[k] = (real)src[k];
+                r0[r] = dst;
+            }
+        }
+
+        /* forward through the hidden layers, each thread its own units */
+        for (int l = 1; l < L; l++) {
+            const real *const *ar = l == 1 ? r0 : rows + (l - 1) * mbs;
+            S(split_aligned)(S[l], nth, t, 2, &lo, &hi);
+            if (l == 1) {
+                for (nn_size j = lo; j < hi; j += 2) {   /* pair by pair: the same sums as one call */
+                    S(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], j, j + 2 < hi ? j + 2 : hi);
+                    pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_step);
+                }
+            } else {
+                S(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], lo, hi);
+            }
+            for (nn_size r = 0; r < B; r++) {
+                real *zr = Z[l] + r * S[l], *arow = A[l] + r * S[l];
+                for (nn_size j = lo; j < hi; j++) {
+                    real a = ACT(net->act_hidden, zr[j]);
+                    if (use_mask) {
+                        real keep = nn_uniform(o->seed, (uint64_t)l, o->counter0 + (uint64_t)(start + r), (uint64_t)j) >= p;
+                        M[l][r * S[l] + j] = keep;
+                        a *= keep;
+                    }
+                    arow[j] = a;
+                }
+            }
+            if (!S(finite_block)(Z[l], S[l], B, lo, hi)) c->nonfinite = 1;
+            NN_BARRIER
+        }
+
+        /* output layer, each thread its own examples: z, a, delta */
+        {
+            const real *const *ar = L == 1 ? r0 : rows + (L - 1) * mbs;
+            const nn_size J = S[L];
+            S(split)(B, nth, t, &lo, &hi);
+            S(forward_units)(ar + lo, hi - lo, W[L], S[L - 1], bb[L], Z[L] + lo * J, J, 0, J);
+            for (nn_size r = lo; r < hi; r++) {
+                real *zr = Z[L] + r * J, *arow = A[L] + r * J;
+                S(output_act)(net->act_out, zr, arow, J);
+                S(output_delta)(net->cost, net->act_out, zr, arow, Y + ord[r] * o->ldy, D[L] + r * J, J);
+            }
+            if (!S(finite_block)(Z[L] + lo * J, J, hi - lo, 0, J) ||
+                !S(finite_block)(D[L] + lo * J, J, hi - lo, 0, J)) c->nonfinite = 1;
+            NN_BARRIER
+        }
+        /* every thread reads the flag after the barrier (and nobody writes it again before
+         * the next barrier): all leave together, W and b as after the previous mini-batch */
+        if (c->nonfinite) break;
+
+        /* backward: phase l computes delta_{l-1} (needs the old W_l) and updates W_{l+1};
+         * phase 1 also updates W_1.  A barrier between phases keeps reads before writes. */
+        S(nn_upd) uw, ub;
+        S(upd_rules)(o, (double)B, &uw, &ub);
+        for (int l = L; l >= 1; l--) {
+            if (l >= 2) {
+                const nn_size K = S[l - 1];
+                S(split_aligned)(K, nth, t, 2 * VL, &lo, &hi);
+                for (nn_size r = 0; r < B; r++) {
+                    real *g = D[l - 1] + r * K;
+                    S(backprop_row)(D[l] + r * S[l], W[l], S[l], K, g, lo, hi);
+                    const real *zr = Z[l - 1] + r * K, *arow = A[l - 1] + r * K;
+                    for (nn_size k = lo; k < hi; k++) {
+                        g[k] = g[k] * ACT_PRIME(net->act_hidden, zr[k], arow[k]);
+                        if (use_mask) g[k] *= M[l - 1][r * K + k];
+                    }
+                }
+            }
+            if (l + 1 <= L) {
+                S(split_aligned)(S[l + 1], nth, t, 2, &lo, &hi);
+                S(update_units)(&uw, &ub, W[l + 1], VW ? VW[l + 1] : NULL, bb[l + 1], Vb ? Vb[l + 1] : NULL,
+                                 S[l], D[l + 1], S[l + 1], B, rows + l * mbs, lo, hi);
+            }
+            if (l == 1) {
+                S(split_aligned)(S[1], nth, t, 2, &lo, &hi);
+                for (nn_size j = lo; j < hi; j += 2) {
+                    const nn_size j2 = j + 2 < hi ? j + 2 : hi;
+                    S(update_units)(&uw, &ub, W[1], VW ? VW[1] : NULL, bb[1], Vb ? Vb[1] : NULL,
+                                     S[0], D[1], S[1], B, r0, j, j2);
+                    pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_step);
+                }
+                pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_total);
+                if (t == 0) {
+                    if (o->progress) *o->progress = start + B;
+                    nn_gov_unit_done(gov, mb + 1, start + B);
+                    if (o->stop && *o->stop) gov->stop = 1;
+                }
+            }
+            NN_BARRIER
+        }
+        if (gov->stop || gov->flag) break;
     }
-    nn_gov_end(&gov, NN_GOV_DENSE_TRAIN);
-    if (nonfinite && o->nonfinite) *o->nonfinite = 1;
-    free(rows);
-    free(rows0);
-    free(xconv);
-    free(pfrows);
+    if (c->nonfinite) gov->stop = 1;
+    return waited;
+#undef NN_BARRIER
+}
+
+static nn_size S(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
+{
+    const int L = net->L;
+    const nn_size *S = net->sizes;
+    real *const *A = (real *const *)net->A;
+    const int same_x = (o->x_dtype == net->dtype), use_mask = o->p_dropout > 0 && net->M != NULL;
+    const nn_size mbs = o->mbs, nt = o->nthreads < 1 ? 1 : o->nthreads;
+
+    /* row pointers: layer l >= 1 fixed for the epoch, layer 0 per thread */
+    S(train_ctx) c = {net, o, NULL, NULL, NULL, NULL, 0};
+    c.rows = (const real **)malloc(sizeof(real *) * (size_t)(L + 1) * (size_t)mbs);
+    c.rows0 = (const real **)malloc(sizeof(real *) * (size_t)mbs * (size_t)nt);
+    c.xconv = same_x ? NULL : (real *)malloc(sizeof(real) * (size_t)S[0] * (size_t)mbs * (size_t)nt);
+    c.pfrows = (const char **)malloc(sizeof(char *) * (size_t)mbs * (size_t)nt);
+    nn_size done = -1;
+    if (c.rows && c.rows0 && c.pfrows && (same_x || c.xconv)) {
+        for (int l = 1; l <= L; l++)
+            for (nn_size r = 0; r < mbs; r++) c.rows[l * mbs + r] = A[l] + r * S[l];
+        done = nn_gov_run(NN_GOV_DENSE_TRAIN, (int)nt, S(train_key)(net, mbs, 2 * net->dtype + same_x + 4 * use_mask), 0,
+                          (o->n + mbs - 1) / mbs, 0, S(train_body), &c);
+    }
+    if (c.nonfinite && o->nonfinite) *o->nonfinite = 1;
+    free(c.rows); free(c.rows0); free(c.xconv); free(c.pfrows);
     return done;
 }
 
@@ -621,7 +614,6 @@ static nn_size S(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
 
 #ifndef NN_EVAL_SEG_CHUNKS
 #define NN_EVAL_SEG_CHUNKS 16      /* a segment of evaluation lasts this many chunks of one thread */
-#define NN_EVAL_SEG_MAX 0.032      /* ... up to this many seconds */
 #endif
 
 /* BLAS ?gemm of the net's type (scipy.linalg.cython_blas, Fortran conventions). */
@@ -727,6 +719,49 @@ static void S(eval_chunk)(const nn_dense_net *net, S(gemm_t) gemm, const void *X
     }
 }
 
+/* Evaluation's arguments, for its threads. */
+typedef struct {
+    const nn_dense_net *net; S(gemm_t) gemm;
+    const void *X; int x_dtype; nn_size ldx, n;
+    const real *Y; nn_size ldy;
+    real hs;
+    int64_t *pred; double *cost; real *out, *scratch;
+} S(eval_ctx);
+
+/* Thread t: chunks claimed one at a time until the governor's segment is over; returns the
+ * ticks it spent on them. */
+static uint64_t S(eval_body)(void *ctx, nn_gov *gov, int t, int nth, nn_size from)
+{
+    const S(eval_ctx) *e = (const S(eval_ctx) *)ctx;
+    const nn_size rows = S(eval_rows)(e->net), nchunks = (e->n + rows - 1) / rows;
+    real *buf = e->scratch + (size_t)t * (size_t)S(eval_scratch)(e->net);
+    uint64_t busy = 0;
+    nn_size mine = 0;
+    (void)nth, (void)from;
+    for (;;) {
+        nn_size c;
+#ifdef NNFAST_OPENMP
+#pragma omp atomic capture
+#endif
+        c = gov->next++;
+        if (c >= nchunks) break;
+        const uint64_t k0 = nn_ticks();
+        const nn_size r0 = c * rows, R = (e->n - r0) < rows ? (e->n - r0) : rows;
+        S(eval_chunk)(e->net, e->gemm, e->X, e->x_dtype, e->ldx, r0, R, e->Y, e->ldy, e->hs, e->pred, e->cost,
+                      e->out, buf);
+        busy += nn_ticks() - k0;
+        mine += R;
+        const int f = nn_gov_check(gov);
+        if (f == NN_GOV_STOP) gov->stop = 1;
+        if (f || gov->stop) break;
+    }
+#ifdef NNFAST_OPENMP
+#pragma omp atomic
+#endif
+    gov->done += mine;
+    return busy;
+}
+
 /* Batched forward pass over rows [0, n) of X in chunks of eval_rows() rows, chunks handed
  * out one at a time to the threads (BLAS itself must run on one thread here: the caller holds
  * it there).  Each chunk is computed the same way whichever thread takes it, so the results
@@ -738,58 +773,12 @@ static nn_size S(eval)(const nn_dense_net *net, void *gemmv, const void *Xv, int
                         const void *Yv, nn_size ldy, double hidden_scale, int64_t *pred, double *cost,
                         void *outv, void *scratch, int nthreads)
 {
-    const nn_size per = S(eval_scratch)(net), rows = S(eval_rows)(net);
-    const nn_size nchunks = (n + rows - 1) / rows;
+    const nn_size rows = S(eval_rows)(net);
     uint64_t key = 1469598103934665603ULL ^ (uint64_t)(net->dtype + 2 * (x_dtype != net->dtype));
     for (int l = 0; l <= net->L; l++) key = (key ^ (uint64_t)net->sizes[l]) * 1099511628211ULL;
-    nn_gov gov;
-    if (nn_gov_begin(&gov, NN_GOV_DENSE_EVAL, nthreads, key) != 0) return -1;
-    nn_size next = 0;         /* the next chunk to hand out */
-    volatile int stop = 0;
-    while (next < nchunks && !stop) {
-        const nn_size c0 = next;
-        nn_gov_seg_start(&gov);
-#ifdef NNFAST_OPENMP
-#pragma omp parallel num_threads(nn_gov_threads(&gov))
-#endif
-        {
-            NN_THREAD_IDS;
-            nn_gov_thread_start(&gov, t, nth);
-            real *buf = (real *)scratch + (size_t)t * (size_t)per;
-            uint64_t busy = 0;
-            for (;;) {
-                nn_size c;
-#ifdef NNFAST_OPENMP
-#pragma omp atomic capture
-#endif
-                c = next++;
-                if (c >= nchunks) break;
-                const uint64_t k0 = nn_ticks();
-                const nn_size r0 = c * rows;
-                S(eval_chunk)(net, (S(gemm_t))gemmv, Xv, x_dtype, ldx, r0, (n - r0) < rows ? (n - r0) : rows,
-                               (const real *)Yv, ldy, (real)hidden_scale, pred, cost, (real *)outv, buf);
-                busy += nn_ticks() - k0;
-                const int f = nn_gov_check(&gov);
-                if (f == NN_GOV_STOP) stop = 1;
-                if (f || stop) break;
-            }
-            nn_gov_thread_busy(&gov, t, busy);
-        }
-        if (next > nchunks) next = nchunks;   /* each thread's last claim past the end */
-        /* every claimed chunk was done: the segment did chunks [c0, next) */
-        const nn_size done = (next * rows < n ? next * rows : n) - c0 * rows;
-        /* a segment of at least NN_EVAL_SEG_CHUNKS chunks' time: at its end each thread
-         * finishes the chunk it holds, and the one done first waits for the others (about
-         * half a chunk), which on 4 ms and 1 ms chunks is 10% of two threads' time */
-        if (gov.seg_seconds > 0 && next > c0 && gov.seg_threads > 0) {
-            const double chunk_s = (nn_now() - gov.seg_t0) * gov.seg_threads / (double)(next - c0);
-            const double want = NN_EVAL_SEG_CHUNKS * chunk_s;
-            gov.seg_seconds = want < NN_SEG_SECONDS ? NN_SEG_SECONDS : want > NN_EVAL_SEG_MAX ? NN_EVAL_SEG_MAX : want;
-        }
-        nn_gov_seg_end(&gov, (double)done);
-    }
-    nn_gov_end(&gov, NN_GOV_DENSE_EVAL);
-    return next * rows < n ? next * rows : n;
+    S(eval_ctx) e = {net, (S(gemm_t))gemmv, Xv, x_dtype, ldx, n, (const real *)Yv, ldy, (real)hidden_scale, pred, cost,
+                     (real *)outv, (real *)scratch};
+    return nn_gov_run(NN_GOV_DENSE_EVAL, nthreads, key, 0, (n + rows - 1) / rows, NN_EVAL_SEG_CHUNKS, S(eval_body), &e);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -100,6 +100,39 @@ static uint64_t S(shape_key)(const nn3_net *net) {
     return key;
 }
 
+/* The arguments of nn3_train and nn3_predict, for their threads. */
+typedef struct {
+    nn3_net *net; const real *X;
+    const int64_t *Y, *order; real eta, l2; uint64_t seed, first_example;   /* train */
+    nn_size first_batch, n;   /* train's first mini-batch; predict's rows */
+    int64_t *pred; real *out;   /* predict */
+} S(nn3_ctx);
+
+/* Thread t: mini-batches i0, i0 + 1, ... of nn3_train until the governor's segment is over. */
+static uint64_t S(nn3_train_body)(void *ctx, nn_gov *gov, int t, int nth, nn_size i0) {
+    const S(nn3_ctx) *c = (const S(nn3_ctx) *)ctx;
+    nn3_net *net = c->net;
+    const nn_size B = net->B, I0 = net->layers[0].I, end = c->first_batch + c->n;
+    real *xb = (real *)net->x;
+    (void)nth;
+    for (nn_size i = i0; i < end && !gov->flag; i++) {
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+        for (nn_size r = 0; r < B; r++) {
+            int64_t k = c->order[i * B + r];
+            memcpy(xb + r * I0, c->X + k * I0, I0 * sizeof(real));
+            net->y[r] = c->Y[k];
+        }
+        nn_sync();
+        S(forward)(net, xb, B, 1, c->seed, c->first_example + (uint64_t)(i * B));
+        S(backward)(net, xb, B, 1, c->eta, c->l2);
+        if (t == 0) nn_gov_unit_done(gov, i + 1, i + 1 - c->first_batch);
+        nn_sync();
+    }
+    return 0;
+}
+
 /* SGD over mini-batches first_batch .. first_batch + n_batches - 1 of an epoch: batch i is rows
  * X[order[i*B + r]], r < B; its dropout counters start at first_example + i*B.
  * X (n, I0), Y (n), order (>= (first_batch + n_batches) * B).
@@ -107,46 +140,9 @@ static uint64_t S(shape_key)(const nn3_net *net) {
  * Returns the mini-batches done: n_batches, or fewer after a SIGINT (-1: out of memory). */
 nn_size S(nn3_train)(nn3_net *net, const real *X, const int64_t *Y, const int64_t *order, nn_size first_batch,
                      nn_size n_batches, real eta, real l2, uint64_t seed, uint64_t first_example, int nthreads) {
-    const nn_size B = net->B, I0 = net->layers[0].I, end = first_batch + n_batches;
-    real *xb = (real *)net->x;
-    nn_gov gov;
-    if (nn_gov_begin(&gov, NN_GOV_NET3_TRAIN, nthreads, S(shape_key)(net)) != 0) return -1;
-    volatile int flag = 0;   /* nn_gov_check() by the master after each mini-batch, read by all after a barrier */
-    nn_size next = first_batch;
-    while (next < end && flag != NN_GOV_STOP) {
-        const nn_size i0 = next;
-        nn_gov_seg_start(&gov);
-        flag = 0;
-#ifdef NNFAST_OPENMP
-#pragma omp parallel num_threads(nn_gov_threads(&gov))
-#endif
-        {
-            NN_THREAD_IDS;
-            nn_gov_thread_start(&gov, t, nth);
-            for (nn_size i = i0; i < end && !flag; i++) {
-#ifdef NNFAST_OPENMP
-#pragma omp for schedule(static) nowait
-#endif
-                for (nn_size r = 0; r < B; r++) {
-                    int64_t k = order[i * B + r];
-                    memcpy(xb + r * I0, X + k * I0, I0 * sizeof(real));
-                    net->y[r] = Y[k];
-                }
-                nn_sync();
-                S(forward)(net, xb, B, 1, seed, first_example + (uint64_t)(i * B));
-                S(backward)(net, xb, B, 1, eta, l2);
-                if (t == 0) {
-                    next = i + 1;
-                    flag = nn_gov_check(&gov);
-                }
-                nn_sync();
-            }
-            nn_gov_thread_end(&gov, t);
-        }
-        nn_gov_seg_end(&gov, (double)(next - i0));
-    }
-    nn_gov_end(&gov, NN_GOV_NET3_TRAIN);
-    return next - first_batch;
+    S(nn3_ctx) c = {net, X, Y, order, eta, l2, seed, first_example, first_batch, n_batches, NULL, NULL};
+    return nn_gov_run(NN_GOV_NET3_TRAIN, nthreads, S(shape_key)(net), first_batch, first_batch + n_batches, 0,
+                      S(nn3_train_body), &c);
 }
 
 /* Gradients of one mini-batch of nb <= B rows (X (nb, I0), Y (nb)) into each layer's gw, gb. Serial. */
@@ -157,48 +153,35 @@ void S(nn3_gradients)(nn3_net *net, const real *X, const int64_t *Y, nn_size nb,
     S(backward)(net, X, nb, 0, 0, 0);
 }
 
+/* Thread t: blocks of B rows from row s0 on of nn3_predict until the governor's segment is over. */
+static uint64_t S(nn3_predict_body)(void *ctx, nn_gov *gov, int t, int nth, nn_size s0) {
+    const S(nn3_ctx) *c = (const S(nn3_ctx) *)ctx;
+    nn3_net *net = c->net;
+    const nn_size B = net->B, I0 = net->layers[0].I, O = net->layers[net->L - 1].O, n = c->n;
+    const real *a = (const real *)net->layers[net->L - 1].a;
+    (void)nth;
+    for (nn_size s = s0; s < n && !gov->flag; s += B) {
+        nn_size nb = n - s < B ? n - s : B;
+        S(forward)(net, c->X + s * I0, nb, 0, 0, 0);
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+        for (nn_size r = 0; r < nb; r++) {
+            const real *ar = a + r * O;
+            c->pred[s + r] = ARGMAX(ar, O);
+            if (c->out) memcpy(c->out + (s + r) * O, ar, O * sizeof(real));
+        }
+        if (t == 0) nn_gov_unit_done(gov, s + nb, s + nb);
+        nn_sync();
+    }
+    return 0;
+}
+
 /* Evaluation path over n rows of X (n, I0), B at a time: pred[r] = argmax (numpy's: first maximum, first NaN);
  * out (n, O_last) receives the softmax outputs when not NULL.  In segments like nn3_train.
  * Returns the rows done: n, or fewer (a multiple of B) after a SIGINT (-1: out of memory). */
 nn_size S(nn3_predict)(nn3_net *net, const real *X, nn_size n, int64_t *pred, real *out, int nthreads) {
-    const nn_size B = net->B, I0 = net->layers[0].I, O = net->layers[net->L - 1].O;
-    const real *a = (const real *)net->layers[net->L - 1].a;
-    nn_gov gov;
-    if (nn_gov_begin(&gov, NN_GOV_NET3_PREDICT, nthreads, S(shape_key)(net)) != 0) return -1;
-    volatile int flag = 0;   /* as in nn3_train, after each block */
-    nn_size next = 0;        /* first row of the next block */
-    while (next < n && flag != NN_GOV_STOP) {
-        const nn_size s0 = next;
-        nn_gov_seg_start(&gov);
-        flag = 0;
-#ifdef NNFAST_OPENMP
-#pragma omp parallel num_threads(nn_gov_threads(&gov))
-#endif
-        {
-            NN_THREAD_IDS;
-            nn_gov_thread_start(&gov, t, nth);
-            for (nn_size s = s0; s < n && !flag; s += B) {
-                nn_size nb = n - s < B ? n - s : B;
-                S(forward)(net, X + s * I0, nb, 0, 0, 0);
-#ifdef NNFAST_OPENMP
-#pragma omp for schedule(static) nowait
-#endif
-                for (nn_size r = 0; r < nb; r++) {
-                    const real *ar = a + r * O;
-                    pred[s + r] = ARGMAX(ar, O);
-                    if (out) memcpy(out + (s + r) * O, ar, O * sizeof(real));
-                }
-                if (t == 0) {
-                    next = s + nb;
-                    flag = nn_gov_check(&gov);
-                }
-                nn_sync();
-            }
-            nn_gov_thread_end(&gov, t);
-        }
-        nn_gov_seg_end(&gov, (double)(next - s0));
-    }
-    nn_gov_end(&gov, NN_GOV_NET3_PREDICT);
-    return next;
+    S(nn3_ctx) c = {net, X, NULL, NULL, 0, 0, 0, 0, 0, n, pred, out};
+    return nn_gov_run(NN_GOV_NET3_PREDICT, nthreads, S(shape_key)(net), 0, n, 0, S(nn3_predict_body), &c);
 }
 #endif

@@ -76,11 +76,14 @@ typedef struct {
     double drops;                 /* drops for waiting so far */
     /* this call */
     int since;                    /* SIGINT count at the start (nn_interrupt_arm) */
-    uint64_t *per_thread;         /* each thread's ticks of waiting (or of work: busy) in a segment */
-    int busy;                     /* 1: per_thread holds work, not waiting */
+    uint64_t *per_thread;         /* each thread's ticks of waiting (or of work) in a segment */
     int seg_threads;              /* threads of the segment */
-    double seg_t0;                /* its start: seconds */
-    uint64_t seg_k0;              /* and ticks */
+    double seg_t0;                /* its start */
+    /* the loop of nn_gov_run (the body's thread 0 writes them, all read them after a barrier) */
+    nn_size next;                 /* the next unit of work */
+    nn_size done;                 /* work done so far, in the units the governor's rates count */
+    volatile int flag;            /* thread 0's nn_gov_check() after its last unit (0 at a segment's start) */
+    volatile int stop;            /* 1: no more segments (Ctrl-C, the caller's stop, a non-finite number) */
 } nn_gov;
 
 enum nn_gov_mode { NN_GOV_ADAPT = 0, NN_GOV_FIXED = 1, NN_GOV_CYCLE = 2 };
@@ -91,20 +94,17 @@ void nn_gov_segment(nn_gov *g, double seconds, double units, double wait);
 void nn_gov_end(nn_gov *g, int kind);
 int nn_gov_saved_threads(int kind);   /* the count loop `kind` settled on (0: not run yet) */
 void nn_gov_saved_stats(int kind, double *trials, double *trial_seconds, double *drops);
-/* a loop's segment (see threads.c): */
+/* A loop in segments (threads.c): units first .. end-1, each segment one parallel region in
+ * which every thread runs body(ctx, g, t, nth, from): units from `from` on until g->flag or
+ * g->stop, returning the ticks it timed itself (waited; with seg_chunks, busy).  Returns
+ * g->done, or -1 when out of memory. */
+typedef uint64_t (*nn_gov_body)(void *ctx, nn_gov *g, int t, int nth, nn_size from);
+nn_size nn_gov_run(int kind, int max_threads, uint64_t key, nn_size first, nn_size end, int seg_chunks,
+                   nn_gov_body body, void *ctx);
 enum { NN_GOV_SEG_OVER = 1, NN_GOV_STOP = 2 };
-void nn_gov_seg_start(nn_gov *g);
-void nn_gov_thread_start(nn_gov *g, int t, int nth);
-void nn_gov_thread_end(nn_gov *g, int t);
-void nn_gov_thread_waited(nn_gov *g, int t, uint64_t waited);
-void nn_gov_thread_busy(nn_gov *g, int t, uint64_t busy);
 int nn_gov_check(const nn_gov *g);
-void nn_gov_seg_end(nn_gov *g, double units);
-#ifdef NNFAST_OPENMP
-#define NN_THREAD_IDS const int t = omp_get_thread_num(), nth = omp_get_num_threads()
-#else
-#define NN_THREAD_IDS const int t = 0, nth = 1
-#endif
+void nn_gov_unit_done(nn_gov *g, nn_size next, nn_size done);
+#define NN_SEG_MAX_SECONDS 0.032      /* the longest segment of a loop of chunks (seg_chunks > 0) */
 
 /* Ctrl-C inside native calls */
 int nn_interrupt_arm(void);           /* start of a call: returns the SIGINT count so far */
