@@ -1,7 +1,7 @@
 """Two builds of nnfast side by side: the same workloads timed in alternating child
 processes, one per build, and the median ratio new/old per workload.
 
-    python benchmarks/two_builds.py --old /path/to/old-venv/bin/python [--new python] [--new-path src] [--runs 3]
+    python benchmarks/two_builds.py --old /path/to/old-venv/bin/python [--old-path src] [--new python] [--new-path src] [--runs 3]
 
 Each child imports the nnfast its interpreter finds, loads MNIST (NNFAST_DATA/mnist)
 once and times one workload around the SGD call only (loading and building are
@@ -91,6 +91,7 @@ def time_one(python, what, pythonpath):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--old", required=True, help="python of the environment holding the old build")
+    p.add_argument("--old-path", default=None, help="PYTHONPATH for the old build (e.g. src of an in-place build)")
     p.add_argument("--new", default=sys.executable, help="python of the new build (default: this one)")
     p.add_argument("--new-path", default=None, help="PYTHONPATH for the new build (e.g. src of an in-place build)")
     p.add_argument("--runs", type=int, default=3, help="timed runs of each build per workload (median kept)")
@@ -103,7 +104,7 @@ def main(argv=None):
     for what in args.workloads.split(","):
         old, new = [], []
         for _ in range(args.runs):
-            old.append(time_one(args.old, what, None))
+            old.append(time_one(args.old, what, args.old_path))
             new.append(time_one(args.new, what, args.new_path))
         for k, call in enumerate(("first", "warm")):
             mo, mn = statistics.median(t[k] for t in old), statistics.median(t[k] for t in new)

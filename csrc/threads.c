@@ -10,8 +10,8 @@
  *    split) that work needs c T (1 - f) / c', which beats T when f > 1 - c'/c: waiting
  *    then costs more than the extra threads gain.
  *
- * 2. The governor (nn_gov).  A loop runs in segments of about NN_SEG_SECONDS of wall time,
- *    each one OpenMP parallel region on nn_gov_threads() threads.  After each segment it
+ * 2. The governor (nn_gov).  A loop runs in segments of about NN_SEG_SECONDS of wall time
+ *    (nn_gov_run), each one OpenMP parallel region on nn_gov_threads() threads.  After each segment it
  *    reports (seconds, units of work, f) to nn_gov_segment(), which keeps seconds per unit
  *    at each thread count and
  *      - drops to the next lower count at once when f says waiting costs more than the
