@@ -1,0 +1,325 @@
+/* Direct convolution ("valid" cross-correlation, no im2col): forward, filter gradient, input gradient.
+ *
+ * The same maths and layouts as conv.c (net3.h's letters): x (nb, C, H, W); w (F, K) = (F, C, KH, KW);
+ * out / dout (F, ld), ld = B*P, example b's map f at f*ld + b*P:
+ *     out[f, b, y, x] = sum_{c,i,j} w[f,c,i,j] x[b, c, y+i, x+j]
+ *     gw[f, c, i, j]  = sum_{b,y,x} dout[f, b, y, x] x[b, c, y+i, x+j]
+ *     dx[b, c, u, v]  = sum_{f,i,j} w[f,c,i,j] dout[f, b, u-i, v-j]   (dout zero outside its map)
+ * Where conv.c copies every example's patches into a (K, B*P) matrix (25 x 5,760 numbers at the book's
+ * first layer, mini-batch 10) and hands BLAS a product whose inner dimension is only K, these kernels
+ * take one example at a time with its image in L1 and the sums in registers.
+ *
+ * The one kernel (correlate below): a block of 4 output maps x 3 vectors of VL output positions
+ * (12 vector accumulators), each input vector loaded once for the 4 maps.  The example's input is
+ * first copied into a buffer whose rows are padded with zeros to whole vectors, so every load is in
+ * range and the padding lanes are computed and dropped.  The input gradient is the same correlation
+ * with the roles exchanged: dout (padded by KH-1, KW-1 on each side) is the input, F its maps, and the
+ * filters are w flipped and transposed, read through strides.  The filter gradient sums over output
+ * positions in vector lanes (4 maps x 3 filter columns, 12 accumulators), then adds the lanes in a
+ * fixed pairwise order.
+ *
+ * Threads: one example per task.  The filter gradient is the one sum over examples: each example's
+ * share goes to its own slice of a scratch matrix (nb, F, K) (the layer's col buffer, unused by this
+ * path), then the shares are added in example order 0..nb-1 by slices of filters: the same numbers for
+ * any thread count.
+ *
+ * Which layers take it (nn3_conv_direct) and the measurements behind the rule: see conv_choice below.
+ *
+ * Compiled for float and double (tmpl.h), and on x86-64 with GCC or Clang a second time for AVX2+FMA,
+ * chosen at run time when the CPU has it (NNFAST_SIMD=baseline forces the baseline, as in dense.c).
+ */
+#ifndef NN_TMPL
+#include <stdlib.h>
+#include <string.h>
+#include "net3.h"
+
+int nn3_conv_mode = 0;   /* 0: by shape; 1: always im2col + BLAS; 2: direct wherever it fits */
+
+void nn3_set_conv_mode(int mode) { nn3_conv_mode = mode < 0 || mode > 2 ? 0 : mode; }
+
+/* largest padded buffer (elements) a kernel keeps on its stack per example */
+#define NN3_CD_MAX 16384
+#define NN3_CD_FB 4   /* maps per register block */
+#define NN3_CD_SB 3   /* output vectors per register block (forward), filter columns (filter gradient) */
+
+static nn_size cd_vecs(nn_size n, nn_size vl) { return (n + vl - 1) / vl; }
+
+/* Whether the direct kernels can take the shape: their per-example buffers fit NN3_CD_MAX, and the
+ * col buffer (K, B*P) holds the filter gradient's (nb, F, K) shares (F <= P). vl: lanes per vector. */
+static int cd_fits(nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW, nn_size vl) {
+    nn_size OH = H - KH + 1, OW = W - KW + 1, jw = cd_vecs(KW, NN3_CD_SB) * NN3_CD_SB;
+    nn_size xin = C * H * (cd_vecs(OW, vl) * vl + jw - 1);
+    nn_size dpad = F * (OH + 2 * (KH - 1)) * (cd_vecs(W, vl) * vl + KW - 1);
+    nn_size dblock = NN3_CD_FB * OH * cd_vecs(OW, vl) * vl;
+    return xin <= NN3_CD_MAX && dpad <= NN3_CD_MAX && dblock <= NN3_CD_MAX && F <= OH * OW;
+}
+
+/* The lowering of one conv layer, by shape.  MEASURED: see the comment at nn3_conv_direct's rule. */
+int nn3_conv_direct(size_t real_size, nn_size nb, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {
+    nn_size vl = 32 / (nn_size)real_size;
+    if (nn3_conv_mode == 1 || !cd_fits(C, H, W, F, KH, KW, vl)) return 0;
+    if (nn3_conv_mode == 2) return 1;
+    (void)nb;
+    return C * KH * KW <= 64;
+}
+
+#define NN_TMPL "conv_direct.c"
+#include "tmpl.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !NN_PORTABLE_C
+#define NN3_CD_AVX2 1
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+#undef NN_TMPL_ISA
+#define NN_TMPL_ISA _avx2
+#define NN3_CD_ISA_PASS 1   /* the reduction is plain memory traffic: baseline only */
+#include "tmpl.h"
+#undef NN3_CD_ISA_PASS
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+static int cd_use_avx2(void) {
+#ifdef NN3_CD_AVX2
+    static int use = -1;
+    if (use < 0) {
+        const char *env = getenv("NNFAST_SIMD");
+        use = (env && strcmp(env, "baseline") == 0) ? 0 : nn_cpu_has_avx2_fma();
+    }
+    return use;
+#else
+    return 0;
+#endif
+}
+
+#ifdef NN3_CD_AVX2
+#define CD_CALL(name, S, args) (cd_use_avx2() ? name##S##_avx2 args : name##S args)
+#else
+#define CD_CALL(name, S, args) (name##S args)
+#endif
+
+/* the entry points of net3.h, each choosing the instruction set */
+#define CD_ENTRIES(real, S)                                                                                  \
+    void nn3_conv_direct_forward##S(const real *x, const real *w, real *out, nn_size nb, nn_size B, nn_size C, \
+                                    nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {               \
+        CD_CALL(cd_forward, S, (x, w, out, nb, B, C, H, W, F, KH, KW));                                      \
+    }                                                                                                        \
+    void nn3_conv_direct_backward_wb##S(const real *dout, const real *x, real *part, real *gw, const real *dz, \
+                                        real *gb, real alpha, real beta, real l2, nn_size nb, nn_size B,      \
+                                        nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW,   \
+                                        nn_size Q, int max_parts) {                                          \
+        CD_CALL(cd_backward_w, S, (dout, x, part, nb, B, C, H, W, F, KH, KW));                               \
+        reduce_impl##S(part, gw, dz, gb, alpha, beta, l2, nb, F, C * KH * KW, Q, max_parts);                   \
+    }                                                                                                        \
+    void nn3_conv_direct_backward_x##S(const real *dout, const real *w, real *dx, nn_size nb, nn_size B,      \
+                                       nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {  \
+        CD_CALL(cd_backward_x, S, (dout, w, dx, nb, B, C, H, W, F, KH, KW));                                 \
+    }
+CD_ENTRIES(float, _f)
+CD_ENTRIES(double, _d)
+
+#else
+#if NN_PORTABLE_C
+/* plain C (see nnfast.h): a vector is a struct of VL lanes, each operation a loop over them */
+typedef struct { real v[VL]; } S(cdv);
+static inline S(cdv) S(cd_load)(const real *p) { S(cdv) r; memcpy(r.v, p, sizeof(r.v)); return r; }
+static inline void S(cd_store)(real *p, S(cdv) a) { memcpy(p, a.v, sizeof(a.v)); }
+static inline S(cdv) S(cd_bcast)(real x) { S(cdv) r; for (int i = 0; i < VL; i++) r.v[i] = x; return r; }
+static inline S(cdv) S(cd_madd)(S(cdv) acc, S(cdv) a, S(cdv) b) {
+    for (int i = 0; i < VL; i++) acc.v[i] += a.v[i] * b.v[i];
+    return acc;
+}
+#define CD_MADD(acc, a, b) ((acc) = S(cd_madd)(acc, a, b))
+#else
+/* GCC/Clang vector extensions: 32 bytes, unaligned loads and stores */
+typedef real S(cdv) __attribute__((vector_size(32), aligned(sizeof(real)), may_alias));
+static inline S(cdv) S(cd_load)(const real *p) { return *(const S(cdv) *)p; }
+static inline void S(cd_store)(real *p, S(cdv) a) { *(S(cdv) *)p = a; }
+static inline S(cdv) S(cd_bcast)(real x) { S(cdv) v = {0}; return v + x; }
+#define CD_MADD(acc, a, b) ((acc) += (a) * (b))
+#endif
+#define CDV S(cdv)
+#define FB NN3_CD_FB
+#define SB NN3_CD_SB
+
+/* Fixed pairwise sum of the lanes: ((v0+v1)+(v2+v3))+... */
+static inline real S(cd_hsum)(CDV v) {
+    real t[VL];
+    memcpy(t, &v, sizeof(t));
+    for (int w = VL / 2; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++) t[i] = t[2 * i] + t[2 * i + 1];
+    return t[0];
+}
+
+/* out[o*ldo + y*OW + x] = sum_{c<C, i<KH, j<KW} wt(o,c,i,j) xp[(c*HP + y+i)*WP + x+j] for o < M maps,
+ * y < OH, x < OW; wt(o,c,i,j) = w[o*so + c*sc + i*si + j*sj] (negative strides read w flipped).
+ * xp's rows hold at least NX*VL + KW - 1 readable numbers (NX = ceil(OW / VL)).
+ * Each output is one sum in (c, i, j) order, whatever block it falls in.  Maps past M (the last
+ * block) and vectors past the last (OH*NX not a multiple of SB) repeat the last one and are not stored. */
+static void S(correlate)(const real *xp, nn_size C, nn_size HP, nn_size WP, const real *w, nn_size so, nn_size sc,
+                         nn_size si, nn_size sj, real *out, nn_size ldo, nn_size M, nn_size OH, nn_size OW,
+                         nn_size KH, nn_size KW) {
+    nn_size NX = (OW + VL - 1) / VL, nv = OH * NX;
+    for (nn_size o0 = 0; o0 < M; o0 += FB) {
+        const real *wo[FB];
+        for (int m = 0; m < FB; m++) wo[m] = w + (o0 + m < M ? o0 + m : M - 1) * so;
+        for (nn_size v0 = 0; v0 < nv; v0 += SB) {
+            nn_size yv[SB], xv[SB];
+            const real *src[SB];
+            for (int s = 0; s < SB; s++) {
+                nn_size v = v0 + s < nv ? v0 + s : nv - 1;
+                yv[s] = v / NX;
+                xv[s] = v % NX * VL;
+                src[s] = xp + yv[s] * WP + xv[s];
+            }
+            CDV acc[FB][SB];
+            for (int m = 0; m < FB; m++)
+                for (int s = 0; s < SB; s++) acc[m][s] = S(cd_bcast)(0);
+            for (nn_size c = 0; c < C; c++)
+                for (nn_size i = 0; i < KH; i++) {
+                    nn_size row = (c * HP + i) * WP, wk = c * sc + i * si;
+                    for (nn_size j = 0; j < KW; j++) {
+                        CDV in[SB];
+                        for (int s = 0; s < SB; s++) in[s] = S(cd_load)(src[s] + row + j);
+                        for (int m = 0; m < FB; m++) {
+                            CDV wv = S(cd_bcast)(wo[m][wk + j * sj]);
+                            for (int s = 0; s < SB; s++) CD_MADD(acc[m][s], wv, in[s]);
+                        }
+                    }
+                }
+            for (int m = 0; m < FB && o0 + m < M; m++)
+                for (int s = 0; s < SB && v0 + s < nv; s++) {
+                    real *d = out + (o0 + m) * ldo + yv[s] * OW + xv[s];
+                    if (xv[s] + VL <= OW) {
+                        S(cd_store)(d, acc[m][s]);
+                    } else {
+                        real t[VL];
+                        memcpy(t, &acc[m][s], sizeof(t));
+                        for (nn_size l = 0; l < OW - xv[s]; l++) d[l] = t[l];
+                    }
+                }
+        }
+    }
+}
+
+/* dst (C, rows, WP) = zeros with src (C, H, W) at row r0, column c0 of each map */
+static void S(pad_copy)(const real *src, real *dst, nn_size C, nn_size H, nn_size W, nn_size rows, nn_size WP,
+                        nn_size r0, nn_size c0, nn_size ld_map) {
+    memset(dst, 0, (size_t)(C * rows * WP) * sizeof(real));
+    for (nn_size c = 0; c < C; c++)
+        for (nn_size y = 0; y < H; y++) memcpy(dst + (c * rows + r0 + y) * WP + c0, src + c * ld_map + y * W, W * sizeof(real));
+}
+
+/* out (F, ld): example b's maps at columns b*P.  Work: one example per task. */
+static void S(cd_forward)(const real *x, const real *w, real *out, nn_size nb, nn_size B, nn_size C, nn_size H,
+                          nn_size W, nn_size F, nn_size KH, nn_size KW) {
+    nn_size OH = H - KH + 1, OW = W - KW + 1, P = OH * OW, K = C * KH * KW;
+    nn_size WP = (OW + VL - 1) / VL * VL + KW - 1;
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+    for (nn_size b = 0; b < nb; b++) {
+        real xp[C * H * WP];
+        S(pad_copy)(x + b * C * H * W, xp, C, H, W, H, WP, 0, 0, H * W);
+        S(correlate)(xp, C, H, WP, w, K, KH * KW, KW, 1, out + b * P, B * P, F, OH, OW, KH, KW);
+    }
+    nn_sync();   /* the loop's barrier, timed */
+}
+
+/* part[b, f, k] = sum_{y,x} dout[f, b, y, x] x[b, c, y+i, x+j], k = (c*KH + i)*KW + j.
+ * Per example, per block of FB maps: the maps' dout copied with rows padded to NX*VL (zeros), then for
+ * each (c, i) and each block of SB filter columns, FB x SB vector sums over the output positions.
+ * Work: one example per task. */
+static void S(cd_backward_w)(const real *dout, const real *x, real *part, nn_size nb, nn_size B, nn_size C,
+                             nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {
+    nn_size OH = H - KH + 1, OW = W - KW + 1, P = OH * OW, K = C * KH * KW, ld = B * P;
+    nn_size NX = (OW + VL - 1) / VL, DW = NX * VL, JW = (KW + SB - 1) / SB * SB, WP = DW + JW - 1;
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+    for (nn_size b = 0; b < nb; b++) {
+        real xp[C * H * WP], dp[FB * OH * DW];
+        S(pad_copy)(x + b * C * H * W, xp, C, H, W, H, WP, 0, 0, H * W);
+        for (nn_size f0 = 0; f0 < F; f0 += FB) {
+            nn_size nf = F - f0 < FB ? F - f0 : FB;
+            S(pad_copy)(dout + f0 * ld + b * P, dp, nf, OH, OW, OH, DW, 0, 0, ld);
+            for (nn_size m = nf; m < FB; m++) memcpy(dp + m * OH * DW, dp + (nf - 1) * OH * DW, OH * DW * sizeof(real));
+            for (nn_size c = 0; c < C; c++)
+                for (nn_size i = 0; i < KH; i++)
+                    for (nn_size j0 = 0; j0 < KW; j0 += SB) {
+                        CDV acc[FB][SB];
+                        for (int m = 0; m < FB; m++)
+                            for (int s = 0; s < SB; s++) acc[m][s] = S(cd_bcast)(0);
+                        for (nn_size y = 0; y < OH; y++) {
+                            const real *src = xp + (c * H + y + i) * WP + j0;
+                            for (nn_size xx = 0; xx < DW; xx += VL) {
+                                CDV in[SB];
+                                for (int s = 0; s < SB; s++) in[s] = S(cd_load)(src + xx + s);
+                                for (int m = 0; m < FB; m++) {
+                                    CDV d = S(cd_load)(dp + (m * OH + y) * DW + xx);
+                                    for (int s = 0; s < SB; s++) CD_MADD(acc[m][s], d, in[s]);
+                                }
+                            }
+                        }
+                        for (nn_size m = 0; m < nf; m++)
+                            for (nn_size s = 0; s < SB && j0 + s < KW; s++)
+                                part[(b * F + f0 + m) * K + (c * KH + i) * KW + j0 + s] = S(cd_hsum)(acc[m][s]);
+                    }
+        }
+    }
+    nn_sync();   /* the loop's barrier, timed */
+}
+
+/* dx (nb, C, H, W) (overwritten): the correlation of dout, padded by KH-1 rows and KW-1 columns of
+ * zeros on each side, with w flipped in (i, j) and read as (C, F, KH, KW).  Work: one example per task. */
+static void S(cd_backward_x)(const real *dout, const real *w, real *dx, nn_size nb, nn_size B, nn_size C, nn_size H,
+                             nn_size W, nn_size F, nn_size KH, nn_size KW) {
+    nn_size OH = H - KH + 1, OW = W - KW + 1, P = OH * OW, K = C * KH * KW;
+    nn_size HP = OH + 2 * (KH - 1), WP = (W + VL - 1) / VL * VL + KW - 1;
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+    for (nn_size b = 0; b < nb; b++) {
+        real dp[F * HP * WP];
+        S(pad_copy)(dout + b * P, dp, F, OH, OW, HP, WP, KH - 1, KW - 1, B * P);
+        S(correlate)(dp, F, HP, WP, w + (KH - 1) * KW + KW - 1, KH * KW, K, -KW, -1, dx + b * C * H * W, H * W, C, H, W,
+                     KH, KW);
+    }
+    nn_sync();   /* the loop's barrier, timed */
+}
+
+#ifndef NN3_CD_ISA_PASS
+/* gw[f] = beta gw[f] + alpha sum_{b<nb} part[b, f] (b in order), after gw -= l2 gw (l2 != 0), and the
+ * bias gradient gb[f] = beta gb[f] + alpha sum dz[:, f, :] (dz (nb, F, Q), gb NULL: none): conv.c's
+ * nn3_conv_backward_wb on the direct path.  Work: slices of at least 4 filters. */
+static void S(reduce_impl)(const real *part, real *gw, const real *dz, real *gb, real alpha, real beta, real l2,
+                           nn_size nb, nn_size F, nn_size K, nn_size Q, int max_parts) {
+    nn_size parts = nn3_parts(F, 4, max_parts);
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+    for (nn_size t = 0; t < parts; t++) {
+        nn_size lo = nn3_part_lo(F, parts, t), hi = nn3_part_lo(F, parts, t + 1);
+        if (gb) S(nn3_bias_backward_range)(dz, gb, alpha, beta, nb, F, Q, lo, hi);
+        for (nn_size i = lo * K; i < hi * K; i++) {
+            real s = 0;
+            for (nn_size b = 0; b < nb; b++) s += part[b * F * K + i];
+            if (l2 != 0) gw[i] -= l2 * gw[i];
+            gw[i] = (beta == 0 ? 0 : beta * gw[i]) + alpha * s;
+        }
+    }
+    nn_sync();   /* the loop's barrier, timed */
+}
+#endif
+#undef CDV
+#undef FB
+#undef SB
+#undef CD_MADD
+#endif
