@@ -40,26 +40,26 @@ void nn3_set_conv_mode(int mode) { nn3_conv_mode = mode < 0 || mode > 2 ? 0 : mo
 /* largest padded buffer (elements) a kernel keeps on its stack per example */
 #define NN3_CD_MAX 16384
 #define NN3_CD_FB 4   /* maps per register block */
-#define NN3_CD_SB 3   /* output vectors per register block (forward), filter columns (filter gradient) */
+#define NN3_CD_SB 3   /* output vectors per register block (forward) */
+#define NN3_CD_RB 5   /* filter row vectors per register block (filter gradient) */
 
 static nn_size cd_vecs(nn_size n, nn_size vl) { return (n + vl - 1) / vl; }
 
-/* Whether the direct kernels can take the shape: their per-example buffers fit NN3_CD_MAX, and the
- * col buffer (K, B*P) holds the filter gradient's (nb, F, K) shares (F <= P). vl: lanes per vector. */
-static int cd_fits(nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW, nn_size vl) {
-    nn_size OH = H - KH + 1, OW = W - KW + 1, jw = cd_vecs(KW, NN3_CD_SB) * NN3_CD_SB;
-    nn_size xin = C * H * (cd_vecs(OW, vl) * vl + jw - 1);
-    nn_size dpad = F * (OH + 2 * (KH - 1)) * (cd_vecs(W, vl) * vl + KW - 1);
-    nn_size dblock = NN3_CD_FB * OH * cd_vecs(OW, vl) * vl;
-    return xin <= NN3_CD_MAX && dpad <= NN3_CD_MAX && dblock <= NN3_CD_MAX && F <= OH * OW;
+/* Whether the direct kernels can take the shape: their per-example copies of x and dx fit NN3_CD_MAX,
+ * the col buffer (K, B*P) holds the filter gradient's (nb, F, K) shares (F <= P) and, when the layer
+ * has an input gradient (dx), dcol (K, B*P) holds the padded filters.  vl: lanes per vector. */
+static int cd_fits(int dx, nn_size nb, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW,
+                   nn_size vl) {
+    nn_size OW = W - KW + 1, P = (H - KH + 1) * OW, nv = cd_vecs(KW, vl);
+    nn_size wp_fwd = cd_vecs(OW, vl) * vl + KW - 1, wp_bwd = OW - 1 + nv * vl;
+    return C * H * (wp_fwd > wp_bwd ? wp_fwd : wp_bwd) <= NN3_CD_MAX && F <= P && (!dx || F * nv * vl <= KW * nb * P);
 }
 
 /* The lowering of one conv layer, by shape.  MEASURED: see the comment at nn3_conv_direct's rule. */
-int nn3_conv_direct(size_t real_size, nn_size nb, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {
+int nn3_conv_direct(size_t real_size, int dx, nn_size nb, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {
     nn_size vl = 32 / (nn_size)real_size;
-    if (nn3_conv_mode == 1 || !cd_fits(C, H, W, F, KH, KW, vl)) return 0;
+    if (nn3_conv_mode == 1 || !cd_fits(dx, nb, C, H, W, F, KH, KW, vl)) return 0;
     if (nn3_conv_mode == 2) return 1;
-    (void)nb;
     return C * KH * KW <= 64;
 }
 
@@ -111,16 +111,15 @@ static int cd_use_avx2(void) {
                                     nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {               \
         CD_CALL(cd_forward, S, (x, w, out, nb, B, C, H, W, F, KH, KW));                                      \
     }                                                                                                        \
-    void nn3_conv_direct_backward_wb##S(const real *dout, const real *x, real *part, real *gw, const real *dz, \
-                                        real *gb, real alpha, real beta, real l2, nn_size nb, nn_size B,      \
-                                        nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW,   \
-                                        nn_size Q, int max_parts) {                                          \
-        CD_CALL(cd_backward_w, S, (dout, x, part, nb, B, C, H, W, F, KH, KW));                               \
-        reduce_impl##S(part, gw, dz, gb, alpha, beta, l2, nb, F, C * KH * KW, Q, max_parts);                   \
-    }                                                                                                        \
-    void nn3_conv_direct_backward_x##S(const real *dout, const real *w, real *dx, nn_size nb, nn_size B,      \
-                                       nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {  \
-        CD_CALL(cd_backward_x, S, (dout, w, dx, nb, B, C, H, W, F, KH, KW));                                 \
+    void nn3_conv_direct_backward##S(real *da, const real *z, const real *a, int act, const int32_t *arg,     \
+                                     const real *x, const real *w, real *wpad, real *part, real *dx, real *gw,  \
+                                     real *gb, real alpha, real beta, real l2, nn_size nb, nn_size C,           \
+                                     nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW, nn_size PH,       \
+                                     nn_size PW, int max_parts) {                                               \
+        nn_size Q = (H - KH + 1) / PH * ((W - KW + 1) / PW);                                                    \
+        if (dx) pad_filters##S(w, wpad, F, C, KH, KW);                                                          \
+        CD_CALL(cd_backward, S, (da, z, a, act, arg, x, wpad, part, dx, nb, C, H, W, F, KH, KW, Q));            \
+        reduce_impl##S(part, gw, da, gb, alpha, beta, l2, nb, F, C * KH * KW, Q, max_parts);                    \
     }
 CD_ENTRIES(float, _f)
 CD_ENTRIES(double, _d)
@@ -142,12 +141,21 @@ static inline S(cdv) S(cd_madd)(S(cdv) acc, S(cdv) a, S(cdv) b) {
 typedef real S(cdv) __attribute__((vector_size(32), aligned(sizeof(real)), may_alias));
 static inline S(cdv) S(cd_load)(const real *p) { return *(const S(cdv) *)p; }
 static inline void S(cd_store)(real *p, S(cdv) a) { *(S(cdv) *)p = a; }
-static inline S(cdv) S(cd_bcast)(real x) { S(cdv) v = {0}; return v + x; }
+static inline S(cdv) S(cd_bcast)(real x) {   /* x times ones: one vbroadcast (0 + x would add first) */
+    S(cdv) v = {0};
+    return (v + 1) * x;
+}
 #define CD_MADD(acc, a, b) ((acc) += (a) * (b))
 #endif
 #define CDV S(cdv)
 #define FB NN3_CD_FB
 #define SB NN3_CD_SB
+#define RB NN3_CD_RB
+#if NN_TMPL_PASS == 1   /* the baseline kernels of other files, from either instruction set */
+#define CD_BASE(name) name##_f
+#else
+#define CD_BASE(name) name##_d
+#endif
 
 /* Fixed pairwise sum of the lanes: ((v0+v1)+(v2+v3))+... */
 static inline real S(cd_hsum)(CDV v) {
@@ -170,15 +178,21 @@ static void S(correlate)(const real *xp, nn_size C, nn_size HP, nn_size WP, cons
     for (nn_size o0 = 0; o0 < M; o0 += FB) {
         const real *wo[FB];
         for (int m = 0; m < FB; m++) wo[m] = w + (o0 + m < M ? o0 + m : M - 1) * so;
+        nn_size y0 = 0, x0 = 0;   /* vector v0 = y0*NX + x0/VL, followed without division */
         for (nn_size v0 = 0; v0 < nv; v0 += SB) {
-            nn_size yv[SB], xv[SB];
+            nn_size yv[SB], xv[SB], y = y0, xx = x0;
             const real *src[SB];
             for (int s = 0; s < SB; s++) {
-                nn_size v = v0 + s < nv ? v0 + s : nv - 1;
-                yv[s] = v / NX;
-                xv[s] = v % NX * VL;
-                src[s] = xp + yv[s] * WP + xv[s];
+                yv[s] = y;
+                xv[s] = xx;
+                src[s] = xp + y * WP + xx;
+                if (v0 + s + 1 < nv) {   /* the next vector; past the last: repeat it */
+                    xx += VL;
+                    if (xx >= NX * VL) { xx = 0; y++; }
+                }
             }
+            y0 = y;
+            x0 = xx;
             CDV acc[FB][SB];
             for (int m = 0; m < FB; m++)
                 for (int s = 0; s < SB; s++) acc[m][s] = S(cd_bcast)(0);
@@ -233,69 +247,100 @@ static void S(cd_forward)(const real *x, const real *w, real *out, nn_size nb, n
     nn_sync();   /* the loop's barrier, timed */
 }
 
-/* part[b, f, k] = sum_{y,x} dout[f, b, y, x] x[b, c, y+i, x+j], k = (c*KH + i)*KW + j.
- * Per example, per block of FB maps: the maps' dout copied with rows padded to NX*VL (zeros), then for
- * each (c, i) and each block of SB filter columns, FB x SB vector sums over the output positions.
- * Work: one example per task. */
-static void S(cd_backward_w)(const real *dout, const real *x, real *part, nn_size nb, nn_size B, nn_size C,
-                             nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {
-    nn_size OH = H - KH + 1, OW = W - KW + 1, P = OH * OW, K = C * KH * KW, ld = B * P;
-    nn_size NX = (OW + VL - 1) / VL, DW = NX * VL, JW = (KW + SB - 1) / SB * SB, WP = DW + JW - 1;
+/* The backward pass from the pool's gradient, one example per task, without the (F, P) map of dL/d(conv
+ * output): max-pooling sends each window's gradient to its winner alone, so only the Q = QH*QW
+ * winners of each map contribute (a quarter of the positions under the book's 2x2 pool).
+ *   dz[b] = da[b] * act'(z[b], a[b]) in place (bias_act.c's rule; z NULL: da is dz already);
+ *   part[b, f, (c*KH + i)*KW + j] = sum_q dz[b, f, q] x[b, c, u_q + i, v_q + j], (u_q, v_q) the winner
+ *     of window q (arg[b, f, q] = u_q*OW + v_q), q in order;
+ *   dx[b, c, u_q + i, v_q + j] += w[f, c, i, j] dz[b, f, q] for f, then q, in order (dx NULL: none).
+ * A filter row (c, i) is NV = ceil(KW/VL) vectors; the filter gradient keeps RB of them in registers
+ * per pass over the winners, the input gradient adds wpad (F, C*KH*NV*VL: w with rows padded by zeros,
+ * made by the caller) into a zero-padded copy of dx.  x's and dx's copies have rows of WP >= OW-1 +
+ * NV*VL numbers so that every vector read or written at a winner is inside them. */
+static void S(cd_backward)(real *da, const real *z, const real *a, int act, const int32_t *arg, const real *x,
+                           const real *wpad, real *part, real *dx, nn_size nb, nn_size C, nn_size H, nn_size W,
+                           nn_size F, nn_size KH, nn_size KW, nn_size Q) {
+    nn_size OW = W - KW + 1, K = C * KH * KW, NV = (KW + VL - 1) / VL, R = C * KH * NV, WP = OW - 1 + NV * VL;
+    int32_t pos[(H - KH + 1) * OW];   /* pos[y*OW + x] = y*WP + x: a winner's place in the padded copies */
+    for (nn_size y = 0; y < H - KH + 1; y++)
+        for (nn_size xx = 0; xx < OW; xx++) pos[y * OW + xx] = (int32_t)(y * WP + xx);
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
     for (nn_size b = 0; b < nb; b++) {
-        real xp[C * H * WP], dp[FB * OH * DW];
+        real xp[C * H * WP], dxp[dx ? C * H * WP : 1];
+        int32_t off[F * Q];
+        real *dz = da + b * F * Q;
+        const int32_t *g = arg + b * F * Q;
+        if (z) CD_BASE(nn3_act_backward_cols)(dz, z + b * F * Q, a + b * F * Q, act, 1, F * Q, 0, F * Q);
         S(pad_copy)(x + b * C * H * W, xp, C, H, W, H, WP, 0, 0, H * W);
-        for (nn_size f0 = 0; f0 < F; f0 += FB) {
-            nn_size nf = F - f0 < FB ? F - f0 : FB;
-            S(pad_copy)(dout + f0 * ld + b * P, dp, nf, OH, OW, OH, DW, 0, 0, ld);
-            for (nn_size m = nf; m < FB; m++) memcpy(dp + m * OH * DW, dp + (nf - 1) * OH * DW, OH * DW * sizeof(real));
-            for (nn_size c = 0; c < C; c++)
-                for (nn_size i = 0; i < KH; i++)
-                    for (nn_size j0 = 0; j0 < KW; j0 += SB) {
-                        CDV acc[FB][SB];
-                        for (int m = 0; m < FB; m++)
-                            for (int s = 0; s < SB; s++) acc[m][s] = S(cd_bcast)(0);
-                        for (nn_size y = 0; y < OH; y++) {
-                            const real *src = xp + (c * H + y + i) * WP + j0;
-                            for (nn_size xx = 0; xx < DW; xx += VL) {
-                                CDV in[SB];
-                                for (int s = 0; s < SB; s++) in[s] = S(cd_load)(src + xx + s);
-                                for (int m = 0; m < FB; m++) {
-                                    CDV d = S(cd_load)(dp + (m * OH + y) * DW + xx);
-                                    for (int s = 0; s < SB; s++) CD_MADD(acc[m][s], d, in[s]);
-                                }
-                            }
-                        }
-                        for (nn_size m = 0; m < nf; m++)
-                            for (nn_size s = 0; s < SB && j0 + s < KW; s++)
-                                part[(b * F + f0 + m) * K + (c * KH + i) * KW + j0 + s] = S(cd_hsum)(acc[m][s]);
+        if (dx) memset(dxp, 0, (size_t)(C * H * WP) * sizeof(real));
+        for (nn_size k = 0; k < F * Q; k++) off[k] = pos[g[k]];
+        for (nn_size f0 = 0; f0 < F; f0 += 2)   /* filter gradient: 2 maps x RB row vectors at a time */
+            for (nn_size r0 = 0; r0 < R; r0 += RB) {
+                nn_size ro[RB], f1 = f0 + 1 < F ? f0 + 1 : f0;   /* past F or R: repeat the last, not stored */
+                for (int r = 0; r < RB; r++) {
+                    nn_size rr = r0 + r < R ? r0 + r : R - 1;
+                    ro[r] = (rr / NV / KH * H + rr / NV % KH) * WP + rr % NV * VL;   /* row (c, i) = rr / NV */
+                }
+                CDV acc[2][RB];
+                for (int m = 0; m < 2; m++)
+                    for (int r = 0; r < RB; r++) acc[m][r] = S(cd_bcast)(0);
+                for (nn_size q = 0; q < Q; q++) {
+                    CDV d0 = S(cd_bcast)(dz[f0 * Q + q]), d1 = S(cd_bcast)(dz[f1 * Q + q]);
+                    const real *s0 = xp + off[f0 * Q + q], *s1 = xp + off[f1 * Q + q];
+                    for (int r = 0; r < RB; r++) {
+                        CD_MADD(acc[0][r], d0, S(cd_load)(s0 + ro[r]));
+                        CD_MADD(acc[1][r], d1, S(cd_load)(s1 + ro[r]));
                     }
+                }
+                for (nn_size m = 0; m < 2 && f0 + m < F; m++)
+                    for (nn_size r = 0; r < RB && r0 + r < R; r++) {
+                        nn_size rr = r0 + r, j0 = rr % NV * VL, n = KW - j0 < VL ? KW - j0 : VL;
+                        real t[VL];
+                        memcpy(t, &acc[m][r], sizeof(t));
+                        memcpy(part + (b * F + f0 + m) * K + rr / NV * KW + j0, t, (size_t)n * sizeof(real));
+                    }
+            }
+        for (nn_size f = 0; f < F && dx; f++) {
+            const real *dzf = dz + f * Q;
+            const int32_t *offf = off + f * Q;
+            {   /* input gradient: every row vector of the filter at each winner */
+                const real *wf = wpad + f * R * VL;
+                for (nn_size q = 0; q < Q; q++) {
+                    CDV d = S(cd_bcast)(dzf[q]);
+                    real *dst = dxp + offf[q];
+                    for (nn_size rr = 0; rr < R; rr++) {
+                        real *p = dst + (rr / NV / KH * H + rr / NV % KH) * WP + rr % NV * VL;
+                        CDV v = S(cd_load)(p);
+                        CD_MADD(v, d, S(cd_load)(wf + rr * VL));
+                        S(cd_store)(p, v);
+                    }
+                }
+            }
         }
-    }
-    nn_sync();   /* the loop's barrier, timed */
-}
-
-/* dx (nb, C, H, W) (overwritten): the correlation of dout, padded by KH-1 rows and KW-1 columns of
- * zeros on each side, with w flipped in (i, j) and read as (C, F, KH, KW).  Work: one example per task. */
-static void S(cd_backward_x)(const real *dout, const real *w, real *dx, nn_size nb, nn_size B, nn_size C, nn_size H,
-                             nn_size W, nn_size F, nn_size KH, nn_size KW) {
-    nn_size OH = H - KH + 1, OW = W - KW + 1, P = OH * OW, K = C * KH * KW;
-    nn_size HP = OH + 2 * (KH - 1), WP = (W + VL - 1) / VL * VL + KW - 1;
-#ifdef NNFAST_OPENMP
-#pragma omp for schedule(static) nowait
-#endif
-    for (nn_size b = 0; b < nb; b++) {
-        real dp[F * HP * WP];
-        S(pad_copy)(dout + b * P, dp, F, OH, OW, HP, WP, KH - 1, KW - 1, B * P);
-        S(correlate)(dp, F, HP, WP, w + (KH - 1) * KW + KW - 1, KH * KW, K, -KW, -1, dx + b * C * H * W, H * W, C, H, W,
-                     KH, KW);
+        if (dx)
+            for (nn_size c = 0; c < C; c++)
+                for (nn_size y = 0; y < H; y++)
+                    memcpy(dx + ((b * C + c) * H + y) * W, dxp + (c * H + y) * WP, W * sizeof(real));
     }
     nn_sync();   /* the loop's barrier, timed */
 }
 
 #ifndef NN3_CD_ISA_PASS
+/* wpad[f, (c*KH + i)*NV*VL + l] = w[f, c, i, l] for l < KW, 0 for KW <= l < NV*VL (NV = ceil(KW/VL)):
+ * cd_backward's filter rows as whole vectors.  Work: one filter per task. */
+static void S(pad_filters)(const real *w, real *wpad, nn_size F, nn_size C, nn_size KH, nn_size KW) {
+    nn_size NV = (KW + VL - 1) / VL, RW = NV * VL;
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+    for (nn_size f = 0; f < F; f++)
+        S(pad_copy)(w + f * C * KH * KW, wpad + f * C * KH * RW, 1, C * KH, KW, C * KH, RW, 0, 0, 0);
+    nn_sync();   /* the loop's barrier, timed */
+}
+
 /* gw[f] = beta gw[f] + alpha sum_{b<nb} part[b, f] (b in order), after gw -= l2 gw (l2 != 0), and the
  * bias gradient gb[f] = beta gb[f] + alpha sum dz[:, f, :] (dz (nb, F, Q), gb NULL: none): conv.c's
  * nn3_conv_backward_wb on the direct path.  Work: slices of at least 4 filters. */
@@ -321,5 +366,7 @@ static void S(reduce_impl)(const real *part, real *gw, const real *dz, real *gb,
 #undef CDV
 #undef FB
 #undef SB
+#undef RB
+#undef CD_BASE
 #undef CD_MADD
 #endif

@@ -89,9 +89,10 @@ extern double nn3_fc_small_macs;
 void nn3_set_fc_small(int rows, double macs);
 
 /* A conv layer's lowering: 1 the direct kernels of conv_direct.c, 0 im2col + BLAS (conv.c), by shape
- * and mini-batch rows nb (conv_direct.c gives the rule and its measurements); real_size sizeof(real).
+ * and mini-batch rows nb (conv_direct.c gives the rule and its measurements); real_size sizeof(real),
+ * dx 1 when the layer sends a gradient to a layer below.
  * Tests force one path with nn3_set_conv_mode(1: im2col, 2: direct wherever it fits; 0: by shape). */
-int nn3_conv_direct(size_t real_size, nn_size nb, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW);
+int nn3_conv_direct(size_t real_size, int dx, nn_size nb, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW);
 extern int nn3_conv_mode;
 void nn3_set_conv_mode(int mode);
 
@@ -109,15 +110,15 @@ void nn3_set_conv_mode(int mode);
     void nn3_conv_backward_x##S(gemm_t gemm, const real *dout, const real *w, real *dcol, real *dx,       \
                                 nn_size nb, nn_size B, nn_size C, nn_size H, nn_size W, nn_size F,         \
                                 nn_size KH, nn_size KW, int max_parts);                                                   \
-    /* conv_direct.c (the same maths without im2col; part: (nb, F, K) scratch, the layer's col) */       \
+    /* conv_direct.c (the same maths without im2col; after the pool: dz from da in place, filter step or   \
+     * gradient, input gradient dx when not NULL; part (nb, F, K) and wpad scratch: the col and dcol) */ \
     void nn3_conv_direct_forward##S(const real *x, const real *w, real *out, nn_size nb, nn_size B,        \
                                     nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW);     \
-    void nn3_conv_direct_backward_wb##S(const real *dout, const real *x, real *part, real *gw,            \
-                                        const real *dz, real *gb, real alpha, real beta, real l2,          \
-                                        nn_size nb, nn_size B, nn_size C, nn_size H, nn_size W, nn_size F, \
-                                        nn_size KH, nn_size KW, nn_size Q, int max_parts);                  \
-    void nn3_conv_direct_backward_x##S(const real *dout, const real *w, real *dx, nn_size nb, nn_size B,  \
-                                       nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW); \
+    void nn3_conv_direct_backward##S(real *da, const real *z, const real *a, int act, const int32_t *arg, \
+                                     const real *x, const real *w, real *wpad, real *part, real *dx,      \
+                                     real *gw, real *gb, real alpha, real beta, real l2, nn_size nb,      \
+                                     nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW,  \
+                                     nn_size PH, nn_size PW, int max_parts);                              \
     /* pool.c */                                                                                         \
     void nn3_pool_forward##S(const real *conv, real *out, int32_t *arg, nn_size nb, nn_size B, nn_size F,  \
                              nn_size OH, nn_size OW, nn_size PH, nn_size PW);                              \
