@@ -1,29 +1,25 @@
-/* Direct convolution ("valid" cross-correlation, no im2col): forward, filter gradient, input gradient.
+/* Direct convolution ("valid" cross-correlation, no im2col): forward, and backward from the pool.
  *
  * The same maths and layouts as conv.c (net3.h's letters): x (nb, C, H, W); w (F, K) = (F, C, KH, KW);
- * out / dout (F, ld), ld = B*P, example b's map f at f*ld + b*P:
+ * out (F, ld), ld = B*P, example b's map f at f*ld + b*P; dz (nb, F, Q) the pooled dL/dz:
  *     out[f, b, y, x] = sum_{c,i,j} w[f,c,i,j] x[b, c, y+i, x+j]
- *     gw[f, c, i, j]  = sum_{b,y,x} dout[f, b, y, x] x[b, c, y+i, x+j]
- *     dx[b, c, u, v]  = sum_{f,i,j} w[f,c,i,j] dout[f, b, u-i, v-j]   (dout zero outside its map)
+ *     gw[f, c, i, j]  = sum_{b,q} dz[b, f, q] x[b, c, u_q+i, v_q+j]      (u_q, v_q) window q's winner
+ *     dx[b, c, u, v]  = sum_{f,i,j} w[f,c,i,j] dzmap[b, f, u-i, v-j]     dzmap: dz at the winners, else 0
  * Where conv.c copies every example's patches into a (K, B*P) matrix (25 x 5,760 numbers at the book's
- * first layer, mini-batch 10) and hands BLAS a product whose inner dimension is only K, these kernels
- * take one example at a time with its image in L1 and the sums in registers.
+ * first layer, mini-batch 10; 500 x 40,960 at its second, mini-batch 64) and hands BLAS products over
+ * it, these kernels take one example at a time with its image in L1 and the sums in registers, and the
+ * backward pass reads only the pool's winners (a quarter of the positions under a 2x2 pool).
  *
- * The one kernel (correlate below): a block of 4 output maps x 3 vectors of VL output positions
- * (12 vector accumulators), each input vector loaded once for the 4 maps.  The example's input is
- * first copied into a buffer whose rows are padded with zeros to whole vectors, so every load is in
- * range and the padding lanes are computed and dropped.  The input gradient is the same correlation
- * with the roles exchanged: dout (padded by KH-1, KW-1 on each side) is the input, F its maps, and the
- * filters are w flipped and transposed, read through strides.  The filter gradient sums over output
- * positions in vector lanes (4 maps x 3 filter columns, 12 accumulators), then adds the lanes in a
- * fixed pairwise order.
+ * correlate (forward, and the input gradient with the roles exchanged): blocks of 4 output maps x 3
+ * vectors of VL output positions, 12 vector accumulators, each input vector loaded once for the 4
+ * maps, from a copy of the example whose rows are padded with zeros to whole vectors.  cd_backward:
+ * the activation derivative, the filter gradient (2 maps x 5 filter-row vectors in registers per pass
+ * over the winners) and the input gradient (correlate over dzmap).
  *
  * Threads: one example per task.  The filter gradient is the one sum over examples: each example's
  * share goes to its own slice of a scratch matrix (nb, F, K) (the layer's col buffer, unused by this
  * path), then the shares are added in example order 0..nb-1 by slices of filters: the same numbers for
  * any thread count.
- *
- * Which layers take it (nn3_conv_direct) and the measurements behind the rule: see conv_choice below.
  *
  * Compiled for float and double (tmpl.h), and on x86-64 with GCC or Clang a second time for AVX2+FMA,
  * chosen at run time when the CPU has it (NNFAST_SIMD=baseline forces the baseline, as in dense.c).
@@ -33,7 +29,7 @@
 #include <string.h>
 #include "net3.h"
 
-int nn3_conv_mode = 0;   /* 0: by shape; 1: always im2col + BLAS; 2: direct wherever it fits */
+int nn3_conv_mode = 0;   /* 0: by shape; 1: always im2col + BLAS; 2: direct wherever it fits (= 0 today) */
 
 void nn3_set_conv_mode(int mode) { nn3_conv_mode = mode < 0 || mode > 2 ? 0 : mode; }
 
@@ -45,22 +41,32 @@ void nn3_set_conv_mode(int mode) { nn3_conv_mode = mode < 0 || mode > 2 ? 0 : mo
 
 static nn_size cd_vecs(nn_size n, nn_size vl) { return (n + vl - 1) / vl; }
 
-/* Whether the direct kernels can take the shape: their per-example copies of x and dx fit NN3_CD_MAX,
- * the col buffer (K, B*P) holds the filter gradient's (nb, F, K) shares (F <= P) and, when the layer
- * has an input gradient (dx), dcol (K, B*P) holds the padded filters.  vl: lanes per vector. */
-static int cd_fits(int dx, nn_size nb, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW,
-                   nn_size vl) {
-    nn_size OW = W - KW + 1, P = (H - KH + 1) * OW, nv = cd_vecs(KW, vl);
+/* Whether the direct kernels can take the shape: their per-example copies of x (and, when the layer
+ * has an input gradient, dx, of dzmap padded) and winner tables (F*P) fit NN3_CD_MAX, and the col
+ * buffer (K, B*P) holds the filter gradient's (nb, F, K) shares (F <= P).  vl: lanes per vector. */
+static int cd_fits(int dx, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW, nn_size vl) {
+    nn_size OH = H - KH + 1, OW = W - KW + 1, nv = cd_vecs(KW, vl);
     nn_size wp_fwd = cd_vecs(OW, vl) * vl + KW - 1, wp_bwd = OW - 1 + nv * vl;
-    return C * H * (wp_fwd > wp_bwd ? wp_fwd : wp_bwd) <= NN3_CD_MAX && F <= P && (!dx || F * nv * vl <= KW * nb * P);
+    nn_size dpad = F * (OH + 2 * (KH - 1)) * (cd_vecs(W, vl) * vl + KW - 1);
+    return C * H * (wp_fwd > wp_bwd ? wp_fwd : wp_bwd) <= NN3_CD_MAX && F <= OH * OW && F * OH * OW <= NN3_CD_MAX &&
+           (!dx || dpad <= NN3_CD_MAX);
 }
 
-/* The lowering of one conv layer, by shape.  MEASURED: see the comment at nn3_conv_direct's rule. */
-int nn3_conv_direct(size_t real_size, int dx, nn_size nb, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {
+/* The lowering of a conv layer: direct wherever the kernels fit (the book's layers, and any with
+ * images up to about 16,000 numbers), else im2col + BLAS.  MEASURED (float32, one thread, perf samples
+ * in the training kernels over 6,000 MNIST-sized examples, AVX-512 Xeon, OpenBLAS SKYLAKEX kernels;
+ * the machine shared, so samples rather than seconds):
+ *   book's first layer (1 -> 20 maps 5x5, 28x28), mini-batch 10: im2col path ~1,000 samples (its
+ *     forward and filter-gradient products, im2col, pool routing), direct ~720 (forward 460, backward
+ *     260); at mini-batch 64, where BLAS packs the 25 x 36,864 col matrix, the conv1 net's epoch fell
+ *     from 3.1 to 1.9 s (two threads);
+ *   book's second layer (20 -> 40 maps 5x5, 12x12) in conv2relu, whole net: mini-batch 10 im2col
+ *     ~4,840 samples, direct ~4,400; mini-batch 64: 5,500 against 4,300.
+ * Neither crossover depends on the mini-batch size on these shapes, so the rule does not either. */
+int nn3_conv_direct(size_t real_size, int dx, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {
     nn_size vl = 32 / (nn_size)real_size;
-    if (nn3_conv_mode == 1 || !cd_fits(dx, nb, C, H, W, F, KH, KW, vl)) return 0;
-    if (nn3_conv_mode == 2) return 1;
-    return C * KH * KW <= 64;
+    if (nn3_conv_mode == 1) return 0;
+    return cd_fits(dx, C, H, W, F, KH, KW, vl);
 }
 
 #define NN_TMPL "conv_direct.c"
@@ -112,13 +118,12 @@ static int cd_use_avx2(void) {
         CD_CALL(cd_forward, S, (x, w, out, nb, B, C, H, W, F, KH, KW));                                      \
     }                                                                                                        \
     void nn3_conv_direct_backward##S(real *da, const real *z, const real *a, int act, const int32_t *arg,     \
-                                     const real *x, const real *w, real *wpad, real *part, real *dx, real *gw,  \
+                                     const real *x, const real *w, real *part, real *dx, real *gw,              \
                                      real *gb, real alpha, real beta, real l2, nn_size nb, nn_size C,           \
                                      nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW, nn_size PH,       \
                                      nn_size PW, int max_parts) {                                               \
         nn_size Q = (H - KH + 1) / PH * ((W - KW + 1) / PW);                                                    \
-        if (dx) pad_filters##S(w, wpad, F, C, KH, KW);                                                          \
-        CD_CALL(cd_backward, S, (da, z, a, act, arg, x, wpad, part, dx, nb, C, H, W, F, KH, KW, Q));            \
+        CD_CALL(cd_backward, S, (da, z, a, act, arg, x, w, part, dx, nb, C, H, W, F, KH, KW, Q));               \
         reduce_impl##S(part, gw, da, gb, alpha, beta, l2, nb, F, C * KH * KW, Q, max_parts);                    \
     }
 CD_ENTRIES(float, _f)
@@ -136,6 +141,7 @@ static inline S(cdv) S(cd_madd)(S(cdv) acc, S(cdv) a, S(cdv) b) {
     return acc;
 }
 #define CD_MADD(acc, a, b) ((acc) = S(cd_madd)(acc, a, b))
+#define CD_LANE(v, l) ((v).v[l])
 #else
 /* GCC/Clang vector extensions: 32 bytes, unaligned loads and stores */
 typedef real S(cdv) __attribute__((vector_size(32), aligned(sizeof(real)), may_alias));
@@ -146,6 +152,7 @@ static inline S(cdv) S(cd_bcast)(real x) {   /* x times ones: one vbroadcast (0 
     return (v + 1) * x;
 }
 #define CD_MADD(acc, a, b) ((acc) += (a) * (b))
+#define CD_LANE(v, l) ((v)[l])
 #endif
 #define CDV S(cdv)
 #define FB NN3_CD_FB
@@ -169,11 +176,14 @@ static inline real S(cd_hsum)(CDV v) {
 /* out[o*ldo + y*OW + x] = sum_{c<C, i<KH, j<KW} wt(o,c,i,j) xp[(c*HP + y+i)*WP + x+j] for o < M maps,
  * y < OH, x < OW; wt(o,c,i,j) = w[o*so + c*sc + i*si + j*sj] (negative strides read w flipped).
  * xp's rows hold at least NX*VL + KW - 1 readable numbers (NX = ceil(OW / VL)).
- * Each output is one sum in (c, i, j) order, whatever block it falls in.  Maps past M (the last
- * block) and vectors past the last (OH*NX not a multiple of SB) repeat the last one and are not stored. */
-static void S(correlate)(const real *xp, nn_size C, nn_size HP, nn_size WP, const real *w, nn_size so, nn_size sc,
-                         nn_size si, nn_size sj, real *out, nn_size ldo, nn_size M, nn_size OH, nn_size OW,
-                         nn_size KH, nn_size KW) {
+ * Rows of xp's maps outside [rlo, rhi) are zeros: a block skips the filter rows i that read only
+ * those (terms that are exact zeros; the input gradient's padding is 40% of its rows at the book's
+ * second layer).  Each output is one sum in (c, i, j) order, whatever block it falls in.  Maps past M
+ * (the last block) and vectors past the last (OH*NX not a multiple of SB) repeat the last one and are
+ * not stored. */
+static void S(correlate)(const real *xp, nn_size C, nn_size HP, nn_size WP, nn_size rlo, nn_size rhi, const real *w,
+                         nn_size so, nn_size sc, nn_size si, nn_size sj, real *out, nn_size ldo, nn_size M, nn_size OH,
+                         nn_size OW, nn_size KH, nn_size KW) {
     nn_size NX = (OW + VL - 1) / VL, nv = OH * NX;
     for (nn_size o0 = 0; o0 < M; o0 += FB) {
         const real *wo[FB];
@@ -193,11 +203,12 @@ static void S(correlate)(const real *xp, nn_size C, nn_size HP, nn_size WP, cons
             }
             y0 = y;
             x0 = xx;
+            nn_size ilo = rlo - yv[SB - 1] > 0 ? rlo - yv[SB - 1] : 0, ihi = rhi - yv[0] < KH ? rhi - yv[0] : KH;
             CDV acc[FB][SB];
             for (int m = 0; m < FB; m++)
                 for (int s = 0; s < SB; s++) acc[m][s] = S(cd_bcast)(0);
             for (nn_size c = 0; c < C; c++)
-                for (nn_size i = 0; i < KH; i++) {
+                for (nn_size i = ilo; i < ihi; i++) {
                     nn_size row = (c * HP + i) * WP, wk = c * sc + i * si;
                     for (nn_size j = 0; j < KW; j++) {
                         CDV in[SB];
@@ -224,11 +235,15 @@ static void S(correlate)(const real *xp, nn_size C, nn_size HP, nn_size WP, cons
 }
 
 /* dst (C, rows, WP) = zeros with src (C, H, W) at row r0, column c0 of each map */
-static void S(pad_copy)(const real *src, real *dst, nn_size C, nn_size H, nn_size W, nn_size rows, nn_size WP,
-                        nn_size r0, nn_size c0, nn_size ld_map) {
+NN3_NO_MEMCPY_IDIOM static void S(pad_copy)(const real *src, real *dst, nn_size C, nn_size H, nn_size W, nn_size rows,
+                                            nn_size WP, nn_size r0, nn_size c0, nn_size ld_map) {
     memset(dst, 0, (size_t)(C * rows * WP) * sizeof(real));
     for (nn_size c = 0; c < C; c++)
-        for (nn_size y = 0; y < H; y++) memcpy(dst + (c * rows + r0 + y) * WP + c0, src + c * ld_map + y * W, W * sizeof(real));
+        for (nn_size y = 0; y < H; y++) {   /* short rows: a plain loop beats a memcpy call per row */
+            real *d = dst + (c * rows + r0 + y) * WP + c0;
+            const real *s = src + c * ld_map + y * W;
+            for (nn_size x = 0; x < W; x++) d[x] = s[x];
+        }
 }
 
 /* out (F, ld): example b's maps at columns b*P.  Work: one example per task. */
@@ -242,7 +257,7 @@ static void S(cd_forward)(const real *x, const real *w, real *out, nn_size nb, n
     for (nn_size b = 0; b < nb; b++) {
         real xp[C * H * WP];
         S(pad_copy)(x + b * C * H * W, xp, C, H, W, H, WP, 0, 0, H * W);
-        S(correlate)(xp, C, H, WP, w, K, KH * KW, KW, 1, out + b * P, B * P, F, OH, OW, KH, KW);
+        S(correlate)(xp, C, H, WP, 0, H, w, K, KH * KW, KW, 1, out + b * P, B * P, F, OH, OW, KH, KW);
     }
     nn_sync();   /* the loop's barrier, timed */
 }
@@ -253,29 +268,35 @@ static void S(cd_forward)(const real *x, const real *w, real *out, nn_size nb, n
  *   dz[b] = da[b] * act'(z[b], a[b]) in place (bias_act.c's rule; z NULL: da is dz already);
  *   part[b, f, (c*KH + i)*KW + j] = sum_q dz[b, f, q] x[b, c, u_q + i, v_q + j], (u_q, v_q) the winner
  *     of window q (arg[b, f, q] = u_q*OW + v_q), q in order;
- *   dx[b, c, u_q + i, v_q + j] += w[f, c, i, j] dz[b, f, q] for f, then q, in order (dx NULL: none).
- * A filter row (c, i) is NV = ceil(KW/VL) vectors; the filter gradient keeps RB of them in registers
- * per pass over the winners, the input gradient adds wpad (F, C*KH*NV*VL: w with rows padded by zeros,
- * made by the caller) into a zero-padded copy of dx.  x's and dx's copies have rows of WP >= OW-1 +
- * NV*VL numbers so that every vector read or written at a winner is inside them. */
-static void S(cd_backward)(real *da, const real *z, const real *a, int act, const int32_t *arg, const real *x,
-                           const real *wpad, real *part, real *dx, nn_size nb, nn_size C, nn_size H, nn_size W,
+ *   dx[b, c, u, v] = sum_{f,i,j} w[f, c, i, j] dzmap[f, u-i, v-j] (dx NULL: none), dzmap the (F, OH, OW)
+ *     map of dL/d(conv output): dz at the winners, 0 elsewhere.
+ * A filter row (c, i) is NV = ceil(KW/VL) vectors; the filter gradient keeps 2 maps x RB of them in
+ * registers per pass over the winners, from a copy of x with rows of WP = OW-1 + NV*VL numbers (every
+ * vector read at a winner is inside it).  The input gradient is correlate's: dzmap padded by KH-1 rows
+ * and KW-1 columns of zeros each side, with the filters flipped and read as (C, F, KH, KW) through
+ * strides (a scatter of each winner's filter into dx instead stalls on stores to overlapping vectors:
+ * 3x slower than im2col at the book's second layer). */
+NN3_NO_MEMCPY_IDIOM static void S(cd_backward)(real *da, const real *z, const real *a, int act, const int32_t *arg, const real *x,
+                           const real *w, real *part, real *dx, nn_size nb, nn_size C, nn_size H, nn_size W,
                            nn_size F, nn_size KH, nn_size KW, nn_size Q) {
     nn_size OW = W - KW + 1, K = C * KH * KW, NV = (KW + VL - 1) / VL, R = C * KH * NV, WP = OW - 1 + NV * VL;
-    int32_t pos[(H - KH + 1) * OW];   /* pos[y*OW + x] = y*WP + x: a winner's place in the padded copies */
+    nn_size HP = dx ? H - KH + 1 + 2 * (KH - 1) : 1, WD = dx ? (W + VL - 1) / VL * VL + KW - 1 : 1;
+    int32_t pos[(H - KH + 1) * OW], dpos[(H - KH + 1) * OW];   /* a winner y*OW + x's place in x's copy, dp */
     for (nn_size y = 0; y < H - KH + 1; y++)
-        for (nn_size xx = 0; xx < OW; xx++) pos[y * OW + xx] = (int32_t)(y * WP + xx);
+        for (nn_size xx = 0; xx < OW; xx++) {
+            pos[y * OW + xx] = (int32_t)(y * WP + xx);
+            dpos[y * OW + xx] = (int32_t)((y + KH - 1) * WD + xx + KW - 1);
+        }
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
     for (nn_size b = 0; b < nb; b++) {
-        real xp[C * H * WP], dxp[dx ? C * H * WP : 1];
+        real xp[C * H * WP], dp[F * HP * WD];
         int32_t off[F * Q];
         real *dz = da + b * F * Q;
         const int32_t *g = arg + b * F * Q;
         if (z) CD_BASE(nn3_act_backward_cols)(dz, z + b * F * Q, a + b * F * Q, act, 1, F * Q, 0, F * Q);
         S(pad_copy)(x + b * C * H * W, xp, C, H, W, H, WP, 0, 0, H * W);
-        if (dx) memset(dxp, 0, (size_t)(C * H * WP) * sizeof(real));
         for (nn_size k = 0; k < F * Q; k++) off[k] = pos[g[k]];
         for (nn_size f0 = 0; f0 < F; f0 += 2)   /* filter gradient: 2 maps x RB row vectors at a time */
             for (nn_size r0 = 0; r0 < R; r0 += RB) {
@@ -298,49 +319,22 @@ static void S(cd_backward)(real *da, const real *z, const real *a, int act, cons
                 for (nn_size m = 0; m < 2 && f0 + m < F; m++)
                     for (nn_size r = 0; r < RB && r0 + r < R; r++) {
                         nn_size rr = r0 + r, j0 = rr % NV * VL, n = KW - j0 < VL ? KW - j0 : VL;
-                        real t[VL];
-                        memcpy(t, &acc[m][r], sizeof(t));
-                        memcpy(part + (b * F + f0 + m) * K + rr / NV * KW + j0, t, (size_t)n * sizeof(real));
+                        real *d = part + (b * F + f0 + m) * K + rr / NV * KW + j0;
+                        for (nn_size l = 0; l < n; l++) d[l] = CD_LANE(acc[m][r], l);
                     }
             }
-        for (nn_size f = 0; f < F && dx; f++) {
-            const real *dzf = dz + f * Q;
-            const int32_t *offf = off + f * Q;
-            {   /* input gradient: every row vector of the filter at each winner */
-                const real *wf = wpad + f * R * VL;
-                for (nn_size q = 0; q < Q; q++) {
-                    CDV d = S(cd_bcast)(dzf[q]);
-                    real *dst = dxp + offf[q];
-                    for (nn_size rr = 0; rr < R; rr++) {
-                        real *p = dst + (rr / NV / KH * H + rr / NV % KH) * WP + rr % NV * VL;
-                        CDV v = S(cd_load)(p);
-                        CD_MADD(v, d, S(cd_load)(wf + rr * VL));
-                        S(cd_store)(p, v);
-                    }
-                }
-            }
+        if (dx) {   /* input gradient: dz spread to its winners in a zero map padded by KH-1, KW-1 */
+            memset(dp, 0, (size_t)(F * HP * WD) * sizeof(real));
+            for (nn_size f = 0; f < F; f++)
+                for (nn_size q = 0; q < Q; q++) dp[f * HP * WD + dpos[g[f * Q + q]]] = dz[f * Q + q];
+            S(correlate)(dp, F, HP, WD, KH - 1, HP - (KH - 1), w + (KH - 1) * KW + KW - 1, KH * KW, K, -KW, -1, dx + b * C * H * W, H * W, C,
+                         H, W, KH, KW);
         }
-        if (dx)
-            for (nn_size c = 0; c < C; c++)
-                for (nn_size y = 0; y < H; y++)
-                    memcpy(dx + ((b * C + c) * H + y) * W, dxp + (c * H + y) * WP, W * sizeof(real));
     }
     nn_sync();   /* the loop's barrier, timed */
 }
 
 #ifndef NN3_CD_ISA_PASS
-/* wpad[f, (c*KH + i)*NV*VL + l] = w[f, c, i, l] for l < KW, 0 for KW <= l < NV*VL (NV = ceil(KW/VL)):
- * cd_backward's filter rows as whole vectors.  Work: one filter per task. */
-static void S(pad_filters)(const real *w, real *wpad, nn_size F, nn_size C, nn_size KH, nn_size KW) {
-    nn_size NV = (KW + VL - 1) / VL, RW = NV * VL;
-#ifdef NNFAST_OPENMP
-#pragma omp for schedule(static) nowait
-#endif
-    for (nn_size f = 0; f < F; f++)
-        S(pad_copy)(w + f * C * KH * KW, wpad + f * C * KH * RW, 1, C * KH, KW, C * KH, RW, 0, 0, 0);
-    nn_sync();   /* the loop's barrier, timed */
-}
-
 /* gw[f] = beta gw[f] + alpha sum_{b<nb} part[b, f] (b in order), after gw -= l2 gw (l2 != 0), and the
  * bias gradient gb[f] = beta gb[f] + alpha sum dz[:, f, :] (dz (nb, F, Q), gb NULL: none): conv.c's
  * nn3_conv_backward_wb on the direct path.  Work: slices of at least 4 filters. */
@@ -369,4 +363,5 @@ static void S(reduce_impl)(const real *part, real *gw, const real *dz, real *gb,
 #undef RB
 #undef CD_BASE
 #undef CD_MADD
+#undef CD_LANE
 #endif

@@ -62,6 +62,13 @@ typedef struct {
     void *gemm;             /* nn3_sgemm_t or nn3_dgemm_t */
 } nn3_net;
 
+/* keep GCC from turning short copy loops back into memcpy calls (conv.c, conv_direct.c) */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NN3_NO_MEMCPY_IDIOM __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NN3_NO_MEMCPY_IDIOM
+#endif
+
 /* pieces a dimension n is cut into: 1, 2, 4 or 8 (<= max_parts), at least `min` wide each */
 static inline nn_size nn3_parts(nn_size n, nn_size min, int max_parts) {
     nn_size p = 1;
@@ -89,10 +96,10 @@ extern double nn3_fc_small_macs;
 void nn3_set_fc_small(int rows, double macs);
 
 /* A conv layer's lowering: 1 the direct kernels of conv_direct.c, 0 im2col + BLAS (conv.c), by shape
- * and mini-batch rows nb (conv_direct.c gives the rule and its measurements); real_size sizeof(real),
- * dx 1 when the layer sends a gradient to a layer below.
- * Tests force one path with nn3_set_conv_mode(1: im2col, 2: direct wherever it fits; 0: by shape). */
-int nn3_conv_direct(size_t real_size, int dx, nn_size nb, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW);
+ * (conv_direct.c gives the rule and its measurements); real_size sizeof(real), dx 1 when the layer
+ * sends a gradient to a layer below.  Tests force one path with nn3_set_conv_mode(1: im2col,
+ * 2: direct wherever it fits; 0: by shape). */
+int nn3_conv_direct(size_t real_size, int dx, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW);
 extern int nn3_conv_mode;
 void nn3_set_conv_mode(int mode);
 
@@ -111,11 +118,11 @@ void nn3_set_conv_mode(int mode);
                                 nn_size nb, nn_size B, nn_size C, nn_size H, nn_size W, nn_size F,         \
                                 nn_size KH, nn_size KW, int max_parts);                                                   \
     /* conv_direct.c (the same maths without im2col; after the pool: dz from da in place, filter step or   \
-     * gradient, input gradient dx when not NULL; part (nb, F, K) and wpad scratch: the col and dcol) */ \
+     * gradient, input gradient dx when not NULL; part (nb, F, K) scratch: the layer's col) */           \
     void nn3_conv_direct_forward##S(const real *x, const real *w, real *out, nn_size nb, nn_size B,        \
                                     nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW);     \
     void nn3_conv_direct_backward##S(real *da, const real *z, const real *a, int act, const int32_t *arg, \
-                                     const real *x, const real *w, real *wpad, real *part, real *dx,      \
+                                     const real *x, const real *w, real *part, real *dx,                  \
                                      real *gw, real *gb, real alpha, real beta, real l2, nn_size nb,      \
                                      nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW,  \
                                      nn_size PH, nn_size PW, int max_parts);                              \

@@ -122,7 +122,8 @@ def test_thread_count_does_not_change_results(lowering, dtype, which):
 
 def test_book_first_layer_shape_trains_the_same_on_both_lowerings():
     """The book's conv1 (20 filters 5x5 on 28x28, pool 2x2) at mini-batch 10: both lowerings give the
-    same weights to rounding after a few mini-batches, and the default rule picks one of them."""
+    same weights to rounding after a few mini-batches, and the default rule takes the direct kernels
+    (csrc/conv_direct.c's measurements)."""
     def build(mod):
         return [mod.ConvPoolLayer(image_shape=(10, 1, 28, 28), filter_shape=(20, 1, 5, 5), poolsize=(2, 2)),
                 mod.FullyConnectedLayer(n_in=20 * 12 * 12, n_out=30), mod.SoftmaxLayer(n_in=30, n_out=10)]
@@ -142,7 +143,7 @@ def test_book_first_layer_shape_trains_the_same_on_both_lowerings():
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
     # both really ran: their sums run in other orders, so the filters round differently
     assert not np.array_equal(out["im2col"][0], out["direct"][0])
-    assert any(all(np.array_equal(a, b) for a, b in zip(out["shape"], out[m])) for m in LOWERINGS)
+    assert all(np.array_equal(a, b) for a, b in zip(out["shape"], out["direct"]))
 
 
 @pytest.mark.parametrize("bad", ["blas", "", None.__class__.__name__])
