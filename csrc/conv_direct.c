@@ -12,7 +12,8 @@
  *
  * correlate (forward, and the input gradient with the roles exchanged): blocks of 4 output maps x 3
  * vectors of VL output positions, 12 vector accumulators, each input vector loaded once for the 4
- * maps, from a copy of the example whose rows are padded with zeros to whole vectors.  cd_backward:
+ * maps, from a copy of the example whose rows are padded with zeros to whole vectors.  cd_forward
+ * pools the example's maps (with bias and activation) straight from the stack.  cd_backward:
  * the activation derivative, the filter gradient (2 maps x 5 filter-row vectors in registers per pass
  * over the winners) and the input gradient (correlate over dzmap).
  *
@@ -113,10 +114,11 @@ static int cd_use_avx2(void) {
 
 /* the entry points of net3.h, each choosing the instruction set */
 #define CD_ENTRIES(real, S)                                                                                  \
-    void nn3_conv_direct_forward##S(const real *x, const real *w, real *out, nn_size nb, nn_size B, nn_size C, \
-                                    nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {               \
-        CD_CALL(cd_forward, S, (x, w, out, nb, B, C, H, W, F, KH, KW));                                      \
-    }                                                                                                        \
+    void nn3_conv_direct_forward##S(const real *x, const real *w, const real *bias, int act, real *z, real *a, \
+                                    int32_t *arg, nn_size nb, nn_size C, nn_size H, nn_size W, nn_size F,      \
+                                    nn_size KH, nn_size KW, nn_size PH, nn_size PW) {                          \
+        CD_CALL(cd_forward, S, (x, w, bias, act, z, a, arg, nb, C, H, W, F, KH, KW, PH, PW));                   \
+    }                                                                                                           \
     void nn3_conv_direct_backward##S(real *da, const real *z, const real *a, int act, const int32_t *arg,     \
                                      const real *x, const real *w, real *part, real *dx, real *gw,              \
                                      real *gb, real alpha, real beta, real l2, nn_size nb, nn_size C,           \
@@ -246,18 +248,23 @@ NN3_NO_MEMCPY_IDIOM static void S(pad_copy)(const real *src, real *dst, nn_size 
         }
 }
 
-/* out (F, ld): example b's maps at columns b*P.  Work: one example per task. */
-static void S(cd_forward)(const real *x, const real *w, real *out, nn_size nb, nn_size B, nn_size C, nn_size H,
-                          nn_size W, nn_size F, nn_size KH, nn_size KW) {
-    nn_size OH = H - KH + 1, OW = W - KW + 1, P = OH * OW, K = C * KH * KW;
+/* The forward pass of a conv + pool layer, one example per task: the example's (F, P) maps into a
+ * buffer on the stack, then pool.c's max-pool, bias and activation on them while they are in cache:
+ * z, a, arg (nb, F, Q) as nn3_pool_act_forward makes them; the maps are never written out. */
+static void S(cd_forward)(const real *x, const real *w, const real *bias, int act, real *z, real *a, int32_t *arg,
+                          nn_size nb, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW, nn_size PH,
+                          nn_size PW) {
+    nn_size OH = H - KH + 1, OW = W - KW + 1, P = OH * OW, K = C * KH * KW, Q = OH / PH * (OW / PW);
     nn_size WP = (OW + VL - 1) / VL * VL + KW - 1;
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
     for (nn_size b = 0; b < nb; b++) {
-        real xp[C * H * WP];
+        real xp[C * H * WP], maps[F * P];
         S(pad_copy)(x + b * C * H * W, xp, C, H, W, H, WP, 0, 0, H * W);
-        S(correlate)(xp, C, H, WP, 0, H, w, K, KH * KW, KW, 1, out + b * P, B * P, F, OH, OW, KH, KW);
+        S(correlate)(xp, C, H, WP, 0, H, w, K, KH * KW, KW, 1, maps, P, F, OH, OW, KH, KW);
+        CD_BASE(nn3_pool_act_example)(maps, P, z + b * F * Q, a + b * F * Q, bias, act, arg + b * F * Q, F, OH, OW,
+                                      PH, PW);
     }
     nn_sync();   /* the loop's barrier, timed */
 }

@@ -30,14 +30,15 @@ static void S(forward)(nn3_net *net, const real *x, nn_size nb, int train, uint6
         nn3_layer *ly = &net->layers[l];
         real *z = (real *)ly->z, *a = (real *)ly->a;
         if (ly->kind == NN3_CONV) {
-            if (nn3_conv_direct(sizeof(real), l > 0, ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW))
-                S(nn3_conv_direct_forward)(in, (const real *)ly->w, (real *)ly->conv, nb, net->B, ly->C, ly->H, ly->W,
-                                           ly->F, ly->KH, ly->KW);
-            else
+            if (nn3_conv_direct(sizeof(real), l > 0, ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW)) {
+                S(nn3_conv_direct_forward)(in, (const real *)ly->w, (const real *)ly->b, ly->act, z, a, ly->arg, nb,
+                                           ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW, ly->PH, ly->PW);
+            } else {
                 S(nn3_conv_forward)(gemm, in, (const real *)ly->w, (real *)ly->col, (real *)ly->conv, nb, net->B,
                                     ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW, net->max_parts);
-            S(nn3_pool_act_forward)((const real *)ly->conv, z, a, (const real *)ly->b, ly->act, ly->arg, nb, net->B,
-                                    ly->F, ly->OH, ly->OW, ly->PH, ly->PW);
+                S(nn3_pool_act_forward)((const real *)ly->conv, z, a, (const real *)ly->b, ly->act, ly->arg, nb,
+                                        net->B, ly->F, ly->OH, ly->OW, ly->PH, ly->PW);
+            }
         } else {
             const real *xin = in;
             real scale = 1;

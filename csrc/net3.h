@@ -117,10 +117,12 @@ void nn3_set_conv_mode(int mode);
     void nn3_conv_backward_x##S(gemm_t gemm, const real *dout, const real *w, real *dcol, real *dx,       \
                                 nn_size nb, nn_size B, nn_size C, nn_size H, nn_size W, nn_size F,         \
                                 nn_size KH, nn_size KW, int max_parts);                                                   \
-    /* conv_direct.c (the same maths without im2col; after the pool: dz from da in place, filter step or   \
-     * gradient, input gradient dx when not NULL; part (nb, F, K) scratch: the layer's col) */           \
-    void nn3_conv_direct_forward##S(const real *x, const real *w, real *out, nn_size nb, nn_size B,        \
-                                    nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW);     \
+    /* conv_direct.c (the same maths without im2col): forward through the pool to z, a, arg; backward    \
+     * from the pool: dz from da in place, the filter step or gradient, dx when not NULL (part (nb, F, K) \
+     * scratch: the layer's col) */                                                                      \
+    void nn3_conv_direct_forward##S(const real *x, const real *w, const real *bias, int act, real *z,    \
+                                    real *a, int32_t *arg, nn_size nb, nn_size C, nn_size H, nn_size W,  \
+                                    nn_size F, nn_size KH, nn_size KW, nn_size PH, nn_size PW);           \
     void nn3_conv_direct_backward##S(real *da, const real *z, const real *a, int act, const int32_t *arg, \
                                      const real *x, const real *w, real *part, real *dx,                  \
                                      real *gw, real *gb, real alpha, real beta, real l2, nn_size nb,      \
@@ -129,6 +131,9 @@ void nn3_set_conv_mode(int mode);
     /* pool.c */                                                                                         \
     void nn3_pool_forward##S(const real *conv, real *out, int32_t *arg, nn_size nb, nn_size B, nn_size F,  \
                              nn_size OH, nn_size OW, nn_size PH, nn_size PW);                              \
+    void nn3_pool_act_example##S(const real *conv, nn_size ldf, real *out, real *a, const real *bias,     \
+                                 int act, int32_t *arg, nn_size F, nn_size OH, nn_size OW, nn_size PH,    \
+                                 nn_size PW);                                                              \
     void nn3_pool_act_forward##S(const real *conv, real *out, real *a, const real *bias, int act,          \
                                  int32_t *arg, nn_size nb, nn_size B, nn_size F, nn_size OH, nn_size OW,    \
                                  nn_size PH, nn_size PW);                                                   \

@@ -4,6 +4,10 @@ book's first layer (one input map) and second (several), with odd sizes that cro
 kernels' blocks: non-square images and filters, output rows that are not whole vectors, filter counts
 that are not whole blocks of 4, pool windows that leave a remainder; training, evaluation and the
 gradients of one mini-batch; the same weights to the bit for 1, 2 and 3 threads."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -144,6 +148,35 @@ def test_book_first_layer_shape_trains_the_same_on_both_lowerings():
     # both really ran: their sums run in other orders, so the filters round differently
     assert not np.array_equal(out["im2col"][0], out["direct"][0])
     assert all(np.array_equal(a, b) for a, b in zip(out["shape"], out["direct"]))
+
+
+BASELINE = r"""
+import sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import test_conv_lowering as T
+from nnfast import _net3
+_net3.conv_lowering("direct")
+worst = 0.0
+for which, act in (("first", "tanh"), ("two", "ReLU")):
+    for dtype in (np.float64, np.float32):
+        net, ref = T.twins(which, 5, dtype, act)
+        x, y = T.data(which, 23, seed=2)
+        net.SGD((x.astype(dtype), y), 1, 5, 0.2, None, None, lmbda=0.5)
+        ref.train((x, y), 1, 5, 0.2, lmbda=0.5)
+        for a, b in zip(net.layers, ref.layers):
+            worst = max(worst, float(np.abs(a.w - b.w.reshape(a.w.shape)).max()) / T.TOL[dtype])
+print(worst)
+"""
+
+
+def test_baseline_instruction_set_agrees_with_the_reference():
+    """The direct kernels' baseline (non-AVX2) instantiation, forced in a child process."""
+    env = dict(os.environ, NNFAST_SIMD="baseline")
+    r = subprocess.run([sys.executable, "-c", BASELINE, os.path.dirname(os.path.abspath(__file__))], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout.strip().splitlines()[-1]) < 1.0
 
 
 @pytest.mark.parametrize("bad", ["blas", "", None.__class__.__name__])
