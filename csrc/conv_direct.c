@@ -166,15 +166,6 @@ static inline S(cdv) S(cd_bcast)(real x) {   /* x times ones: one vbroadcast (0 
 #define CD_BASE(name) name##_d
 #endif
 
-/* Fixed pairwise sum of the lanes: ((v0+v1)+(v2+v3))+... */
-static inline real S(cd_hsum)(CDV v) {
-    real t[VL];
-    memcpy(t, &v, sizeof(t));
-    for (int w = VL / 2; w >= 1; w /= 2)
-        for (int i = 0; i < w; i++) t[i] = t[2 * i] + t[2 * i + 1];
-    return t[0];
-}
-
 /* out[o*ldo + y*OW + x] = sum_{c<C, i<KH, j<KW} wt(o,c,i,j) xp[(c*HP + y+i)*WP + x+j] for o < M maps,
  * y < OH, x < OW; wt(o,c,i,j) = w[o*so + c*sc + i*si + j*sj] (negative strides read w flipped).
  * xp's rows hold at least NX*VL + KW - 1 readable numbers (NX = ceil(OW / VL)).
