@@ -54,15 +54,18 @@ static int cd_fits(int dx, nn_size C, nn_size H, nn_size W, nn_size F, nn_size K
 }
 
 /* The lowering of a conv layer: direct wherever the kernels fit (the book's layers, and any with
- * images up to about 16,000 numbers), else im2col + BLAS.  MEASURED (float32, one thread, perf samples
- * in the training kernels over 6,000 MNIST-sized examples, AVX-512 Xeon, OpenBLAS SKYLAKEX kernels;
- * the machine shared, so samples rather than seconds):
- *   book's first layer (1 -> 20 maps 5x5, 28x28), mini-batch 10: im2col path ~1,000 samples (its
- *     forward and filter-gradient products, im2col, pool routing), direct ~720 (forward 460, backward
- *     260); at mini-batch 64, where BLAS packs the 25 x 36,864 col matrix, the conv1 net's epoch fell
- *     from 3.1 to 1.9 s (two threads);
- *   book's second layer (20 -> 40 maps 5x5, 12x12) in conv2relu, whole net: mini-batch 10 im2col
- *     ~4,840 samples, direct ~4,400; mini-batch 64: 5,500 against 4,300.
+ * images up to about 16,000 numbers), else im2col + BLAS.  MEASURED on an AVX-512 Xeon (OpenBLAS
+ * SKYLAKEX kernels), float32, MNIST-sized examples:
+ *   per kernel (one thread, perf samples in the training kernels over 12,000 examples; the machine
+ *   was shared, so samples rather than seconds): the book's first layer (1 -> 20 maps 5x5, 28x28) at
+ *   mini-batch 10, im2col path ~1,000 samples (its forward and filter-gradient products, im2col,
+ *   pool routing), direct ~650 (forward 380, backward 270); its second layer (20 -> 40 maps 5x5,
+ *   12x12) in conv2relu, whole net (first layer direct in both), mini-batch 10: im2col ~4,840,
+ *   direct ~4,400; mini-batch 64: ~5,500 against ~4,300;
+ *   whole epochs (benchmarks/bench_network3.py, two threads, this build against the im2col-only one
+ *   in alternating child processes, medians of 3, load about 1.2 on 2 cores), im2col-only / direct:
+ *   conv1 3.07 / 2.72 s at mini-batch 10, 2.66 / 1.46 s at 64 (where BLAS packs the 25 x 36,864 col
+ *   matrix); conv2relu 7.28 / 5.41 and 7.03 / 4.88 s; dropout 16.7 / 14.5 and 11.0 / 9.0 s.
  * Neither crossover depends on the mini-batch size on these shapes, so the rule does not either. */
 int nn3_conv_direct(size_t real_size, int dx, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {
     nn_size vl = 32 / (nn_size)real_size;
