@@ -150,6 +150,30 @@ def test_book_first_layer_shape_trains_the_same_on_both_lowerings():
     assert all(np.array_equal(a, b) for a, b in zip(out["shape"], out["direct"]))
 
 
+def test_shapes_the_direct_kernels_do_not_fit_fall_back_to_im2col():
+    """A 130x130 image overflows the direct kernels' per-example buffers: even forced 'direct', the
+    layer runs im2col + BLAS, so the two settings give the same weights to the bit."""
+    def build(mod):
+        return [mod.ConvPoolLayer(image_shape=(2, 1, 130, 130), filter_shape=(2, 1, 3, 3), poolsize=(2, 2)),
+                mod.SoftmaxLayer(n_in=2 * 64 * 64, n_out=3)]
+    rng = np.random.default_rng(8)
+    x, y = rng.random((6, 130 * 130)), rng.integers(0, 3, 6)
+    w1 = rng.normal(scale=0.01, size=(2 * 64 * 64, 3))   # the softmax layer starts at zero
+    out = {}
+    for mode in LOWERINGS:
+        old = _net3.conv_lowering(mode)
+        try:
+            np.random.seed(9)
+            net = n3.Network(build(n3), 2)
+            net.layers[1].w[...] = w1
+            net.SGD((x, y), 1, 2, 0.1, None, None)
+            out[mode] = [p.copy() for p in net.params]
+        finally:
+            _net3.conv_lowering(old)
+    for a, b in zip(out["im2col"], out["direct"]):
+        np.testing.assert_array_equal(a, b)
+
+
 BASELINE = r"""
 import sys
 import numpy as np
