@@ -11,12 +11,6 @@
 #ifndef NN_TMPL
 #include <string.h>
 #include "net3.h"
-/* keep GCC from turning short copy loops back into memcpy calls */
-#if defined(__GNUC__) && !defined(__clang__)
-#define NN3_NO_MEMCPY_IDIOM __attribute__((optimize("no-tree-loop-distribute-patterns")))
-#else
-#define NN3_NO_MEMCPY_IDIOM
-#endif
 #define NN_TMPL "conv.c"
 #include "tmpl.h"
 #else

@@ -30,10 +30,15 @@ static void S(forward)(nn3_net *net, const real *x, nn_size nb, int train, uint6
         nn3_layer *ly = &net->layers[l];
         real *z = (real *)ly->z, *a = (real *)ly->a;
         if (ly->kind == NN3_CONV) {
-            S(nn3_conv_forward)(gemm, in, (const real *)ly->w, (real *)ly->col, (real *)ly->conv, nb, net->B,
-                                ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW, net->max_parts);
-            S(nn3_pool_act_forward)((const real *)ly->conv, z, a, (const real *)ly->b, ly->act, ly->arg, nb, net->B,
-                                    ly->F, ly->OH, ly->OW, ly->PH, ly->PW);
+            if (nn3_conv_direct(sizeof(real), l > 0, ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW)) {
+                S(nn3_conv_direct_forward)(in, (const real *)ly->w, (const real *)ly->b, ly->act, z, a, ly->arg, nb,
+                                           ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW, ly->PH, ly->PW);
+            } else {
+                S(nn3_conv_forward)(gemm, in, (const real *)ly->w, (real *)ly->col, (real *)ly->conv, nb, net->B,
+                                    ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW, net->max_parts);
+                S(nn3_pool_act_forward)((const real *)ly->conv, z, a, (const real *)ly->b, ly->act, ly->arg, nb,
+                                        net->B, ly->F, ly->OH, ly->OW, ly->PH, ly->PW);
+            }
         } else {
             const real *xin = in;
             real scale = 1;
@@ -71,13 +76,20 @@ static void S(backward)(nn3_net *net, const real *x, nn_size nb, int update, rea
         nn_size N = ly->kind == NN3_CONV ? ly->F : ly->O, Sn = ly->kind == NN3_CONV ? ly->QH * ly->QW : 1;
         if (ly->kind == NN3_CONV) {
             nn_size P = ly->OH * ly->OW, K = ly->C * ly->KH * ly->KW;
-            S(nn3_pool_act_backward)(da, ready ? NULL : (const real *)ly->z, (const real *)ly->a, ly->act, ly->arg,
-                                     (real *)ly->conv, nb, net->B, N, P, Sn);
-            if (dx)
-                S(nn3_conv_backward_x)(gemm, (const real *)ly->conv, (const real *)ly->w, (real *)ly->dcol, dx, nb,
-                                       net->B, ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW, net->max_parts);
-            S(nn3_conv_backward_wb)(gemm, (const real *)ly->conv, (const real *)ly->col, gw, da, gb, alpha, beta_w,
-                                    update ? l2 : 0, nb, net->B, P, Sn, N, K, net->max_parts);
+            if (nn3_conv_direct(sizeof(real), dx != NULL, ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW)) {
+                S(nn3_conv_direct_backward)(da, ready ? NULL : (const real *)ly->z, (const real *)ly->a, ly->act,
+                                            ly->arg, in, (const real *)ly->w, (real *)ly->col, dx,
+                                            gw, gb, alpha, beta_w, update ? l2 : 0, nb, ly->C, ly->H, ly->W, ly->F,
+                                            ly->KH, ly->KW, ly->PH, ly->PW, net->max_parts);
+            } else {
+                S(nn3_pool_act_backward)(da, ready ? NULL : (const real *)ly->z, (const real *)ly->a, ly->act,
+                                         ly->arg, (real *)ly->conv, nb, net->B, N, P, Sn);
+                if (dx)
+                    S(nn3_conv_backward_x)(gemm, (const real *)ly->conv, (const real *)ly->w, (real *)ly->dcol, dx,
+                                           nb, net->B, ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW, net->max_parts);
+                S(nn3_conv_backward_wb)(gemm, (const real *)ly->conv, (const real *)ly->col, gw, da, gb, alpha,
+                                        beta_w, update ? l2 : 0, nb, net->B, P, Sn, N, K, net->max_parts);
+            }
             ready = 0;
         } else {
             int p = ly->p > 0;

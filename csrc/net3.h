@@ -62,6 +62,13 @@ typedef struct {
     void *gemm;             /* nn3_sgemm_t or nn3_dgemm_t */
 } nn3_net;
 
+/* keep GCC from turning short copy loops back into memcpy calls (conv.c, conv_direct.c) */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NN3_NO_MEMCPY_IDIOM __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NN3_NO_MEMCPY_IDIOM
+#endif
+
 /* pieces a dimension n is cut into: 1, 2, 4 or 8 (<= max_parts), at least `min` wide each */
 static inline nn_size nn3_parts(nn_size n, nn_size min, int max_parts) {
     nn_size p = 1;
@@ -88,6 +95,14 @@ extern int nn3_fc_small_rows;
 extern double nn3_fc_small_macs;
 void nn3_set_fc_small(int rows, double macs);
 
+/* A conv layer's lowering: 1 the direct kernels of conv_direct.c, 0 im2col + BLAS (conv.c), by shape
+ * (conv_direct.c gives the rule and its measurements); real_size sizeof(real), dx 1 when the layer
+ * sends a gradient to a layer below.  Tests force one path with nn3_set_conv_mode(1: im2col,
+ * 2: direct wherever it fits; 0: by shape). */
+int nn3_conv_direct(size_t real_size, int dx, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW);
+extern int nn3_conv_mode;
+void nn3_set_conv_mode(int mode);
+
 #define NN3_DECLARE(real, S, gemm_t)                                                                    \
     /* conv.c */                                                                                         \
     void nn3_conv_forward##S(gemm_t gemm, const real *x, const real *w, real *col, real *out,            \
@@ -102,9 +117,23 @@ void nn3_set_fc_small(int rows, double macs);
     void nn3_conv_backward_x##S(gemm_t gemm, const real *dout, const real *w, real *dcol, real *dx,       \
                                 nn_size nb, nn_size B, nn_size C, nn_size H, nn_size W, nn_size F,         \
                                 nn_size KH, nn_size KW, int max_parts);                                                   \
+    /* conv_direct.c (the same maths without im2col): forward through the pool to z, a, arg; backward    \
+     * from the pool: dz from da in place, the filter step or gradient, dx when not NULL (part (nb, F, K) \
+     * scratch: the layer's col) */                                                                      \
+    void nn3_conv_direct_forward##S(const real *x, const real *w, const real *bias, int act, real *z,    \
+                                    real *a, int32_t *arg, nn_size nb, nn_size C, nn_size H, nn_size W,  \
+                                    nn_size F, nn_size KH, nn_size KW, nn_size PH, nn_size PW);           \
+    void nn3_conv_direct_backward##S(real *da, const real *z, const real *a, int act, const int32_t *arg, \
+                                     const real *x, const real *w, real *part, real *dx,                  \
+                                     real *gw, real *gb, real alpha, real beta, real l2, nn_size nb,      \
+                                     nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW,  \
+                                     nn_size PH, nn_size PW, int max_parts);                              \
     /* pool.c */                                                                                         \
     void nn3_pool_forward##S(const real *conv, real *out, int32_t *arg, nn_size nb, nn_size B, nn_size F,  \
                              nn_size OH, nn_size OW, nn_size PH, nn_size PW);                              \
+    void nn3_pool_act_example##S(const real *conv, nn_size ldf, real *out, real *a, const real *bias,     \
+                                 int act, int32_t *arg, nn_size F, nn_size OH, nn_size OW, nn_size PH,    \
+                                 nn_size PW);                                                              \
     void nn3_pool_act_forward##S(const real *conv, real *out, real *a, const real *bias, int act,          \
                                  int32_t *arg, nn_size nb, nn_size B, nn_size F, nn_size OH, nn_size OW,    \
                                  nn_size PH, nn_size PW);                                                   \

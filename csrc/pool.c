@@ -13,52 +13,59 @@
 #include "tmpl.h"
 #else
 
-/* out[b, f, qy, qx] = max_{i<PH, j<PW} conv[f, b, qy*PH+i, qx*PW+j], arg = its index y*OW + x;
- * then, when bias is not NULL, out += bias[f] and a = act(out) (bias_act.c) on the example's maps
- * while they are in cache.  Work: one example per task. */
+/* One example: out[f, qy, qx] = max_{i<PH, j<PW} conv[f*ldf + (qy*PH+i)*OW + qx*PW+j], arg = its
+ * index y*OW + x; then, when bias is not NULL, out += bias[f] and a = act(out) (bias_act.c) on the
+ * example's maps while they are in cache.  out, a, arg (F, Q) of this example. */
+void S(nn3_pool_act_example)(const real *conv, nn_size ldf, real *out, real *a, const real *bias, int act,
+                             int32_t *arg, nn_size F, nn_size OH, nn_size OW, nn_size PH, nn_size PW) {
+    nn_size QH = OH / PH, QW = OW / PW;
+    for (nn_size f = 0; f < F; f++) {
+        const real *m = conv + f * ldf;
+        real *o = out + f * QH * QW;
+        int32_t *g = arg + f * QH * QW;
+        if (PH == 2 && PW == 2) {   /* the book's pool: same winner rule, unrolled */
+            for (nn_size qy = 0; qy < QH; qy++) {
+                const real *r0 = m + 2 * qy * OW, *r1 = r0 + OW;
+                nn_size base = 2 * qy * OW;
+                for (nn_size qx = 0; qx < QW; qx++) {   /* branch-free: vectorises */
+                    real v = r0[2 * qx], c;
+                    int32_t k = 0, t;
+                    c = r0[2 * qx + 1]; t = c > v; v = t ? c : v; k = t ? 1 : k;
+                    c = r1[2 * qx];     t = c > v; v = t ? c : v; k = t ? (int32_t)OW : k;
+                    c = r1[2 * qx + 1]; t = c > v; v = t ? c : v; k = t ? (int32_t)OW + 1 : k;
+                    o[qy * QW + qx] = v;
+                    g[qy * QW + qx] = (int32_t)(base + 2 * qx) + k;
+                }
+            }
+            continue;
+        }
+        for (nn_size qy = 0; qy < QH; qy++)
+            for (nn_size qx = 0; qx < QW; qx++) {
+                nn_size best = qy * PH * OW + qx * PW;
+                real v = m[best];
+                for (nn_size i = 0; i < PH; i++)
+                    for (nn_size j = 0; j < PW; j++) {
+                        nn_size k = (qy * PH + i) * OW + qx * PW + j;
+                        if (m[k] > v) { v = m[k]; best = k; }
+                    }
+                o[qy * QW + qx] = v;
+                g[qy * QW + qx] = (int32_t)best;
+            }
+    }
+    if (bias) S(nn3_bias_act_example)(out, a, bias, act, F, QH * QW);
+}
+
+/* out[b, f, qy, qx] = max_{i<PH, j<PW} conv[f, b, qy*PH+i, qx*PW+j] and the rest of
+ * nn3_pool_act_example for each example of conv (F, B*P).  Work: one example per task. */
 void S(nn3_pool_act_forward)(const real *conv, real *out, real *a, const real *bias, int act, int32_t *arg,
                              nn_size nb, nn_size B, nn_size F, nn_size OH, nn_size OW, nn_size PH, nn_size PW) {
-    nn_size P = OH * OW, QH = OH / PH, QW = OW / PW, ld = B * P;
+    nn_size P = OH * OW, Q = OH / PH * (OW / PW);
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
-    for (nn_size b = 0; b < nb; b++) {
-        for (nn_size f = 0; f < F; f++) {
-            const real *m = conv + f * ld + b * P;
-            real *o = out + (b * F + f) * QH * QW;
-            int32_t *g = arg + (b * F + f) * QH * QW;
-            if (PH == 2 && PW == 2) {   /* the book's pool: same winner rule, unrolled */
-                for (nn_size qy = 0; qy < QH; qy++) {
-                    const real *r0 = m + 2 * qy * OW, *r1 = r0 + OW;
-                    nn_size base = 2 * qy * OW;
-                    for (nn_size qx = 0; qx < QW; qx++) {   /* branch-free: vectorises */
-                        real v = r0[2 * qx], c;
-                        int32_t k = 0, t;
-                        c = r0[2 * qx + 1]; t = c > v; v = t ? c : v; k = t ? 1 : k;
-                        c = r1[2 * qx];     t = c > v; v = t ? c : v; k = t ? (int32_t)OW : k;
-                        c = r1[2 * qx + 1]; t = c > v; v = t ? c : v; k = t ? (int32_t)OW + 1 : k;
-                        o[qy * QW + qx] = v;
-                        g[qy * QW + qx] = (int32_t)(base + 2 * qx) + k;
-                    }
-                }
-                continue;
-            }
-            for (nn_size qy = 0; qy < QH; qy++)
-                for (nn_size qx = 0; qx < QW; qx++) {
-                    nn_size best = qy * PH * OW + qx * PW;
-                    real v = m[best];
-                    for (nn_size i = 0; i < PH; i++)
-                        for (nn_size j = 0; j < PW; j++) {
-                            nn_size k = (qy * PH + i) * OW + qx * PW + j;
-                            if (m[k] > v) { v = m[k]; best = k; }
-                        }
-                    o[qy * QW + qx] = v;
-                    g[qy * QW + qx] = (int32_t)best;
-                }
-        }
-        if (bias)
-            S(nn3_bias_act_example)(out + b * F * QH * QW, a + b * F * QH * QW, bias, act, F, QH * QW);
-    }
+    for (nn_size b = 0; b < nb; b++)
+        S(nn3_pool_act_example)(conv + b * P, B * P, out + b * F * Q, bias ? a + b * F * Q : a, bias, act,
+                                arg + b * F * Q, F, OH, OW, PH, PW);
     nn_sync();   /* the loop's barrier, timed */
 }
 

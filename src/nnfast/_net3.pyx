@@ -96,6 +96,25 @@ def fc_small(rows=None, macs=None):
 KINDS = {"conv": 0, "fc": 1, "softmax": 2}
 
 
+cdef extern from "net3.h":
+    int nn3_conv_mode
+    void nn3_set_conv_mode(int mode) nogil
+
+CONV_LOWERINGS = {"shape": 0, "im2col": 1, "direct": 2}
+
+
+def conv_lowering(mode=None):
+    """How conv layers are lowered: 'shape' (the default: by layer shape, csrc/conv_direct.c's rule),
+    'im2col' (im2col + BLAS for every layer) or 'direct' (the direct kernels wherever they fit).
+    Sets `mode` when given (tests hold both paths to the oracle); returns the previous mode."""
+    old = [k for k, v in CONV_LOWERINGS.items() if v == nn3_conv_mode][0]
+    if mode is not None:
+        if mode not in CONV_LOWERINGS:
+            raise ValueError("conv_lowering: mode must be one of %s, got %r" % (sorted(CONV_LOWERINGS), mode))
+        nn3_set_conv_mode(CONV_LOWERINGS[mode])
+    return old
+
+
 cdef void *_ptr(a) except? NULL:
     """Data pointer of a C-contiguous numpy array (None gives NULL)."""
     if a is None:

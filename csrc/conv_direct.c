@@ -1,0 +1,368 @@
+/* Direct convolution ("valid" cross-correlation, no im2col): forward, and backward from the pool.
+ *
+ * The same maths and layouts as conv.c (net3.h's letters): x (nb, C, H, W); w (F, K) = (F, C, KH, KW);
+ * out (F, ld), ld = B*P, example b's map f at f*ld + b*P; dz (nb, F, Q) the pooled dL/dz:
+ *     out[f, b, y, x] = sum_{c,i,j} w[f,c,i,j] x[b, c, y+i, x+j]
+ *     gw[f, c, i, j]  = sum_{b,q} dz[b, f, q] x[b, c, u_q+i, v_q+j]      (u_q, v_q) window q's winner
+ *     dx[b, c, u, v]  = sum_{f,i,j} w[f,c,i,j] dzmap[b, f, u-i, v-j]     dzmap: dz at the winners, else 0
+ * Where conv.c copies every example's patches into a (K, B*P) matrix (25 x 5,760 numbers at the book's
+ * first layer, mini-batch 10; 500 x 40,960 at its second, mini-batch 64) and hands BLAS products over
+ * it, these kernels take one example at a time with its image in L1 and the sums in registers, and the
+ * backward pass reads only the pool's winners (a quarter of the positions under a 2x2 pool).
+ *
+ * correlate (forward, and the input gradient with the roles exchanged): blocks of 4 output maps x 3
+ * vectors of VL output positions, 12 vector accumulators, each input vector loaded once for the 4
+ * maps, from a copy of the example whose rows are padded with zeros to whole vectors.  cd_forward
+ * pools the example's maps (with bias and activation) straight from the stack.  cd_backward:
+ * the activation derivative, the filter gradient (2 maps x 5 filter-row vectors in registers per pass
+ * over the winners) and the input gradient (correlate over dzmap).
+ *
+ * Threads: one example per task.  The filter gradient is the one sum over examples: each example's
+ * share goes to its own slice of a scratch matrix (nb, F, K) (the layer's col buffer, unused by this
+ * path), then the shares are added in example order 0..nb-1 by slices of filters: the same numbers for
+ * any thread count.
+ *
+ * Compiled for float and double (tmpl.h), and on x86-64 with GCC or Clang a second time for AVX2+FMA,
+ * chosen at run time when the CPU has it (NNFAST_SIMD=baseline forces the baseline, as in dense.c).
+ */
+#ifndef NN_TMPL
+#include <stdlib.h>
+#include <string.h>
+#include "net3.h"
+
+int nn3_conv_mode = 0;   /* 0: by shape; 1: always im2col + BLAS; 2: direct wherever it fits (= 0 today) */
+
+void nn3_set_conv_mode(int mode) { nn3_conv_mode = mode < 0 || mode > 2 ? 0 : mode; }
+
+/* largest padded buffer (elements) a kernel keeps on its stack per example */
+#define NN3_CD_MAX 16384
+#define NN3_CD_FB 4   /* maps per register block */
+#define NN3_CD_SB 3   /* output vectors per register block (forward) */
+#define NN3_CD_RB 5   /* filter row vectors per register block (filter gradient) */
+
+static nn_size cd_vecs(nn_size n, nn_size vl) { return (n + vl - 1) / vl; }
+
+/* Whether the direct kernels can take the shape: their per-example copies of x (and, when the layer
+ * has an input gradient, dx, of dzmap padded) and winner tables (F*P) fit NN3_CD_MAX, and the col
+ * buffer (K, B*P) holds the filter gradient's (nb, F, K) shares (F <= P).  vl: lanes per vector. */
+static int cd_fits(int dx, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW, nn_size vl) {
+    nn_size OH = H - KH + 1, OW = W - KW + 1, nv = cd_vecs(KW, vl);
+    nn_size wp_fwd = cd_vecs(OW, vl) * vl + KW - 1, wp_bwd = OW - 1 + nv * vl;
+    nn_size dpad = F * (OH + 2 * (KH - 1)) * (cd_vecs(W, vl) * vl + KW - 1);
+    return C * H * (wp_fwd > wp_bwd ? wp_fwd : wp_bwd) <= NN3_CD_MAX && F <= OH * OW && F * OH * OW <= NN3_CD_MAX &&
+           (!dx || dpad <= NN3_CD_MAX);
+}
+
+/* The lowering of a conv layer: direct wherever the kernels fit (the book's layers, and any with
+ * images up to about 16,000 numbers), else im2col + BLAS.  MEASURED on an AVX-512 Xeon (OpenBLAS
+ * SKYLAKEX kernels), float32, MNIST-sized examples:
+ *   per kernel (one thread, perf samples in the training kernels over 12,000 examples; the machine
+ *   was shared, so samples rather than seconds): the book's first layer (1 -> 20 maps 5x5, 28x28) at
+ *   mini-batch 10, im2col path ~1,000 samples (its forward and filter-gradient products, im2col,
+ *   pool routing), direct ~650 (forward 380, backward 270); its second layer (20 -> 40 maps 5x5,
+ *   12x12) in conv2relu, whole net (first layer direct in both), mini-batch 10: im2col ~4,840,
+ *   direct ~4,400; mini-batch 64: ~5,500 against ~4,300;
+ *   whole epochs (benchmarks/bench_network3.py, two threads, this build against the im2col-only one
+ *   in alternating child processes, medians of 3, load about 1.2 on 2 cores), im2col-only / direct:
+ *   conv1 3.07 / 2.72 s at mini-batch 10, 2.66 / 1.46 s at 64 (where BLAS packs the 25 x 36,864 col
+ *   matrix); conv2relu 7.28 / 5.41 and 7.03 / 4.88 s; dropout 16.7 / 14.5 and 11.0 / 9.0 s.
+ * Neither crossover depends on the mini-batch size on these shapes, so the rule does not either. */
+int nn3_conv_direct(size_t real_size, int dx, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {
+    nn_size vl = 32 / (nn_size)real_size;
+    if (nn3_conv_mode == 1) return 0;
+    return cd_fits(dx, C, H, W, F, KH, KW, vl);
+}
+
+#define NN_TMPL "conv_direct.c"
+#include "tmpl.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !NN_PORTABLE_C
+#define NN3_CD_AVX2 1
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+#undef NN_TMPL_ISA
+#define NN_TMPL_ISA _avx2
+#define NN3_CD_ISA_PASS 1   /* the reduction is plain memory traffic: baseline only */
+#include "tmpl.h"
+#undef NN3_CD_ISA_PASS
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+static int cd_use_avx2(void) {
+#ifdef NN3_CD_AVX2
+    static int use = -1;
+    if (use < 0) {
+        const char *env = getenv("NNFAST_SIMD");
+        use = (env && strcmp(env, "baseline") == 0) ? 0 : nn_cpu_has_avx2_fma();
+    }
+    return use;
+#else
+    return 0;
+#endif
+}
+
+#ifdef NN3_CD_AVX2
+#define CD_CALL(name, S, args) (cd_use_avx2() ? name##S##_avx2 args : name##S args)
+#else
+#define CD_CALL(name, S, args) (name##S args)
+#endif
+
+/* the entry points of net3.h, each choosing the instruction set */
+#define CD_ENTRIES(real, S)                                                                                  \
+    void nn3_conv_direct_forward##S(const real *x, const real *w, const real *bias, int act, real *z, real *a, \
+                                    int32_t *arg, nn_size nb, nn_size C, nn_size H, nn_size W, nn_size F,      \
+                                    nn_size KH, nn_size KW, nn_size PH, nn_size PW) {                          \
+        CD_CALL(cd_forward, S, (x, w, bias, act, z, a, arg, nb, C, H, W, F, KH, KW, PH, PW));                   \
+    }                                                                                                           \
+    void nn3_conv_direct_backward##S(real *da, const real *z, const real *a, int act, const int32_t *arg,     \
+                                     const real *x, const real *w, real *part, real *dx, real *gw,              \
+                                     real *gb, real alpha, real beta, real l2, nn_size nb, nn_size C,           \
+                                     nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW, nn_size PH,       \
+                                     nn_size PW, int max_parts) {                                               \
+        nn_size Q = (H - KH + 1) / PH * ((W - KW + 1) / PW);                                                    \
+        CD_CALL(cd_backward, S, (da, z, a, act, arg, x, w, part, dx, nb, C, H, W, F, KH, KW, Q));               \
+        reduce_impl##S(part, gw, da, gb, alpha, beta, l2, nb, F, C * KH * KW, Q, max_parts);                    \
+    }
+CD_ENTRIES(float, _f)
+CD_ENTRIES(double, _d)
+
+#else
+#if NN_PORTABLE_C
+/* plain C (see nnfast.h): a vector is a struct of VL lanes, each operation a loop over them */
+typedef struct { real v[VL]; } S(cdv);
+static inline S(cdv) S(cd_load)(const real *p) { S(cdv) r; memcpy(r.v, p, sizeof(r.v)); return r; }
+static inline void S(cd_store)(real *p, S(cdv) a) { memcpy(p, a.v, sizeof(a.v)); }
+static inline S(cdv) S(cd_bcast)(real x) { S(cdv) r; for (int i = 0; i < VL; i++) r.v[i] = x; return r; }
+static inline S(cdv) S(cd_madd)(S(cdv) acc, S(cdv) a, S(cdv) b) {
+    for (int i = 0; i < VL; i++) acc.v[i] += a.v[i] * b.v[i];
+    return acc;
+}
+#define CD_MADD(acc, a, b) ((acc) = S(cd_madd)(acc, a, b))
+#define CD_LANE(v, l) ((v).v[l])
+#else
+/* GCC/Clang vector extensions: 32 bytes, unaligned loads and stores */
+typedef real S(cdv) __attribute__((vector_size(32), aligned(sizeof(real)), may_alias));
+static inline S(cdv) S(cd_load)(const real *p) { return *(const S(cdv) *)p; }
+static inline void S(cd_store)(real *p, S(cdv) a) { *(S(cdv) *)p = a; }
+static inline S(cdv) S(cd_bcast)(real x) {   /* x times ones: one vbroadcast (0 + x would add first) */
+    S(cdv) v = {0};
+    return (v + 1) * x;
+}
+#define CD_MADD(acc, a, b) ((acc) += (a) * (b))
+#define CD_LANE(v, l) ((v)[l])
+#endif
+#define CDV S(cdv)
+#define FB NN3_CD_FB
+#define SB NN3_CD_SB
+#define RB NN3_CD_RB
+#if NN_TMPL_PASS == 1   /* the baseline kernels of other files, from either instruction set */
+#define CD_BASE(name) name##_f
+#else
+#define CD_BASE(name) name##_d
+#endif
+
+/* out[o*ldo + y*OW + x] = sum_{c<C, i<KH, j<KW} wt(o,c,i,j) xp[(c*HP + y+i)*WP + x+j] for o < M maps,
+ * y < OH, x < OW; wt(o,c,i,j) = w[o*so + c*sc + i*si + j*sj] (negative strides read w flipped).
+ * xp's rows hold at least NX*VL + KW - 1 readable numbers (NX = ceil(OW / VL)).
+ * Rows of xp's maps outside [rlo, rhi) are zeros: a block skips the filter rows i that read only
+ * those (terms that are exact zeros; the input gradient's padding is 40% of its rows at the book's
+ * second layer).  Each output is one sum in (c, i, j) order, whatever block it falls in.  Maps past M
+ * (the last block) and vectors past the last (OH*NX not a multiple of SB) repeat the last one and are
+ * not stored. */
+static void S(correlate)(const real *xp, nn_size C, nn_size HP, nn_size WP, nn_size rlo, nn_size rhi, const real *w,
+                         nn_size so, nn_size sc, nn_size si, nn_size sj, real *out, nn_size ldo, nn_size M, nn_size OH,
+                         nn_size OW, nn_size KH, nn_size KW) {
+    nn_size NX = (OW + VL - 1) / VL, nv = OH * NX;
+    for (nn_size o0 = 0; o0 < M; o0 += FB) {
+        const real *wo[FB];
+        for (int m = 0; m < FB; m++) wo[m] = w + (o0 + m < M ? o0 + m : M - 1) * so;
+        nn_size y0 = 0, x0 = 0;   /* vector v0 = y0*NX + x0/VL, followed without division */
+        for (nn_size v0 = 0; v0 < nv; v0 += SB) {
+            nn_size yv[SB], xv[SB], y = y0, xx = x0;
+            const real *src[SB];
+            for (int s = 0; s < SB; s++) {
+                yv[s] = y;
+                xv[s] = xx;
+                src[s] = xp + y * WP + xx;
+                if (v0 + s + 1 < nv) {   /* the next vector; past the last: repeat it */
+                    xx += VL;
+                    if (xx >= NX * VL) { xx = 0; y++; }
+                }
+            }
+            y0 = y;
+            x0 = xx;
+            nn_size ilo = rlo - yv[SB - 1] > 0 ? rlo - yv[SB - 1] : 0, ihi = rhi - yv[0] < KH ? rhi - yv[0] : KH;
+            CDV acc[FB][SB];
+            for (int m = 0; m < FB; m++)
+                for (int s = 0; s < SB; s++) acc[m][s] = S(cd_bcast)(0);
+            for (nn_size c = 0; c < C; c++)
+                for (nn_size i = ilo; i < ihi; i++) {
+                    nn_size row = (c * HP + i) * WP, wk = c * sc + i * si;
+                    for (nn_size j = 0; j < KW; j++) {
+                        CDV in[SB];
+                        for (int s = 0; s < SB; s++) in[s] = S(cd_load)(src[s] + row + j);
+                        for (int m = 0; m < FB; m++) {
+                            CDV wv = S(cd_bcast)(wo[m][wk + j * sj]);
+                            for (int s = 0; s < SB; s++) CD_MADD(acc[m][s], wv, in[s]);
+                        }
+                    }
+                }
+            for (int m = 0; m < FB && o0 + m < M; m++)
+                for (int s = 0; s < SB && v0 + s < nv; s++) {
+                    real *d = out + (o0 + m) * ldo + yv[s] * OW + xv[s];
+                    if (xv[s] + VL <= OW) {
+                        S(cd_store)(d, acc[m][s]);
+                    } else {
+                        real t[VL];
+                        memcpy(t, &acc[m][s], sizeof(t));
+                        for (nn_size l = 0; l < OW - xv[s]; l++) d[l] = t[l];
+                    }
+                }
+        }
+    }
+}
+
+/* dst (C, rows, WP) = zeros with src (C, H, W) at row r0, column c0 of each map */
+NN3_NO_MEMCPY_IDIOM static void S(pad_copy)(const real *src, real *dst, nn_size C, nn_size H, nn_size W, nn_size rows,
+                                            nn_size WP, nn_size r0, nn_size c0, nn_size ld_map) {
+    memset(dst, 0, (size_t)(C * rows * WP) * sizeof(real));
+    for (nn_size c = 0; c < C; c++)
+        for (nn_size y = 0; y < H; y++) {   /* short rows: a plain loop beats a memcpy call per row */
+            real *d = dst + (c * rows + r0 + y) * WP + c0;
+            const real *s = src + c * ld_map + y * W;
+            for (nn_size x = 0; x < W; x++) d[x] = s[x];
+        }
+}
+
+/* The forward pass of a conv + pool layer, one example per task: the example's (F, P) maps into a
+ * buffer on the stack, then pool.c's max-pool, bias and activation on them while they are in cache:
+ * z, a, arg (nb, F, Q) as nn3_pool_act_forward makes them; the maps are never written out. */
+static void S(cd_forward)(const real *x, const real *w, const real *bias, int act, real *z, real *a, int32_t *arg,
+                          nn_size nb, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW, nn_size PH,
+                          nn_size PW) {
+    nn_size OH = H - KH + 1, OW = W - KW + 1, P = OH * OW, K = C * KH * KW, Q = OH / PH * (OW / PW);
+    nn_size WP = (OW + VL - 1) / VL * VL + KW - 1;
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+    for (nn_size b = 0; b < nb; b++) {
+        real xp[C * H * WP], maps[F * P];
+        S(pad_copy)(x + b * C * H * W, xp, C, H, W, H, WP, 0, 0, H * W);
+        S(correlate)(xp, C, H, WP, 0, H, w, K, KH * KW, KW, 1, maps, P, F, OH, OW, KH, KW);
+        CD_BASE(nn3_pool_act_example)(maps, P, z + b * F * Q, a + b * F * Q, bias, act, arg + b * F * Q, F, OH, OW,
+                                      PH, PW);
+    }
+    nn_sync();   /* the loop's barrier, timed */
+}
+
+/* The backward pass from the pool's gradient, one example per task, without the (F, P) map of dL/d(conv
+ * output): max-pooling sends each window's gradient to its winner alone, so only the Q = QH*QW
+ * winners of each map contribute (a quarter of the positions under the book's 2x2 pool).
+ *   dz[b] = da[b] * act'(z[b], a[b]) in place (bias_act.c's rule; z NULL: da is dz already);
+ *   part[b, f, (c*KH + i)*KW + j] = sum_q dz[b, f, q] x[b, c, u_q + i, v_q + j], (u_q, v_q) the winner
+ *     of window q (arg[b, f, q] = u_q*OW + v_q), q in order;
+ *   dx[b, c, u, v] = sum_{f,i,j} w[f, c, i, j] dzmap[f, u-i, v-j] (dx NULL: none), dzmap the (F, OH, OW)
+ *     map of dL/d(conv output): dz at the winners, 0 elsewhere.
+ * A filter row (c, i) is NV = ceil(KW/VL) vectors; the filter gradient keeps 2 maps x RB of them in
+ * registers per pass over the winners, from a copy of x with rows of WP = OW-1 + NV*VL numbers (every
+ * vector read at a winner is inside it).  The input gradient is correlate's: dzmap padded by KH-1 rows
+ * and KW-1 columns of zeros each side, with the filters flipped and read as (C, F, KH, KW) through
+ * strides (a scatter of each winner's filter into dx instead stalls on stores to overlapping vectors:
+ * 3x slower than im2col at the book's second layer). */
+NN3_NO_MEMCPY_IDIOM static void S(cd_backward)(real *da, const real *z, const real *a, int act, const int32_t *arg, const real *x,
+                           const real *w, real *part, real *dx, nn_size nb, nn_size C, nn_size H, nn_size W,
+                           nn_size F, nn_size KH, nn_size KW, nn_size Q) {
+    nn_size OW = W - KW + 1, K = C * KH * KW, NV = (KW + VL - 1) / VL, R = C * KH * NV, WP = OW - 1 + NV * VL;
+    nn_size HP = dx ? H - KH + 1 + 2 * (KH - 1) : 1, WD = dx ? (W + VL - 1) / VL * VL + KW - 1 : 1;
+    int32_t pos[(H - KH + 1) * OW], dpos[(H - KH + 1) * OW];   /* a winner y*OW + x's place in x's copy, dp */
+    for (nn_size y = 0; y < H - KH + 1; y++)
+        for (nn_size xx = 0; xx < OW; xx++) {
+            pos[y * OW + xx] = (int32_t)(y * WP + xx);
+            dpos[y * OW + xx] = (int32_t)((y + KH - 1) * WD + xx + KW - 1);
+        }
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+    for (nn_size b = 0; b < nb; b++) {
+        real xp[C * H * WP], dp[F * HP * WD];
+        int32_t off[F * Q];
+        real *dz = da + b * F * Q;
+        const int32_t *g = arg + b * F * Q;
+        if (z) CD_BASE(nn3_act_backward_cols)(dz, z + b * F * Q, a + b * F * Q, act, 1, F * Q, 0, F * Q);
+        S(pad_copy)(x + b * C * H * W, xp, C, H, W, H, WP, 0, 0, H * W);
+        for (nn_size k = 0; k < F * Q; k++) off[k] = pos[g[k]];
+        for (nn_size f0 = 0; f0 < F; f0 += 2)   /* filter gradient: 2 maps x RB row vectors at a time */
+            for (nn_size r0 = 0; r0 < R; r0 += RB) {
+                nn_size ro[RB], f1 = f0 + 1 < F ? f0 + 1 : f0;   /* past F or R: repeat the last, not stored */
+                for (int r = 0; r < RB; r++) {
+                    nn_size rr = r0 + r < R ? r0 + r : R - 1;
+                    ro[r] = (rr / NV / KH * H + rr / NV % KH) * WP + rr % NV * VL;   /* row (c, i) = rr / NV */
+                }
+                CDV acc[2][RB];
+                for (int m = 0; m < 2; m++)
+                    for (int r = 0; r < RB; r++) acc[m][r] = S(cd_bcast)(0);
+                for (nn_size q = 0; q < Q; q++) {
+                    CDV d0 = S(cd_bcast)(dz[f0 * Q + q]), d1 = S(cd_bcast)(dz[f1 * Q + q]);
+                    const real *s0 = xp + off[f0 * Q + q], *s1 = xp + off[f1 * Q + q];
+                    for (int r = 0; r < RB; r++) {
+                        CD_MADD(acc[0][r], d0, S(cd_load)(s0 + ro[r]));
+                        CD_MADD(acc[1][r], d1, S(cd_load)(s1 + ro[r]));
+                    }
+                }
+                for (nn_size m = 0; m < 2 && f0 + m < F; m++)
+                    for (nn_size r = 0; r < RB && r0 + r < R; r++) {
+                        nn_size rr = r0 + r, j0 = rr % NV * VL, n = KW - j0 < VL ? KW - j0 : VL;
+                        real *d = part + (b * F + f0 + m) * K + rr / NV * KW + j0;
+                        for (nn_size l = 0; l < n; l++) d[l] = CD_LANE(acc[m][r], l);
+                    }
+            }
+        if (dx) {   /* input gradient: dz spread to its winners in a zero map padded by KH-1, KW-1 */
+            memset(dp, 0, (size_t)(F * HP * WD) * sizeof(real));
+            for (nn_size f = 0; f < F; f++)
+                for (nn_size q = 0; q < Q; q++) dp[f * HP * WD + dpos[g[f * Q + q]]] = dz[f * Q + q];
+            S(correlate)(dp, F, HP, WD, KH - 1, HP - (KH - 1), w + (KH - 1) * KW + KW - 1, KH * KW, K, -KW, -1, dx + b * C * H * W, H * W, C,
+                         H, W, KH, KW);
+        }
+    }
+    nn_sync();   /* the loop's barrier, timed */
+}
+
+#ifndef NN3_CD_ISA_PASS
+/* gw[f] = beta gw[f] + alpha sum_{b<nb} part[b, f] (b in order), after gw -= l2 gw (l2 != 0), and the
+ * bias gradient gb[f] = beta gb[f] + alpha sum dz[:, f, :] (dz (nb, F, Q), gb NULL: none): conv.c's
+ * nn3_conv_backward_wb on the direct path.  Work: slices of at least 4 filters. */
+static void S(reduce_impl)(const real *part, real *gw, const real *dz, real *gb, real alpha, real beta, real l2,
+                           nn_size nb, nn_size F, nn_size K, nn_size Q, int max_parts) {
+    nn_size parts = nn3_parts(F, 4, max_parts);
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+    for (nn_size t = 0; t < parts; t++) {
+        nn_size lo = nn3_part_lo(F, parts, t), hi = nn3_part_lo(F, parts, t + 1);
+        if (gb) S(nn3_bias_backward_range)(dz, gb, alpha, beta, nb, F, Q, lo, hi);
+        for (nn_size i = lo * K; i < hi * K; i++) {
+            real s = 0;
+            for (nn_size b = 0; b < nb; b++) s += part[b * F * K + i];
+            if (l2 != 0) gw[i] -= l2 * gw[i];
+            gw[i] = (beta == 0 ? 0 : beta * gw[i]) + alpha * s;
+        }
+    }
+    nn_sync();   /* the loop's barrier, timed */
+}
+#endif
+#undef CDV
+#undef FB
+#undef SB
+#undef RB
+#undef CD_BASE
+#undef CD_MADD
+#undef CD_LANE
+#endif
