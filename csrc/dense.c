@@ -139,10 +139,12 @@ void nn_dense_backward(int dtype, const void *A, nn_size lda, nn_size B, const v
 }
 
 /* network3's fully connected layers at small mini-batches (dense_fc3.h) */
-void nn_fc3_forward(int dtype, const void *x, const void *w, void *z, double scale, nn_size I, nn_size O, nn_size lo,
-                    nn_size hi) {
-    DISPATCH(dtype, fc3_forward_d(x, w, z, scale, I, O, lo, hi), fc3_forward_f(x, w, z, (float)scale, I, O, lo, hi),
-             fc3_forward_d_avx2(x, w, z, scale, I, O, lo, hi), fc3_forward_f_avx2(x, w, z, (float)scale, I, O, lo, hi));
+void nn_fc3_forward(int dtype, const void *x, const void *w, void *z, double scale, nn_size nb, nn_size I, nn_size O,
+                    nn_size lo, nn_size hi) {
+    DISPATCH(dtype, fc3_forward_d(x, w, z, scale, nb, I, O, lo, hi),
+             fc3_forward_f(x, w, z, (float)scale, nb, I, O, lo, hi),
+             fc3_forward_d_avx2(x, w, z, scale, nb, I, O, lo, hi),
+             fc3_forward_f_avx2(x, w, z, (float)scale, nb, I, O, lo, hi));
 }
 
 void nn_fc3_backward_x(int dtype, const void *dz, const void *w, void *dx, nn_size nb, nn_size I, nn_size O,
