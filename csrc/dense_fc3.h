@@ -22,26 +22,48 @@
 /* units per forward_units call of the input gradient (the length of its zero bias) */
 #define NN_FC3_UNITS 256
 
+/* The forward kernel's vectors: dense_impl.h's (32 bytes), or 64 bytes in dense.c's AVX-512
+ * instantiation (NN_FC3_WIDE).  Lanes are independent (each element's sum is its own), so the
+ * numbers are the same either way. */
+#ifndef NN_FC3_WIDE
+typedef S(nn_vec) S(fc3_vec);
+#define FC3_VL VL
+#define FC3_LOAD(p) S(vload)(p)
+#define FC3_STORE(p, v) S(vstore)(p, v)
+#define FC3_ZERO() S(vzero)()
+#define FC3_BCAST(x) S(vbcast)(x)
+#define FC3_IN_REGISTER(v) NN_IN_REGISTER(v)
+#else
+typedef real S(fc3_vec) __attribute__((vector_size(64), aligned(sizeof(real)), may_alias));
+#define FC3_VL (2 * VL)
+#define FC3_LOAD(p) (*(const S(fc3_vec) *)(p))
+#define FC3_STORE(p, v) (*(S(fc3_vec) *)(p) = (v))
+#define FC3_ZERO() ((S(fc3_vec)){0})
+#define FC3_BCAST(x) (FC3_ZERO() + (x))   /* 0 + x, as vbcast */
+#define FC3_IN_REGISTER(v) ((void)0)
+#endif
+
 /* One register block of the forward product, over n inputs: s[r, c] = sum_i x[r, i] w[i, c] (from
  * zero, in input order), then z[r, c] += s[r, c], for RB rows (x's row stride I, z's O) and CV
  * vectors of columns (w's row stride O). */
 static inline NN_FORCE_INLINE void S(fc3_fwd_block)(const int RB, const int CV, const real *x, nn_size I,
                                                     const real *w, nn_size O, nn_size n, real *z) {
-    S(nn_vec) acc[5][2];
+    S(fc3_vec) acc[5][2];
     for (int r = 0; r < RB; r++)
-        for (int c = 0; c < CV; c++) acc[r][c] = S(vzero)();
+        for (int c = 0; c < CV; c++) acc[r][c] = FC3_ZERO();
     for (nn_size i = 0; i < n; i++) {
-        S(nn_vec) w0 = S(vload)(w + i * O), w1 = CV > 1 ? S(vload)(w + i * O + VL) : w0;
-        NN_IN_REGISTER(w0);
-        NN_IN_REGISTER(w1);
+        S(fc3_vec) w0 = FC3_LOAD(w + i * O), w1 = CV > 1 ? FC3_LOAD(w + i * O + FC3_VL) : w0;
+        FC3_IN_REGISTER(w0);
+        FC3_IN_REGISTER(w1);
         for (int r = 0; r < RB; r++) {
-            S(nn_vec) a = S(vbcast)(x[r * I + i]);
+            S(fc3_vec) a = FC3_BCAST(x[r * I + i]);
             VMADD(acc[r][0], a, w0);
             if (CV > 1) VMADD(acc[r][1], a, w1);
         }
     }
     for (int r = 0; r < RB; r++)
-        for (int c = 0; c < CV; c++) S(vstore)(z + r * O + c * VL, VADD(S(vload)(z + r * O + c * VL), acc[r][c]));
+        for (int c = 0; c < CV; c++)
+            FC3_STORE(z + r * O + c * FC3_VL, VADD(FC3_LOAD(z + r * O + c * FC3_VL), acc[r][c]));
 }
 
 /* The block's rows r in [0, nb): 5 at a time, then the rest in one block. */
@@ -72,24 +94,31 @@ static void S(fc3_forward)(const real *x, const real *w, real *z, real scale, nn
         const nn_size n = I - i0 < NN_FC3_CHUNK ? I - i0 : NN_FC3_CHUNK;
         const real *xi = x + i0, *wi = w + i0 * O;
         nn_size j = lo;
-        for (; j + 2 * VL <= hi; j += 2 * VL) S(fc3_fwd_rows)(2, xi, I, wi + j, O, n, z + j, nb);
-        for (; j + VL <= hi; j += VL) S(fc3_fwd_rows)(1, xi, I, wi + j, O, n, z + j, nb);
-        if (j < hi) {   /* the last hi - j < VL columns: one vector block on copies padded with zeros */
+        for (; j + 2 * FC3_VL <= hi; j += 2 * FC3_VL) S(fc3_fwd_rows)(2, xi, I, wi + j, O, n, z + j, nb);
+        for (; j + FC3_VL <= hi; j += FC3_VL) S(fc3_fwd_rows)(1, xi, I, wi + j, O, n, z + j, nb);
+        if (j < hi) {   /* the last hi - j < FC3_VL columns: one vector block on copies padded with zeros */
             const nn_size m = hi - j;
-            real wt[NN_FC3_CHUNK * VL], zt[64 * VL];
+            real wt[NN_FC3_CHUNK * FC3_VL], zt[64 * FC3_VL];
             for (nn_size i = 0; i < n; i++)
-                for (nn_size c = 0; c < VL; c++) wt[i * VL + c] = c < m ? wi[i * O + j + c] : 0;
+                for (nn_size c = 0; c < FC3_VL; c++) wt[i * FC3_VL + c] = c < m ? wi[i * O + j + c] : 0;
             for (nn_size r = 0; r < nb; r++)
-                for (nn_size c = 0; c < VL; c++) zt[r * VL + c] = c < m ? z[r * O + j + c] : 0;
-            S(fc3_fwd_rows)(1, xi, I, wt, VL, n, zt, nb);
+                for (nn_size c = 0; c < FC3_VL; c++) zt[r * FC3_VL + c] = c < m ? z[r * O + j + c] : 0;
+            S(fc3_fwd_rows)(1, xi, I, wt, FC3_VL, n, zt, nb);
             for (nn_size r = 0; r < nb; r++)
-                for (nn_size c = 0; c < m; c++) z[r * O + j + c] = zt[r * VL + c];
+                for (nn_size c = 0; c < m; c++) z[r * O + j + c] = zt[r * FC3_VL + c];
         }
     }
     if (scale != 1)
         for (nn_size r = 0; r < nb; r++)
             for (nn_size j = lo; j < hi; j++) z[r * O + j] *= scale;
 }
+
+#undef FC3_VL
+#undef FC3_LOAD
+#undef FC3_STORE
+#undef FC3_ZERO
+#undef FC3_BCAST
+#undef FC3_IN_REGISTER
 
 /* dx[r, lo:hi] = dz[r] w[lo:hi]^T for rows r < nb (nb <= 64); dz (nb, O), dx (nb, I). */
 static void S(fc3_backward_x)(const real *dz, const real *w, real *dx, nn_size nb, nn_size I, nn_size O, nn_size lo,
