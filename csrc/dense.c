@@ -39,9 +39,9 @@
 #pragma GCC pop_options
 #endif
 
-/* A third instantiation for AVX-512, for network3's forward product alone (nn_fc3_forward): its
- * kernel takes 64-byte vectors there (NN_FC3_WIDE, dense_fc3.h), twice the multiply-adds per
- * instruction with the same numbers (its lanes are independent). */
+/* A third instantiation for AVX-512, of network3's forward product alone (nn_fc3_forward; dense_fc3.h
+ * without dense_impl.h): its kernel takes 64-byte vectors there (NN_FC3_WIDE), twice the
+ * multiply-adds per instruction with the same numbers (its lanes are independent). */
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))), apply_to = function)
 #else

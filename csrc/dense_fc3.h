@@ -15,11 +15,15 @@
  * mini-batch of 10 the packing costs as much as the arithmetic.
  * Each output element is one fixed sequence of operations whatever slice it falls in.
  */
+#ifndef NN_FC3_WIDE
 #include "dense_impl.h"
+#endif
 
 /* inputs per update_units call of the forward product (its x^T block lives on the stack) */
+#undef NN_FC3_CHUNK
 #define NN_FC3_CHUNK 64
 /* units per forward_units call of the input gradient (the length of its zero bias) */
+#undef NN_FC3_UNITS
 #define NN_FC3_UNITS 256
 
 /* The forward kernel's vectors: dense_impl.h's (32 bytes), or 64 bytes in dense.c's AVX-512
@@ -120,6 +124,7 @@ static void S(fc3_forward)(const real *x, const real *w, real *z, real scale, nn
 #undef FC3_BCAST
 #undef FC3_IN_REGISTER
 
+#ifndef NN_FC3_WIDE   /* the AVX-512 instantiation holds the forward product alone */
 /* dx[r, lo:hi] = dz[r] w[lo:hi]^T for rows r < nb (nb <= 64); dz (nb, O), dx (nb, I). */
 static void S(fc3_backward_x)(const real *dz, const real *w, real *dx, nn_size nb, nn_size I, nn_size O, nn_size lo,
                               nn_size hi) {
@@ -144,3 +149,4 @@ static void S(fc3_update)(const real *x, const real *dz, real *w, real eta, nn_s
     for (nn_size r = 0; r < nb; r++) rows[r] = dz + r * O;
     S(update_units)(&u, NULL, w, NULL, NULL, NULL, O, x, I, nb, rows, lo, hi);
 }
+#endif
