@@ -99,6 +99,17 @@ void S(nn3_act_backward_cols)(real *d, const real *z, const real *a, int act, nn
  * calling thread alone. */
 void S(nn3_bias_backward_range)(const real *dz, real *gb, real alpha, real beta, nn_size nb, nn_size N, nn_size S_,
                                 nn_size lo, nn_size hi) {
+    if (S_ == 1) {   /* a fully connected layer: whole rows of dz into a block of sums (vectors of units) */
+        real sum[256];
+        for (nn_size n0 = lo; n0 < hi; n0 += 256) {
+            const nn_size m = hi - n0 < 256 ? hi - n0 : 256;
+            for (nn_size k = 0; k < m; k++) sum[k] = 0;
+            for (nn_size r = 0; r < nb; r++)
+                for (nn_size k = 0; k < m; k++) sum[k] += dz[r * N + n0 + k];
+            for (nn_size k = 0; k < m; k++) gb[n0 + k] = beta * gb[n0 + k] + alpha * sum[k];
+        }
+        return;
+    }
     for (nn_size n = lo; n < hi; n++) {
         real sum = 0;
         for (nn_size r = 0; r < nb; r++)

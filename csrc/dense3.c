@@ -37,32 +37,41 @@ static inline int S(fc_small)(nn_size nb, nn_size I, nn_size O) {
 /* A fully connected layer's forward pass: z (nb, O) = scale x @ w, then z += b and a = act(z) on
  * each slice right after its product (no pass or barrier of its own).  act NN_SOFTMAX: a softmax
  * layer (softmax.c's rows, with the cost into loss and dL/dz into dz when y is given), inside the
- * loop when a part holds whole rows, else as its own pass.  Work: column slices of z at least 16
- * wide (BLAS), or slices of its rows at least 4 high (small-batch kernels). */
+ * loop when one part holds the whole matrix, else as its own pass.  Work: column slices of z, at
+ * least 16 wide (BLAS), or at least 64 wide and cut at multiples of 16 (small-batch kernels: a
+ * thread streams only its slice of w). */
 void S(nn3_fc_forward)(GEMM_T gemm, const real *x, const real *w, const real *b, real *z, real *a, int act,
                        real scale, const int64_t *y, real *loss, real *dz, nn_size nb, nn_size I, nn_size O,
                        int max_parts) {
     int small = S(fc_small)(nb, I, O), softmax = act == NN_SOFTMAX;
-    nn_size parts = small ? nn3_parts(nb, 4, max_parts) : nn3_parts(O, 16, max_parts);
-    int whole_rows = small || parts == 1;
+    nn_size parts = nn3_parts(O, small ? 64 : 16, max_parts);
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
     for (nn_size t = 0; t < parts; t++) {
-        nn_size lo = nn3_part_lo(small ? nb : O, parts, t), hi = nn3_part_lo(small ? nb : O, parts, t + 1);
-        nn_size rlo = small ? lo : 0, rhi = small ? hi : nb;   /* this part's rows and columns */
-        nn_size clo = small ? 0 : lo, chi = small ? O : hi;
-        if (small)
-            nn_fc3_forward(DTYPE, x, w, z, scale, I, O, rlo, rhi);
-        else
-            S(gemm_rm)(gemm, 0, 0, nb, chi - clo, I, scale, x, I, w + clo, O, 0, z + clo, O);
+        nn_size lo = nn3_part_lo(O, parts, t), hi = nn3_part_lo(O, parts, t + 1);
+        if (small) {
+            lo = t == 0 ? 0 : lo & ~(nn_size)15;
+            hi = t + 1 == parts ? O : hi & ~(nn_size)15;
+            nn_fc3_forward(DTYPE, x, w, z, scale, nb, I, O, lo, hi);
+        } else {
+            S(gemm_rm)(gemm, 0, 0, nb, hi - lo, I, scale, x, I, w + lo, O, 0, z + lo, O);
+        }
         if (!softmax)
-            S(nn3_bias_act_cols)(z + rlo * O, a + rlo * O, b, act, rhi - rlo, O, clo, chi);
-        else if (whole_rows)
-            S(nn3_softmax_rows)(z, a, b, y, loss, dz, nb, O, rlo, rhi);
+            S(nn3_bias_act_cols)(z, a, b, act, nb, O, lo, hi);
+        else if (parts == 1)
+            S(nn3_softmax_rows)(z, a, b, y, loss, dz, nb, O, 0, nb);
     }
     nn_sync();   /* the loop's barrier, timed */
-    if (softmax && !whole_rows) S(nn3_softmax_forward_dz)(z, a, b, y, loss, dz, nb, O);
+    if (softmax && parts > 1) S(nn3_softmax_forward_dz)(z, a, b, y, loss, dz, nb, O);
+}
+
+/* Rows of w per block of the small-batch SGD step (nn3_fc_backward): about 64 KB of w, an even
+ * number (update_units works on pairs of rows), so that the block stays in L2 between the input
+ * gradient that reads it and the update that rewrites it. */
+static inline nn_size S(fc_block)(nn_size O) {
+    nn_size rows = (nn_size)((64 << 10) / ((size_t)O * sizeof(real))) & ~(nn_size)1;
+    return rows < 2 ? 2 : rows;
 }
 
 /* A fully connected layer's backward pass and SGD step in one loop over slices [lo, hi) of its
@@ -72,36 +81,43 @@ void S(nn3_fc_forward)(GEMM_T gemm, const real *x, const real *w, const real *b,
  *   turned in place into the layer below's dL/dz by act_below (z_below, a_below: bias_act.c);
  *   w[lo:hi] -= l2 w[lo:hi] (l2 != 0: the L2 step), then gw[lo:hi] = beta gw + alpha x[:, lo:hi]^T dz.
  * A slice's input gradient reads only its own rows of w, so the thread that updates them has read
- * them first: no barrier between the products.  Every number is the same to the bit as running the
- * steps one after another as whole-matrix passes (same BLAS calls, same elementwise operations).
+ * them first: no barrier between the products.  On the small-batch kernels the SGD step goes
+ * through the slice in blocks of fc_block rows, each read for dx and then updated while it is in
+ * cache (w comes from memory once, not twice: at mini-batch 10 the layer is bound by it).  Every
+ * number is the same to the bit as running the steps one after another as whole-matrix passes
+ * (same BLAS calls, same kernels and elementwise operations on each element, whatever the blocks).
  * alpha 1, beta 0, l2 0: the gradients into gw, gb; alpha -eta, beta 1, gw = w, gb = b: the step. */
 void S(nn3_fc_backward)(GEMM_T gemm, const real *dz, const real *x, real *w, real *gw, real *gb, real alpha,
                         real beta, real l2, real *dx, const real *mask, int act_below, const real *z_below,
                         const real *a_below, nn_size nb, nn_size I, nn_size O, int max_parts) {
     nn_size parts = nn3_parts(I, 16, max_parts);
-    int small = S(fc_small)(nb, I, O);
+    int small = S(fc_small)(nb, I, O), step = small && beta == 1 && gw == w;
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
     for (nn_size t = 0; t < parts; t++) {
         nn_size lo = nn3_part_lo(I, parts, t), hi = nn3_part_lo(I, parts, t + 1);
+        nn_size block = step ? S(fc_block)(O) : hi - lo;
         S(nn3_bias_backward_range)(dz, gb, alpha, beta, nb, O, 1, nn3_part_lo(O, parts, t), nn3_part_lo(O, parts, t + 1));
-        if (dx) {
-            if (small)
-                nn_fc3_backward_x(DTYPE, dz, w, dx, nb, I, O, lo, hi);
+        for (nn_size j = lo; j < hi; j += block) {   /* rows [j, j1) of w */
+            nn_size j1 = hi - j < block ? hi : j + block;
+            if (dx) {
+                if (small)
+                    nn_fc3_backward_x(DTYPE, dz, w, dx, nb, I, O, j, j1);
+                else
+                    S(gemm_rm)(gemm, 0, 1, nb, j1 - j, O, 1, dz, O, w + j * O, O, 0, dx + j, I);
+                if (mask)
+                    for (nn_size r = 0; r < nb; r++)
+                        for (nn_size i = j; i < j1; i++) dx[r * I + i] *= mask[r * I + i];
+                if (z_below) S(nn3_act_backward_cols)(dx, z_below, a_below, act_below, nb, I, j, j1);
+            }
+            if (l2 != 0)
+                for (nn_size i = j * O; i < j1 * O; i++) gw[i] -= l2 * gw[i];
+            if (step)
+                nn_fc3_update(DTYPE, x, dz, w, -alpha, nb, I, O, j, j1);
             else
-                S(gemm_rm)(gemm, 0, 1, nb, hi - lo, O, 1, dz, O, w + lo * O, O, 0, dx + lo, I);
-            if (mask)
-                for (nn_size r = 0; r < nb; r++)
-                    for (nn_size i = lo; i < hi; i++) dx[r * I + i] *= mask[r * I + i];
-            if (z_below) S(nn3_act_backward_cols)(dx, z_below, a_below, act_below, nb, I, lo, hi);
+                S(gemm_rm)(gemm, 1, 0, j1 - j, O, nb, alpha, x + j, I, dz, O, beta, gw + j * O, O);
         }
-        if (l2 != 0)
-            for (nn_size i = lo * O; i < hi * O; i++) gw[i] -= l2 * gw[i];
-        if (small && beta == 1 && gw == w)   /* the SGD step */
-            nn_fc3_update(DTYPE, x, dz, w, -alpha, nb, I, O, lo, hi);
-        else
-            S(gemm_rm)(gemm, 1, 0, hi - lo, O, nb, alpha, x + lo, I, dz, O, beta, gw + lo * O, O);
     }
     nn_sync();   /* the loop's barrier, timed */
 }

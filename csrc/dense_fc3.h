@@ -5,9 +5,9 @@
  *
  * network3 keeps the book's x·w layout, w (I, O) row-major, where dense_impl.h's W is (J, K) with a
  * row per unit.  The same kernels serve with the roles of the matrices exchanged:
- *   z = x w        is update_units (W += D^T A) with W = z, D = x^T, A = w, over chunks of 64 inputs
- *                  (register blocks of 2 rows x 32 columns; backprop_row would be one row at a time,
- *                  a chain of dependent multiply-adds);
+ *   z = x w        has the sums of update_units (W += D^T A) with W = z, D = x^T, A = w, over chunks
+ *                  of 64 inputs, in its own kernel below (register blocks of 5 rows x 2 vectors over
+ *                  a slice of z's columns; update_units would hold 2 rows of z, and needs whole rows);
  *   dx = dz w^T    is forward_units (Z = A W^T + b) with A = dz, W = w, b = 0: register blocks of
  *                  5 rows x 2 inputs, each a dot product along a row of w;
  *   w -= eta x^T dz  is update_units (W <- c1 W - c2 D^T A) with D = x, A = dz, c1 = 1, c2 = eta.
@@ -15,38 +15,116 @@
  * mini-batch of 10 the packing costs as much as the arithmetic.
  * Each output element is one fixed sequence of operations whatever slice it falls in.
  */
+#ifndef NN_FC3_WIDE
 #include "dense_impl.h"
+#endif
 
 /* inputs per update_units call of the forward product (its x^T block lives on the stack) */
+#undef NN_FC3_CHUNK
 #define NN_FC3_CHUNK 64
 /* units per forward_units call of the input gradient (the length of its zero bias) */
+#undef NN_FC3_UNITS
 #define NN_FC3_UNITS 256
 
-/* z[lo:hi] = scale x[lo:hi] w: rows lo..hi (at most 64) of z, all O columns; x (nb, I), z (nb, O).
- * update_units with z as W and rows of w as A, adding x^T w over chunks of NN_FC3_CHUNK inputs
- * into z from zero (ACCUM). */
-static void S(fc3_forward)(const real *x, const real *w, real *z, real scale, nn_size I, nn_size O, nn_size lo,
-                           nn_size hi) {
-    S(nn_upd) u;
-    real xt[NN_FC3_CHUNK * 64];
-    const real *rows[NN_FC3_CHUNK];
-    const nn_size m = hi - lo;
-    real *zl = z + lo * O;
-    memset(&u, 0, sizeof(u));
-    u.mode = UPD_ACCUM;
-    memset(zl, 0, (size_t)(m * O) * sizeof(real));
-    for (nn_size i0 = 0; i0 < I; i0 += NN_FC3_CHUNK) {
-        const nn_size n = I - i0 < NN_FC3_CHUNK ? I - i0 : NN_FC3_CHUNK;
-        for (nn_size i = 0; i < n; i++) {
-            rows[i] = w + (i0 + i) * O;
-            for (nn_size r = 0; r < m; r++) xt[i * m + r] = x[(lo + r) * I + i0 + i];
+/* The forward kernel's vectors: dense_impl.h's (32 bytes), or 64 bytes in dense.c's AVX-512
+ * instantiation (NN_FC3_WIDE).  Lanes are independent (each element's sum is its own), so the
+ * numbers are the same either way. */
+#ifndef NN_FC3_WIDE
+typedef S(nn_vec) S(fc3_vec);
+#define FC3_VL VL
+#define FC3_LOAD(p) S(vload)(p)
+#define FC3_STORE(p, v) S(vstore)(p, v)
+#define FC3_ZERO() S(vzero)()
+#define FC3_BCAST(x) S(vbcast)(x)
+#define FC3_IN_REGISTER(v) NN_IN_REGISTER(v)
+#else
+typedef real S(fc3_vec) __attribute__((vector_size(64), aligned(sizeof(real)), may_alias));
+#define FC3_VL (2 * VL)
+#define FC3_LOAD(p) (*(const S(fc3_vec) *)(p))
+#define FC3_STORE(p, v) (*(S(fc3_vec) *)(p) = (v))
+#define FC3_ZERO() ((S(fc3_vec)){0})
+#define FC3_BCAST(x) (FC3_ZERO() + (x))   /* 0 + x, as vbcast */
+#define FC3_IN_REGISTER(v) ((void)0)
+#endif
+
+/* One register block of the forward product, over n inputs: s[r, c] = sum_i x[r, i] w[i, c] (from
+ * zero, in input order), then z[r, c] += s[r, c], for RB rows (x's row stride I, z's O) and CV
+ * vectors of columns (w's row stride O). */
+static inline NN_FORCE_INLINE void S(fc3_fwd_block)(const int RB, const int CV, const real *x, nn_size I,
+                                                    const real *w, nn_size O, nn_size n, real *z) {
+    S(fc3_vec) acc[5][2];
+    for (int r = 0; r < RB; r++)
+        for (int c = 0; c < CV; c++) acc[r][c] = FC3_ZERO();
+    for (nn_size i = 0; i < n; i++) {
+        S(fc3_vec) w0 = FC3_LOAD(w + i * O), w1 = CV > 1 ? FC3_LOAD(w + i * O + FC3_VL) : w0;
+        FC3_IN_REGISTER(w0);
+        FC3_IN_REGISTER(w1);
+        for (int r = 0; r < RB; r++) {
+            S(fc3_vec) a = FC3_BCAST(x[r * I + i]);
+            VMADD(acc[r][0], a, w0);
+            if (CV > 1) VMADD(acc[r][1], a, w1);
         }
-        S(update_units)(&u, NULL, zl, NULL, NULL, NULL, O, xt, m, n, rows, 0, m);
     }
-    if (scale != 1)
-        for (nn_size k = 0; k < m * O; k++) zl[k] *= scale;
+    for (int r = 0; r < RB; r++)
+        for (int c = 0; c < CV; c++)
+            FC3_STORE(z + r * O + c * FC3_VL, VADD(FC3_LOAD(z + r * O + c * FC3_VL), acc[r][c]));
 }
 
+/* The block's rows r in [0, nb): 5 at a time, then the rest in one block. */
+static inline NN_FORCE_INLINE void S(fc3_fwd_rows)(const int CV, const real *x, nn_size I, const real *w, nn_size O,
+                                                   nn_size n, real *z, nn_size nb) {
+    nn_size r = 0;
+    for (; r + 5 <= nb; r += 5) S(fc3_fwd_block)(5, CV, x + r * I, I, w, O, n, z + r * O);
+    switch (nb - r) {
+    case 4: S(fc3_fwd_block)(4, CV, x + r * I, I, w, O, n, z + r * O); break;
+    case 3: S(fc3_fwd_block)(3, CV, x + r * I, I, w, O, n, z + r * O); break;
+    case 2: S(fc3_fwd_block)(2, CV, x + r * I, I, w, O, n, z + r * O); break;
+    case 1: S(fc3_fwd_block)(1, CV, x + r * I, I, w, O, n, z + r * O); break;
+    default: break;
+    }
+}
+
+/* z[:, lo:hi] = scale x w[:, lo:hi]: all nb rows (nb <= 64) of z, columns lo..hi; x (nb, I), z (nb, O).
+ * Over chunks of NN_FC3_CHUNK inputs, each element takes s = the chunk's sum from zero in input order,
+ * then z += s (from z = 0): the sums of update_units (W += D^T A, ACCUM) with z as W, so the numbers
+ * are those of running it over the rows of z.  The last columns (fewer than a vector) go through the
+ * vector block too, on padded copies: a scalar loop there is vectorised by GCC into products and
+ * separate sums, not the fused multiply-adds of update_units' tail.  Register blocks of 5 rows x 2 vectors (w read once per
+ * 5 rows, not per 2); a thread takes a slice of columns, so it streams only that slice of w. */
+static void S(fc3_forward)(const real *x, const real *w, real *z, real scale, nn_size nb, nn_size I, nn_size O,
+                           nn_size lo, nn_size hi) {
+    for (nn_size r = 0; r < nb; r++) memset(z + r * O + lo, 0, (size_t)(hi - lo) * sizeof(real));
+    for (nn_size i0 = 0; i0 < I; i0 += NN_FC3_CHUNK) {
+        const nn_size n = I - i0 < NN_FC3_CHUNK ? I - i0 : NN_FC3_CHUNK;
+        const real *xi = x + i0, *wi = w + i0 * O;
+        nn_size j = lo;
+        for (; j + 2 * FC3_VL <= hi; j += 2 * FC3_VL) S(fc3_fwd_rows)(2, xi, I, wi + j, O, n, z + j, nb);
+        for (; j + FC3_VL <= hi; j += FC3_VL) S(fc3_fwd_rows)(1, xi, I, wi + j, O, n, z + j, nb);
+        if (j < hi) {   /* the last hi - j < FC3_VL columns: one vector block on copies padded with zeros */
+            const nn_size m = hi - j;
+            real wt[NN_FC3_CHUNK * FC3_VL], zt[64 * FC3_VL];
+            for (nn_size i = 0; i < n; i++)
+                for (nn_size c = 0; c < FC3_VL; c++) wt[i * FC3_VL + c] = c < m ? wi[i * O + j + c] : 0;
+            for (nn_size r = 0; r < nb; r++)
+                for (nn_size c = 0; c < FC3_VL; c++) zt[r * FC3_VL + c] = c < m ? z[r * O + j + c] : 0;
+            S(fc3_fwd_rows)(1, xi, I, wt, FC3_VL, n, zt, nb);
+            for (nn_size r = 0; r < nb; r++)
+                for (nn_size c = 0; c < m; c++) z[r * O + j + c] = zt[r * FC3_VL + c];
+        }
+    }
+    if (scale != 1)
+        for (nn_size r = 0; r < nb; r++)
+            for (nn_size j = lo; j < hi; j++) z[r * O + j] *= scale;
+}
+
+#undef FC3_VL
+#undef FC3_LOAD
+#undef FC3_STORE
+#undef FC3_ZERO
+#undef FC3_BCAST
+#undef FC3_IN_REGISTER
+
+#ifndef NN_FC3_WIDE   /* the AVX-512 instantiation holds the forward product alone */
 /* dx[r, lo:hi] = dz[r] w[lo:hi]^T for rows r < nb (nb <= 64); dz (nb, O), dx (nb, I). */
 static void S(fc3_backward_x)(const real *dz, const real *w, real *dx, nn_size nb, nn_size I, nn_size O, nn_size lo,
                               nn_size hi) {
@@ -71,3 +149,4 @@ static void S(fc3_update)(const real *x, const real *dz, real *w, real eta, nn_s
     for (nn_size r = 0; r < nb; r++) rows[r] = dz + r * O;
     S(update_units)(&u, NULL, w, NULL, NULL, NULL, O, x, I, nb, rows, lo, hi);
 }
+#endif

@@ -225,8 +225,17 @@ static inline NN_FORCE_INLINE void S(update_rows)(
         }
 }
 
-/* Update rows [jlo, jhi) of W (J, K) and the same entries of b from D (B, J). */
-static void S(update_units)(const S(nn_upd) *uw, const S(nn_upd) *ub, real *W, real *V, real *b, real *vb, nn_size K,
+/* Update rows [jlo, jhi) of W (J, K) and the same entries of b from D (B, J).
+ * Never inlined: with a caller's constants in view (c1 = 1) GCC fuses the multiply-adds of the
+ * step differently, and the same update would round differently from one caller to another. */
+#ifndef NN_NOINLINE
+#if defined(__GNUC__)
+#define NN_NOINLINE __attribute__((noinline))
+#else
+#define NN_NOINLINE
+#endif
+#endif
+static NN_NOINLINE void S(update_units)(const S(nn_upd) *uw, const S(nn_upd) *ub, real *W, real *V, real *b, real *vb, nn_size K,
                              const real *D, nn_size ldd, nn_size B, const real *const *arows, nn_size jlo, nn_size jhi)
 {
     nn_size j = jlo;

@@ -79,9 +79,9 @@ static inline nn_size nn3_part_lo(nn_size n, nn_size parts, nn_size i) { return 
 
 /* network3's fully connected products at small mini-batches, through the kernels of network and
  * network2 (dense_impl.h; dense_fc3.h says how): dense.c's dispatchers, dtype 0 double, 1 float
- * (dense.h's NN_F64, NN_F32), [lo, hi) a slice of z's rows (forward) or of w's rows (the others). */
-void nn_fc3_forward(int dtype, const void *x, const void *w, void *z, double scale, nn_size I, nn_size O, nn_size lo,
-                    nn_size hi);
+ * (dense.h's NN_F64, NN_F32), [lo, hi) a slice of z's columns (forward) or of w's rows (the others). */
+void nn_fc3_forward(int dtype, const void *x, const void *w, void *z, double scale, nn_size nb, nn_size I, nn_size O,
+                    nn_size lo, nn_size hi);
 void nn_fc3_backward_x(int dtype, const void *dz, const void *w, void *dx, nn_size nb, nn_size I, nn_size O,
                        nn_size lo, nn_size hi);
 void nn_fc3_update(int dtype, const void *x, const void *dz, void *w, double eta, nn_size nb, nn_size I, nn_size O,
