@@ -1,4 +1,6 @@
 /* Runtime configuration: what this build and this CPU give the kernels. */
+#include <stdlib.h>
+#include <string.h>
 #include "nnfast.h"
 
 #if defined(NNFAST_OPENMP) && !defined(_WIN32)
@@ -49,6 +51,27 @@ int nn_cpu_has_avx2_fma(void) {
 #else
     return 0;
 #endif
+}
+
+/* The instruction sets the kernels may use, decided once: 0 the baseline, 1 AVX2+FMA, 2 AVX2+FMA and
+ * AVX-512 F/DQ/BW/VL (network3's fc forward product only).  NNFAST_SIMD=baseline in the
+ * environment forces 0 (tests hold the baseline kernels to the same answers). */
+int nn_simd_level(void) {
+    static int level = -1;
+    if (level < 0) {
+        const char *env = getenv("NNFAST_SIMD");
+        int l = 0;
+        if (!(env && strcmp(env, "baseline") == 0) && nn_cpu_has_avx2_fma()) {
+            l = 1;
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !NN_PORTABLE_C
+            if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+                l = 2;
+#endif
+        }
+        level = l;
+    }
+    return level;
 }
 
 const char *nn_simd_name(void) {

@@ -96,18 +96,11 @@ int nn3_conv_direct(size_t real_size, int dx, nn_size C, nn_size H, nn_size W, n
 #endif
 #endif
 
-static int cd_use_avx2(void) {
 #ifdef NN3_CD_AVX2
-    static int use = -1;
-    if (use < 0) {
-        const char *env = getenv("NNFAST_SIMD");
-        use = (env && strcmp(env, "baseline") == 0) ? 0 : nn_cpu_has_avx2_fma();
-    }
-    return use;
+static inline int cd_use_avx2(void) { return nn_simd_level() >= 1; }
 #else
-    return 0;
+static inline int cd_use_avx2(void) { return 0; }
 #endif
-}
 
 #ifdef NN3_CD_AVX2
 #define CD_CALL(name, S, args) (cd_use_avx2() ? name##S##_avx2 args : name##S args)
@@ -146,7 +139,7 @@ static inline S(cdv) S(cd_madd)(S(cdv) acc, S(cdv) a, S(cdv) b) {
     return acc;
 }
 #define CD_MADD(acc, a, b) ((acc) = S(cd_madd)(acc, a, b))
-#define CD_LANE(v, l) ((v).v[l])
+#define CD_LANE(x, l) ((x).v[l])
 #else
 /* GCC/Clang vector extensions: 32 bytes, unaligned loads and stores */
 typedef real S(cdv) __attribute__((vector_size(32), aligned(sizeof(real)), may_alias));

@@ -60,19 +60,12 @@
 #endif
 #endif
 
-/* 1: use the AVX2+FMA instantiation. Decided once. */
-static int nn_use_avx2(void) {
+/* 1: use the AVX2+FMA instantiation (config.c's nn_simd_level decides, once). */
 #ifdef NN_HAVE_AVX2_PATH
-    static int use = -1;
-    if (use < 0) {
-        const char *env = getenv("NNFAST_SIMD");
-        use = (env && strcmp(env, "baseline") == 0) ? 0 : nn_cpu_has_avx2_fma();
-    }
-    return use;
+static inline int nn_use_avx2(void) { return nn_simd_level() >= 1; }
 #else
-    return 0;
+static inline int nn_use_avx2(void) { return 0; }
 #endif
-}
 
 #ifdef NN_HAVE_AVX2_PATH
 #define DISPATCH(dtype, call_d, call_f, call_d2, call_f2) \
@@ -161,19 +154,7 @@ void nn_dense_backward(int dtype, const void *A, nn_size lda, nn_size B, const v
 /* network3's fully connected layers at small mini-batches (dense_fc3.h) */
 /* 1: the CPU (and the OS) has AVX-512 F/DQ/BW/VL, and the AVX2 path is in use (NNFAST_SIMD=baseline
  * turns both off). */
-static int nn_use_avx512(void) {
-#ifdef NN_HAVE_AVX2_PATH
-    static int use = -1;
-    if (use < 0) {
-        __builtin_cpu_init();
-        use = nn_use_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
-    }
-    return use;
-#else
-    return 0;
-#endif
-}
+static inline int nn_use_avx512(void) { return nn_simd_level() >= 2; }
 
 void nn_fc3_forward(int dtype, const void *x, const void *w, void *z, double scale, nn_size nb, nn_size I, nn_size O,
                     nn_size lo, nn_size hi) {

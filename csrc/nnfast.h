@@ -38,6 +38,7 @@ int nn_omp_max_threads(void);         /* omp_get_max_threads(), or 1 */
 int nn_install_fork_handler(void);    /* release OpenMP's threads before fork() (once; 0 on success) */
 const char *nn_simd_name(void);       /* instruction set the dense kernels dispatch to */
 int nn_cpu_has_avx2_fma(void);        /* run-time CPU check, x86 only (0 elsewhere) */
+int nn_simd_level(void);              /* kernels to use: 0 baseline, 1 AVX2+FMA, 2 also AVX-512 (config.c) */
 
 /* ---- threads decided where the waiting happens (threads.c; the idea is at its top) ---- */
 double nn_now(void);                  /* monotonic seconds */
