@@ -24,8 +24,9 @@ static inline uint64_t nn_keep_threshold(double p) {
 }
 
 /* keep[k] = 1 or 0 for units u0 .. u0 + n of example a: the hash of rng.h's nn_hash4 from the units'
- * own hashes hu[k] = nn_splitmix64(u0 + k).  Integer operations only, written for the vectoriser. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !NN_PORTABLE_C && defined(__ELF__)
+ * own hashes hu[k] = nn_splitmix64(u0 + k).  Integer operations only, written for the vectoriser;
+ * GCC 12 on (which knows arch=x86-64-v4 in target_clones) clones it per instruction set. */
+#if defined(__GNUC__) && __GNUC__ >= 12 && !defined(__clang__) && defined(__x86_64__) && !NN_PORTABLE_C && defined(__ELF__)
 __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #endif
 static void nn_keep_units(uint64_t seed, uint64_t stream, uint64_t a, const uint64_t *hu, uint64_t thr,
