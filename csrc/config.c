@@ -55,7 +55,8 @@ int nn_cpu_has_avx2_fma(void) {
 
 /* The instruction sets the kernels may use, decided once: 0 the baseline, 1 AVX2+FMA, 2 AVX2+FMA and
  * AVX-512 F/DQ/BW/VL (network3's fc forward product only).  NNFAST_SIMD=baseline in the
- * environment forces 0 (tests hold the baseline kernels to the same answers). */
+ * environment forces 0 (tests hold the baseline kernels to the same answers), NNFAST_SIMD=avx2 at
+ * most 1 (tests hold the AVX-512 kernel to the AVX2 one's bits). */
 int nn_simd_level(void) {
     static int level = -1;
     if (level < 0) {
@@ -64,7 +65,7 @@ int nn_simd_level(void) {
         if (!(env && strcmp(env, "baseline") == 0) && nn_cpu_has_avx2_fma()) {
             l = 1;
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !NN_PORTABLE_C
-            if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+            if (!(env && strcmp(env, "avx2") == 0) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
                 l = 2;
 #endif

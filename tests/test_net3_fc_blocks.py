@@ -96,3 +96,43 @@ def test_dropout_threshold_is_exactly_u_at_least_p():
         mask, xd = _net3.k_dropout_forward(x, p, seed, stream, first)
         np.testing.assert_array_equal(mask.astype(bool), u >= p)
         np.testing.assert_array_equal(xd, x * mask)
+
+
+WIDE_CHILD = r'''
+import hashlib, sys
+import numpy as np
+import nnfast
+from nnfast import _core, network3 as n3
+np.random.seed(3)
+net = n3.Network([n3.FullyConnectedLayer(n_in=300, n_out=1003, activation_fn=n3.ReLU),
+                  n3.FullyConnectedLayer(n_in=1003, n_out=1003, activation_fn=n3.ReLU, p_dropout=0.5),
+                  n3.SoftmaxLayer(n_in=1003, n_out=10, p_dropout=0.5)], 10, dtype=sys.argv[1])
+rng = np.random.default_rng(4)
+x, y = rng.random((60, 300)).astype(sys.argv[1]), rng.integers(0, 10, 60)
+with nnfast.num_threads(2):
+    net.SGD((x, y), 2, 10, 0.05, None, None)
+h = hashlib.sha256()
+for layer in net.layers:
+    h.update(np.ascontiguousarray(layer.w).tobytes()); h.update(np.ascontiguousarray(layer.b).tobytes())
+print(_core.simd_level(), h.hexdigest())
+'''
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_avx512_forward_gives_the_avx2_bits(dtype):
+    """The fc forward product's AVX-512 instantiation (chosen on CPUs that have it) against the AVX2
+    one (NNFAST_SIMD=avx2), each in a child process: the same weights to the bit after training."""
+    import subprocess
+    import sys
+    from conftest import child_env
+    from nnfast import _core
+    if _core.simd_level() < 2:
+        pytest.skip("this CPU has no AVX-512 (F/DQ/BW/VL): the AVX-512 kernel never runs here")
+    out = {}
+    for simd in ("avx2", None):
+        r = subprocess.run([sys.executable, "-c", WIDE_CHILD, dtype], env=child_env(NNFAST_SIMD=simd),
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        out[simd] = r.stdout.strip().splitlines()[-1].split()
+    assert out["avx2"][0] == "1" and out[None][0] == "2"
+    assert out["avx2"][1] == out[None][1]

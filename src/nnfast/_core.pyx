@@ -12,6 +12,7 @@ cdef extern from "nnfast.h":
     int nn_openmp_enabled() nogil
     int nn_omp_max_threads() nogil
     const char *nn_simd_name() nogil
+    int nn_simd_level() nogil
     int nn_install_fork_handler() nogil
     void nn_gov_set_mode(int mode) nogil
     ctypedef struct nn_gov:
@@ -57,6 +58,11 @@ def gov_state(int kind):
     cdef double a, b, c
     nn_gov_saved_stats(kind, &a, &b, &c)
     return nn_gov_saved_threads(kind), int(a), b, int(c)
+
+
+def simd_level():
+    """The kernels' instruction set: 0 baseline, 1 AVX2+FMA, 2 also AVX-512 (NNFAST_SIMD caps it)."""
+    return nn_simd_level()
 
 
 def simd_name():
