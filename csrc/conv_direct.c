@@ -22,8 +22,9 @@
  * path), then the shares are added in example order 0..nb-1 by slices of filters: the same numbers for
  * any thread count.
  *
- * Compiled for float and double (tmpl.h), and on x86-64 with GCC or Clang a second time for AVX2+FMA,
- * chosen at run time when the CPU has it (NNFAST_SIMD=baseline forces the baseline, as in dense.c).
+ * Compiled for float and double (tmpl.h), and on x86-64 with GCC or Clang a second time for AVX2+FMA
+ * and a third for AVX-512 (correlate's vectors 64 bytes wide), chosen at run time by config.c's
+ * nn_simd_level() (NNFAST_SIMD=baseline forces the baseline, NNFAST_SIMD=avx2 caps at AVX2).
  */
 #ifndef NN_TMPL
 #include <stdlib.h>
@@ -88,6 +89,29 @@ int nn3_conv_direct(size_t real_size, int dx, nn_size C, nn_size H, nn_size W, n
 #define NN_TMPL_ISA _avx2
 #define NN3_CD_ISA_PASS 1   /* the reduction is plain memory traffic: baseline only */
 #include "tmpl.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+/* A third instantiation for AVX-512 F/DQ/BW/VL: correlate takes 64-byte vectors (NN3_CD_WIDE) where
+ * they cover a row of outputs in fewer vectors than 32-byte ones (the book's first layer's 24-wide
+ * maps: 2 vectors of 16 floats, not 3 of 8; the input gradient's 12-wide maps at its second: 1, not
+ * 2), else it calls the AVX2 one; the filter gradient keeps the AVX2 code's 32-byte vectors (its lanes
+ * are the 5 columns of a filter row: wider vectors would only carry more zeros).  Each lane of
+ * correlate is one output's sum in the same (c, i, j) order, so every number is the AVX2 one. */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")
+#endif
+#undef NN_TMPL_ISA
+#define NN_TMPL_ISA _avx512
+#define NN3_CD_WIDE 1
+#include "tmpl.h"
+#undef NN3_CD_WIDE
 #undef NN3_CD_ISA_PASS
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -97,13 +121,8 @@ int nn3_conv_direct(size_t real_size, int dx, nn_size C, nn_size H, nn_size W, n
 #endif
 
 #ifdef NN3_CD_AVX2
-static inline int cd_use_avx2(void) { return nn_simd_level() >= 1; }
-#else
-static inline int cd_use_avx2(void) { return 0; }
-#endif
-
-#ifdef NN3_CD_AVX2
-#define CD_CALL(name, S, args) (cd_use_avx2() ? name##S##_avx2 args : name##S args)
+#define CD_CALL(name, S, args) \
+    (nn_simd_level() >= 2 ? name##S##_avx512 args : nn_simd_level() >= 1 ? name##S##_avx2 args : name##S args)
 #else
 #define CD_CALL(name, S, args) (name##S args)
 #endif
@@ -152,6 +171,34 @@ static inline S(cdv) S(cd_bcast)(real x) {   /* x times ones: one vbroadcast (0 
 #define CD_MADD(acc, a, b) ((acc) += (a) * (b))
 #define CD_LANE(v, l) ((v)[l])
 #endif
+/* correlate's vectors: CVL lanes, twice VL (64 bytes) in the AVX-512 instantiation; CD_NARROW(name):
+ * the 32-byte correlate it falls back on (the AVX2 instantiation's) */
+#ifdef NN3_CD_WIDE
+#define CVL (2 * VL)
+typedef real S(cdw) __attribute__((vector_size(64), aligned(sizeof(real)), may_alias));
+static inline S(cdw) S(cdw_load)(const real *p) { return *(const S(cdw) *)p; }
+static inline void S(cdw_store)(real *p, S(cdw) a) { *(S(cdw) *)p = a; }
+static inline S(cdw) S(cdw_bcast)(real x) {
+    S(cdw) v = {0};
+    return (v + 1) * x;
+}
+#define CDW S(cdw)
+#define CDW_LOAD S(cdw_load)
+#define CDW_STORE S(cdw_store)
+#define CDW_BCAST S(cdw_bcast)
+#if NN_TMPL_PASS == 1
+#define CD_NARROW(name) name##_f_avx2
+#else
+#define CD_NARROW(name) name##_d_avx2
+#endif
+#else
+#define CVL VL
+#define CDW S(cdv)
+#define CDW_LOAD S(cd_load)
+#define CDW_STORE S(cd_store)
+#define CDW_BCAST S(cd_bcast)
+#define CD_NARROW(name) S(name)
+#endif
 #define CDV S(cdv)
 #define FB NN3_CD_FB
 #define SB NN3_CD_SB
@@ -164,7 +211,8 @@ static inline S(cdv) S(cd_bcast)(real x) {   /* x times ones: one vbroadcast (0 
 
 /* out[o*ldo + y*OW + x] = sum_{c<C, i<KH, j<KW} wt(o,c,i,j) xp[(c*HP + y+i)*WP + x+j] for o < M maps,
  * y < OH, x < OW; wt(o,c,i,j) = w[o*so + c*sc + i*si + j*sj] (negative strides read w flipped).
- * xp's rows hold at least NX*VL + KW - 1 readable numbers (NX = ceil(OW / VL)).
+ * xp's rows hold at least NX*CVL + KW - 1 readable numbers (NX = ceil(OW / CVL)).  CD_CORRELATE picks
+ * it or CD_NARROW's for OW outputs a row, and cd_wp gives the rows' length for that pick.
  * Rows of xp's maps outside [rlo, rhi) are zeros: a block skips the filter rows i that read only
  * those (terms that are exact zeros; the input gradient's padding is 40% of its rows at the book's
  * second layer).  Each output is one sum in (c, i, j) order, whatever block it falls in.  Maps past M
@@ -173,11 +221,11 @@ static inline S(cdv) S(cd_bcast)(real x) {   /* x times ones: one vbroadcast (0 
 static void S(correlate)(const real *xp, nn_size C, nn_size HP, nn_size WP, nn_size rlo, nn_size rhi, const real *w,
                          nn_size so, nn_size sc, nn_size si, nn_size sj, real *out, nn_size ldo, nn_size M, nn_size OH,
                          nn_size OW, nn_size KH, nn_size KW) {
-    nn_size NX = (OW + VL - 1) / VL, nv = OH * NX;
+    nn_size NX = (OW + CVL - 1) / CVL, nv = OH * NX;
     for (nn_size o0 = 0; o0 < M; o0 += FB) {
         const real *wo[FB];
         for (int m = 0; m < FB; m++) wo[m] = w + (o0 + m < M ? o0 + m : M - 1) * so;
-        nn_size y0 = 0, x0 = 0;   /* vector v0 = y0*NX + x0/VL, followed without division */
+        nn_size y0 = 0, x0 = 0;   /* vector v0 = y0*NX + x0/CVL, followed without division */
         for (nn_size v0 = 0; v0 < nv; v0 += SB) {
             nn_size yv[SB], xv[SB], y = y0, xx = x0;
             const real *src[SB];
@@ -186,24 +234,24 @@ static void S(correlate)(const real *xp, nn_size C, nn_size HP, nn_size WP, nn_s
                 xv[s] = xx;
                 src[s] = xp + y * WP + xx;
                 if (v0 + s + 1 < nv) {   /* the next vector; past the last: repeat it */
-                    xx += VL;
-                    if (xx >= NX * VL) { xx = 0; y++; }
+                    xx += CVL;
+                    if (xx >= NX * CVL) { xx = 0; y++; }
                 }
             }
             y0 = y;
             x0 = xx;
             nn_size ilo = rlo - yv[SB - 1] > 0 ? rlo - yv[SB - 1] : 0, ihi = rhi - yv[0] < KH ? rhi - yv[0] : KH;
-            CDV acc[FB][SB];
+            CDW acc[FB][SB];
             for (int m = 0; m < FB; m++)
-                for (int s = 0; s < SB; s++) acc[m][s] = S(cd_bcast)(0);
+                for (int s = 0; s < SB; s++) acc[m][s] = CDW_BCAST(0);
             for (nn_size c = 0; c < C; c++)
                 for (nn_size i = ilo; i < ihi; i++) {
                     nn_size row = (c * HP + i) * WP, wk = c * sc + i * si;
                     for (nn_size j = 0; j < KW; j++) {
-                        CDV in[SB];
-                        for (int s = 0; s < SB; s++) in[s] = S(cd_load)(src[s] + row + j);
+                        CDW in[SB];
+                        for (int s = 0; s < SB; s++) in[s] = CDW_LOAD(src[s] + row + j);
                         for (int m = 0; m < FB; m++) {
-                            CDV wv = S(cd_bcast)(wo[m][wk + j * sj]);
+                            CDW wv = CDW_BCAST(wo[m][wk + j * sj]);
                             for (int s = 0; s < SB; s++) CD_MADD(acc[m][s], wv, in[s]);
                         }
                     }
@@ -211,10 +259,10 @@ static void S(correlate)(const real *xp, nn_size C, nn_size HP, nn_size WP, nn_s
             for (int m = 0; m < FB && o0 + m < M; m++)
                 for (int s = 0; s < SB && v0 + s < nv; s++) {
                     real *d = out + (o0 + m) * ldo + yv[s] * OW + xv[s];
-                    if (xv[s] + VL <= OW) {
-                        S(cd_store)(d, acc[m][s]);
+                    if (xv[s] + CVL <= OW) {
+                        CDW_STORE(d, acc[m][s]);
                     } else {
-                        real t[VL];
+                        real t[CVL];
                         memcpy(t, &acc[m][s], sizeof(t));
                         for (nn_size l = 0; l < OW - xv[s]; l++) d[l] = t[l];
                     }
@@ -222,6 +270,19 @@ static void S(correlate)(const real *xp, nn_size C, nn_size HP, nn_size WP, nn_s
         }
     }
 }
+
+/* CD_WIDE(n): whether correlate takes the wide vectors for rows of n outputs (fewer of them than of
+ * 32-byte ones); cd_wp: the padded row length it then reads, with KW-wide filters */
+#ifdef NN3_CD_WIDE
+#define CD_WIDE(n) (((n) + CVL - 1) / CVL < ((n) + VL - 1) / VL)
+#else
+#define CD_WIDE(n) 0
+#endif
+static inline nn_size S(cd_wp)(nn_size n, nn_size KW) {
+    nn_size vl = CD_WIDE(n) ? CVL : VL;
+    return (n + vl - 1) / vl * vl + KW - 1;
+}
+#define CD_CORRELATE(n) (CD_WIDE(n) ? S(correlate) : CD_NARROW(correlate))
 
 /* dst (C, rows, WP) = zeros with src (C, H, W) at row r0, column c0 of each map */
 NN3_NO_MEMCPY_IDIOM static void S(pad_copy)(const real *src, real *dst, nn_size C, nn_size H, nn_size W, nn_size rows,
@@ -242,14 +303,14 @@ static void S(cd_forward)(const real *x, const real *w, const real *bias, int ac
                           nn_size nb, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW, nn_size PH,
                           nn_size PW) {
     nn_size OH = H - KH + 1, OW = W - KW + 1, P = OH * OW, K = C * KH * KW, Q = OH / PH * (OW / PW);
-    nn_size WP = (OW + VL - 1) / VL * VL + KW - 1;
+    nn_size WP = S(cd_wp)(OW, KW);
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
     for (nn_size b = 0; b < nb; b++) {
         real xp[C * H * WP], maps[F * P];
         S(pad_copy)(x + b * C * H * W, xp, C, H, W, H, WP, 0, 0, H * W);
-        S(correlate)(xp, C, H, WP, 0, H, w, K, KH * KW, KW, 1, maps, P, F, OH, OW, KH, KW);
+        CD_CORRELATE(OW)(xp, C, H, WP, 0, H, w, K, KH * KW, KW, 1, maps, P, F, OH, OW, KH, KW);
         CD_BASE(nn3_pool_act_example)(maps, P, z + b * F * Q, a + b * F * Q, bias, act, arg + b * F * Q, F, OH, OW,
                                       PH, PW);
     }
@@ -274,7 +335,7 @@ NN3_NO_MEMCPY_IDIOM static void S(cd_backward)(real *da, const real *z, const re
                            const real *w, real *part, real *dx, nn_size nb, nn_size C, nn_size H, nn_size W,
                            nn_size F, nn_size KH, nn_size KW, nn_size Q) {
     nn_size OW = W - KW + 1, K = C * KH * KW, NV = (KW + VL - 1) / VL, R = C * KH * NV, WP = OW - 1 + NV * VL;
-    nn_size HP = dx ? H - KH + 1 + 2 * (KH - 1) : 1, WD = dx ? (W + VL - 1) / VL * VL + KW - 1 : 1;
+    nn_size HP = dx ? H - KH + 1 + 2 * (KH - 1) : 1, WD = dx ? S(cd_wp)(W, KW) : 1;
     int32_t pos[(H - KH + 1) * OW], dpos[(H - KH + 1) * OW];   /* a winner y*OW + x's place in x's copy, dp */
     for (nn_size y = 0; y < H - KH + 1; y++)
         for (nn_size xx = 0; xx < OW; xx++) {
@@ -321,7 +382,7 @@ NN3_NO_MEMCPY_IDIOM static void S(cd_backward)(real *da, const real *z, const re
             memset(dp, 0, (size_t)(F * HP * WD) * sizeof(real));
             for (nn_size f = 0; f < F; f++)
                 for (nn_size q = 0; q < Q; q++) dp[f * HP * WD + dpos[g[f * Q + q]]] = dz[f * Q + q];
-            S(correlate)(dp, F, HP, WD, KH - 1, HP - (KH - 1), w + (KH - 1) * KW + KW - 1, KH * KW, K, -KW, -1, dx + b * C * H * W, H * W, C,
+            CD_CORRELATE(W)(dp, F, HP, WD, KH - 1, HP - (KH - 1), w + (KH - 1) * KW + KW - 1, KH * KW, K, -KW, -1, dx + b * C * H * W, H * W, C,
                          H, W, KH, KW);
         }
     }
@@ -356,6 +417,14 @@ static void S(reduce_impl)(const real *part, real *gw, const real *dz, real *gb,
 #undef SB
 #undef RB
 #undef CD_BASE
+#undef CVL
+#undef CDW
+#undef CDW_LOAD
+#undef CDW_STORE
+#undef CDW_BCAST
+#undef CD_NARROW
+#undef CD_CORRELATE
+#undef CD_WIDE
 #undef CD_MADD
 #undef CD_LANE
 #endif

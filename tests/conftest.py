@@ -26,6 +26,25 @@ def child_env(**extra):
     return env
 
 
+def avx512_and_avx2_outputs(code, *args):
+    """Run the Python ``code`` (which prints ``_core.simd_level()`` then a hash last) in two child
+    processes, AVX-512 kernels (the default) and NNFAST_SIMD=avx2; return the two hashes after checking
+    each child ran the instruction set it was meant to.  Skips where the AVX-512 kernels never run."""
+    import subprocess
+    import sys
+    from nnfast import _core
+    if _core.simd_level() < 2:
+        pytest.skip("AVX-512 kernels not in use: no AVX-512 F/DQ/BW/VL here, or NNFAST_SIMD caps them")
+    out = {}
+    for simd in ("avx2", None):
+        r = subprocess.run([sys.executable, "-c", code, *args], env=child_env(NNFAST_SIMD=simd),
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        out[simd] = r.stdout.strip().splitlines()[-1].split()
+    assert out["avx2"][0] == "1" and out[None][0] == "2"
+    return out[None][1], out["avx2"][1]
+
+
 def data_root():
     root = os.environ.get("NNFAST_DATA")
     return root if root and os.path.isdir(root) else None

@@ -203,6 +203,51 @@ def test_baseline_instruction_set_agrees_with_the_reference():
     assert float(r.stdout.strip().splitlines()[-1]) < 1.0
 
 
+WIDE_CHILD = r'''
+import hashlib, sys
+import numpy as np
+import nnfast
+from nnfast import _core, _net3, network3 as n3
+_net3.conv_lowering("direct")
+dtype, B = sys.argv[1], 10
+nets = [lambda: [n3.ConvPoolLayer(filter_shape=(5, 1, 5, 4), image_shape=(B, 1, 13, 30), poolsize=(2, 3),
+                                  activation_fn=n3.sigmoid),
+                 n3.FullyConnectedLayer(n_in=5 * 4 * 9, n_out=12, activation_fn=n3.sigmoid),
+                 n3.SoftmaxLayer(n_in=12, n_out=4)],
+        lambda: [n3.ConvPoolLayer(filter_shape=(6, 2, 3, 3), image_shape=(B, 2, 12, 27), poolsize=(2, 2),
+                                  activation_fn=n3.ReLU),
+                 n3.ConvPoolLayer(filter_shape=(7, 6, 3, 3), image_shape=(B, 6, 5, 12), poolsize=(1, 1),
+                                  activation_fn=n3.ReLU),
+                 n3.FullyConnectedLayer(n_in=7 * 3 * 10, n_out=10, activation_fn=n3.ReLU),
+                 n3.SoftmaxLayer(n_in=10, n_out=4)]]
+h = hashlib.sha256()
+for seed, layers in enumerate(nets):
+    np.random.seed(seed)   # before the layers: they draw their weights and biases
+    layers = layers()
+    net = n3.Network(layers, B, dtype=dtype)
+    rng = np.random.default_rng(seed)
+    for layer in net.layers:   # the softmax layer starts at zero: give it weights
+        layer.w[...] = rng.normal(scale=0.4, size=layer.w.shape)
+    x, y = rng.random((40, layers[0].n_in)).astype(dtype), rng.integers(0, 4, 40)
+    with nnfast.num_threads(2):
+        net.SGD((x, y), 1, B, 0.1, None, None)
+    for layer in net.layers:
+        h.update(np.ascontiguousarray(layer.w).tobytes()); h.update(np.ascontiguousarray(layer.b).tobytes())
+print(_core.simd_level(), h.hexdigest())
+'''
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_avx512_direct_kernels_give_the_avx2_bits(dtype):
+    """The direct kernels' AVX-512 instantiation (64-byte vectors in correlate: the forward pass of a
+    first layer with 27 outputs a row, and the input gradient of a second layer 12 wide, tails and
+    all) against the AVX2 one (NNFAST_SIMD=avx2), each in a child process: the same weights to the
+    bit after 4 mini-batches of training."""
+    from conftest import avx512_and_avx2_outputs
+    wide, avx2 = avx512_and_avx2_outputs(WIDE_CHILD, dtype)
+    assert wide == avx2
+
+
 @pytest.mark.parametrize("bad", ["blas", "", None.__class__.__name__])
 def test_conv_lowering_rejects_unknown_modes(bad):
     before = _net3.conv_lowering()

@@ -122,17 +122,6 @@ print(_core.simd_level(), h.hexdigest())
 def test_avx512_forward_gives_the_avx2_bits(dtype):
     """The fc forward product's AVX-512 instantiation (chosen on CPUs that have it) against the AVX2
     one (NNFAST_SIMD=avx2), each in a child process: the same weights to the bit after training."""
-    import subprocess
-    import sys
-    from conftest import child_env
-    from nnfast import _core
-    if _core.simd_level() < 2:
-        pytest.skip("this CPU has no AVX-512 (F/DQ/BW/VL): the AVX-512 kernel never runs here")
-    out = {}
-    for simd in ("avx2", None):
-        r = subprocess.run([sys.executable, "-c", WIDE_CHILD, dtype], env=child_env(NNFAST_SIMD=simd),
-                           capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, r.stderr
-        out[simd] = r.stdout.strip().splitlines()[-1].split()
-    assert out["avx2"][0] == "1" and out[None][0] == "2"
-    assert out["avx2"][1] == out[None][1]
+    from conftest import avx512_and_avx2_outputs
+    wide, avx2 = avx512_and_avx2_outputs(WIDE_CHILD, dtype)
+    assert wide == avx2
