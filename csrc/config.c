@@ -54,9 +54,9 @@ int nn_cpu_has_avx2_fma(void) {
 }
 
 /* The instruction sets the kernels may use, decided once: 0 the baseline, 1 AVX2+FMA, 2 AVX2+FMA and
- * AVX-512 F/DQ/BW/VL (network3's fc forward product only).  NNFAST_SIMD=baseline in the
- * environment forces 0 (tests hold the baseline kernels to the same answers), NNFAST_SIMD=avx2 at
- * most 1 (tests hold the AVX-512 kernel to the AVX2 one's bits). */
+ * AVX-512 F/DQ/BW/VL (network3's fc forward product, and conv_direct.c's correlate).  NNFAST_SIMD=baseline
+ * in the environment forces 0 (tests hold the baseline kernels to the same answers), NNFAST_SIMD=avx2
+ * at most 1 (tests hold the AVX-512 kernels to the AVX2 ones' bits). */
 int nn_simd_level(void) {
     static int level = -1;
     if (level < 0) {
