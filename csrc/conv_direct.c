@@ -79,21 +79,12 @@ int nn3_conv_direct(size_t real_size, int dx, nn_size C, nn_size H, nn_size W, n
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !NN_PORTABLE_C
 #define NN3_CD_AVX2 1
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+NN_ISA_BEGIN("avx2,fma")
 #undef NN_TMPL_ISA
 #define NN_TMPL_ISA _avx2
 #define NN3_CD_ISA_PASS 1   /* the reduction is plain memory traffic: baseline only */
 #include "tmpl.h"
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+NN_ISA_END
 
 /* A third instantiation for AVX-512 F/DQ/BW/VL: correlate takes 64-byte vectors (NN3_CD_WIDE) where
  * they cover a row of outputs in fewer vectors than 32-byte ones (the book's first layer's 24-wide
@@ -105,23 +96,14 @@ int nn3_conv_direct(size_t real_size, int dx, nn_size C, nn_size H, nn_size W, n
  * alternating child processes, two rounds of medians of 3 and 4, load 1.5-2.2 on 2 cores): seconds per
  * epoch 2-6% lower on conv1, 4-8% on conv2relu, at mini-batches 10 and 64; blocks of 6 vectors (24 of
  * the 32 registers) instead of 3 measured no different. */
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")
-#endif
+NN_ISA_BEGIN("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")
 #undef NN_TMPL_ISA
 #define NN_TMPL_ISA _avx512
 #define NN3_CD_WIDE 1
 #include "tmpl.h"
 #undef NN3_CD_WIDE
 #undef NN3_CD_ISA_PASS
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+NN_ISA_END
 #endif
 
 #ifdef NN3_CD_AVX2

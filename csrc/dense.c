@@ -22,42 +22,24 @@
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !NN_PORTABLE_C
 #define NN_HAVE_AVX2_PATH 1
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+NN_ISA_BEGIN("avx2,fma")
 
 #undef NN_TMPL_ISA
 #define NN_TMPL_ISA _avx2
 #include "tmpl.h"
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+NN_ISA_END
 
 /* A third instantiation for AVX-512, of network3's forward product alone (nn_fc3_forward; dense_fc3.h
  * without dense_impl.h): its kernel takes 64-byte vectors there (NN_FC3_WIDE), twice the
  * multiply-adds per instruction with the same numbers (its lanes are independent). */
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")
-#endif
+NN_ISA_BEGIN("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")
 #undef NN_TMPL_ISA
 #define NN_TMPL_ISA _avx512
 #define NN_FC3_WIDE 1
 #include "tmpl.h"
 #undef NN_FC3_WIDE
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+NN_ISA_END
 #endif
 
 /* 1: use the AVX2+FMA instantiation (config.c's nn_simd_level decides, once). */

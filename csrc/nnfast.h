@@ -39,6 +39,16 @@ int nn_install_fork_handler(void);    /* release OpenMP's threads before fork() 
 const char *nn_simd_name(void);       /* instruction set the dense kernels dispatch to */
 int nn_cpu_has_avx2_fma(void);        /* run-time CPU check, x86 only (0 elsewhere) */
 int nn_simd_level(void);              /* kernels to use: 0 baseline, 1 AVX2+FMA, 2 also AVX-512 (config.c) */
+/* NN_ISA_BEGIN("avx2,fma") ... NN_ISA_END: the code between is compiled for that instruction set
+ * (GCC's target pragma, clang's attribute push); nn_simd_level() decides at run time whether it runs. */
+#define NN_PRAGMA_(...) _Pragma(#__VA_ARGS__)
+#if defined(__clang__)
+#define NN_ISA_BEGIN(t) NN_PRAGMA_(clang attribute push(__attribute__((target(t))), apply_to = function))
+#define NN_ISA_END NN_PRAGMA_(clang attribute pop)
+#else
+#define NN_ISA_BEGIN(t) NN_PRAGMA_(GCC push_options) NN_PRAGMA_(GCC target(t))
+#define NN_ISA_END NN_PRAGMA_(GCC pop_options)
+#endif
 
 /* ---- threads decided where the waiting happens (threads.c; the idea is at its top) ---- */
 double nn_now(void);                  /* monotonic seconds */
