@@ -45,6 +45,22 @@ def avx512_and_avx2_outputs(code, *args):
     return out[None][1], out["avx2"][1]
 
 
+def assert_same_on_thread_counts(make_net, train, x):
+    """A network3 made by make_net() and trained by train(net) on 1, 2 and 3 threads: its parameters and
+    feedforward(x) afterwards are the same to the bit (work is cut by shape, never by thread count)."""
+    if not nnfast._config._core.openmp_enabled():
+        pytest.skip("serial build")
+    res = []
+    for t in (1, 2, 3):
+        net = make_net()
+        with nnfast.num_threads(t):
+            train(net)
+            res.append([p.copy() for p in net.params] + [net.feedforward(x)])
+    for other in res[1:]:
+        for a, b in zip(res[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
 def data_root():
     root = os.environ.get("NNFAST_DATA")
     return root if root and os.path.isdir(root) else None
