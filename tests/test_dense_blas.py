@@ -178,9 +178,10 @@ def test_update_mini_batch_of_40_matches_the_reference(real, taken, kw):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_a_diverging_run_stops_where_the_small_path_stops(dtype):
+@pytest.mark.parametrize("mbs", [40, 80])
+def test_a_diverging_run_stops_where_the_small_path_stops(dtype, mbs):
     """An infinite weighted input or delta ends training at the same mini-batch, with the same
-    message, as on the small-batch kernels."""
+    message, as on the small-batch kernels (at 80 the rows go through in two pieces)."""
     rng = np.random.default_rng(2)
     X, y = (rng.random((400, 20)) * 10).astype(dtype), rng.integers(0, 5, 400)
     eta = 1e308 if dtype == np.float64 else 1e38
@@ -192,7 +193,7 @@ def test_a_diverging_run_stops_where_the_small_path_stops(dtype):
             net = network.Network([20, 15, 5], dtype=dtype)
             random.seed(2)
             with pytest.raises(nnfast.TrainingDiverged) as info:
-                _run(net, (X, y), 2, 40, eta, np_seed=None)
+                _run(net, (X, y), 2, mbs, eta, np_seed=None)
         finally:
             _core.set_train_path("auto")
         runs.append((str(info.value), info.value.epoch, info.value.mini_batch))
@@ -204,20 +205,22 @@ def test_a_diverging_run_stops_where_the_small_path_stops(dtype):
 
 @needs_openmp
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("mbs,mu", [(32, 0.3), (32, 0.0), (300, 0.3), (300, 0.0)])
-def test_one_or_two_threads_give_the_same_bits(dtype, mbs, mu):
+@pytest.mark.parametrize("mbs,mu,width", [(32, 0.3, 60), (32, 0.0, 60), (300, 0.3, 60), (300, 0.0, 60),
+                                          (100, 0.0, 200)])
+def test_one_or_two_threads_give_the_same_bits(dtype, mbs, mu, width):
     """Two threads, and a count switching after every mini-batch, change no number; at 300 the
     products are cut in pieces (and the last mini-batch of 2013 % 300 = 213 rows is not); at 32
-    without momentum the update is fused into the weight products."""
+    and 100 without momentum the update is fused into the weight products, and at 100 with 200
+    inputs the rows go forward in two pieces and the first layer's update in two column slices."""
     rng = np.random.default_rng(1)
-    X, y = rng.random((2013, 60)).astype(dtype), rng.integers(0, 10, 2013)
+    X, y = rng.random((2013, width)).astype(dtype), rng.integers(0, 10, 2013)
     runs = []
     for t, cycle in ((1, False), (2, False), (2, True)):
         with nnfast.num_threads(t, adapt=False):
             if cycle:
                 _config.set_thread_mode(_core.CYCLE)     # num_threads' exit restores the mode
             np.random.seed(5)
-            net = network2.Network([60, 130, 40, 10], cost=network2.CrossEntropyCost, dtype=dtype)
+            net = network2.Network([width, 130, 40, 10], cost=network2.CrossEntropyCost, dtype=dtype)
             random.seed(6)
             _run(net, (X, y), 2, mbs, 0.5, lmbda=1.0, mu=mu, p_dropout=0.2, np_seed=7)
         runs.append(_params(net) + (net._velocity_w + net._velocity_b if mu else []))
