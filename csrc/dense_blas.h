@@ -25,13 +25,17 @@
  * each element is computed by the same code whoever does it.
  * Mini-batches of at most NN_BLAS_CHUNK rows under the plain rule (one piece: fused) take
  * blas_split_body instead, so that a second thread has work there too: rows forward and back in
- * pieces of at least NN_BLAS_SPLIT_ROWS, a barrier, then each layer's fused update in column
- * slices of W; from 2 NN_BLAS_SPLIT_ROWS rows on.  Measured against the one-piece loop
- * (network2, [784,30,10] and [784,100,10], one epoch of 60,000, float32 and float64, medians of 3
- * alternated processes, threads fixed, 2026-11-29): at mini-batch 64 and 100 two threads take
- * 0.56x to 0.74x the time, one thread 0.75x to 0.78x for [784,30,10] at 64 (each 32-row product
- * takes OpenBLAS's small-matrix kernel) and 1.03x to 1.16x elsewhere (W packed once per piece of
- * rows); at 32 (one piece of rows, the update alone cut) one thread 1.05x, two no faster.
+ * pieces (blas_split_shape), a barrier, then each layer's fused update in column slices of W;
+ * from two pieces of rows on.  Measured against the one-piece loop (network2, cross-entropy, one
+ * epoch of 60,000 rows, medians of 3 alternated processes, threads fixed, 2026-11-29):
+ *                       mbs 32, 1 / 2 threads     mbs 100, 1 / 2 threads
+ *   [784,30,10]   f64   1.02 / 0.82               0.84 / 0.58
+ *                 f32   1.05 / 0.94               0.79 / 0.58
+ *   [784,100,10]  f64   (one piece: unchanged)    1.04 / 0.60
+ *                 f32                             1.10 / 0.67
+ * (two threads against the one-piece loop on two, whose second thread waits; against it on one
+ * thread, [784,100,10] at 100 takes 0.68x to 0.76x.  The one-thread cost of [784,100,10]: W packed
+ * once per piece of rows.)
  */
 
 #include "gemm_rm.h"
@@ -194,26 +198,34 @@ static void S(blas_update_cols)(const nn_dense_net *net, const S(nn_upd) *u, con
     }
 }
 
-/* Pieces of blas_split_body's two steps: rows of a mini-batch, columns of a W. */
-#ifndef NN_BLAS_SPLIT_ROWS
-#define NN_BLAS_SPLIT_ROWS 32   /* rows of a forward-and-deltas piece, at least */
-#endif
-#ifndef NN_BLAS_SPLIT_COLS
-#define NN_BLAS_SPLIT_COLS 64   /* columns of W per update piece, at least */
-#endif
+/* Pieces of blas_split_body's two steps: rows of a mini-batch, columns of a W.  Two settings, by
+ * the widest layer (as nn_dense_train_uses_blas chooses the path): nets of at most 64 units go in
+ * up to 8 pieces small enough for OpenBLAS's small-matrix kernels (no packing; [784,30,10] at
+ * mini-batch 100: 0.79x to 0.85x the time of two pieces on one thread, 0.87x to 0.96x on two),
+ * wider ones in two (8 pieces of [784,100,10] took 1.07x to 1.21x the time of two). */
+typedef struct { nn_size rows, cols; int max; } S(blas_split_t);
+
+static inline S(blas_split_t) S(blas_split_shape)(const nn_dense_net *net) {
+    nn_size widest = 0;
+    for (int l = 1; l <= net->L; l++) widest = net->sizes[l] > widest ? net->sizes[l] : widest;
+    S(blas_split_t) narrow = {12, 96, 8}, wide = {32, 64, NN_BLAS_PARTS};   /* at least rows, cols */
+    return widest <= 64 ? narrow : wide;
+}
+
+/* Layers whose update has fewer multiply-adds stay in one piece. */
 #ifndef NN_BLAS_SPLIT_MACS
-#define NN_BLAS_SPLIT_MACS (1 << 20)   /* multiply-adds of a layer's update before it is cut */
+#define NN_BLAS_SPLIT_MACS (1 << 20)
 #endif
 
 /* The column slices of layer l's update at a mini-batch of B rows. */
-static inline nn_size S(blas_split_cols)(const nn_dense_net *net, int l, nn_size B) {
+static inline nn_size S(blas_split_cols)(const nn_dense_net *net, S(blas_split_t) sp, int l, nn_size B) {
     const nn_size J = net->sizes[l], K = net->sizes[l - 1];
-    return (double)B * (double)J * (double)K < NN_BLAS_SPLIT_MACS ? 1 : nn3_parts(K, NN_BLAS_SPLIT_COLS, NN_BLAS_PARTS);
+    return (double)B * (double)J * (double)K < NN_BLAS_SPLIT_MACS ? 1 : nn3_parts(K, sp.cols, sp.max);
 }
 
 /* Thread t: mini-batches from mb0 on, each of one chunk under the plain rule (blas_chunk's fuse),
  * in two steps with a barrier after each, so that a second thread has work below 256 rows:
- *   1. rows: pieces of at least NN_BLAS_SPLIT_ROWS rows, each forward and back to its deltas D_l
+ *   1. rows: pieces of blas_split_shape's rows, each forward and back to its deltas D_l
  *      (blas_chunk, q = -1): a row needs no other row, so no barrier between the layers;
  *   2. columns: every W_l <- c1 W_l - c2 D_l^T A_{l-1} in column slices (blas_update_cols; slice 0
  *      also updates b_l), handed out round robin, layer 1's first.
@@ -225,15 +237,16 @@ static uint64_t S(blas_split_body)(void *ctx, nn_gov *gov, int t, int nth, nn_si
     const nn_dense_net *net = c->net;
     const nn_dense_sgd *o = c->o;
     const nn_size n = o->n, mbs = o->mbs, nmb = (n + mbs - 1) / mbs;
+    const S(blas_split_t) sp = S(blas_split_shape)(net);
     (void)nth;
     for (nn_size mb = mb0; mb < nmb; mb++) {
         const nn_size start = mb * mbs, B = (n - start) < mbs ? (n - start) : mbs;
         const int64_t *ord = o->order + start;
-        const nn_size pieces = nn3_parts(B, NN_BLAS_SPLIT_ROWS, NN_BLAS_PARTS);
+        const nn_size pieces = nn3_parts(B, sp.rows, sp.max);
         S(nn_upd) uw, ub;
         S(upd_rules)(o, (double)B, &uw, &ub);
         nn_size tasks = 0;
-        for (int l = 1; l <= net->L; l++) tasks += S(blas_split_cols)(net, l, B);
+        for (int l = 1; l <= net->L; l++) tasks += S(blas_split_cols)(net, sp, l, B);
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
@@ -249,7 +262,7 @@ static uint64_t S(blas_split_body)(void *ctx, nn_gov *gov, int t, int nth, nn_si
         for (nn_size q = 0; q < tasks; q++) {
             int l = 1;
             nn_size i = q, parts;
-            while (i >= (parts = S(blas_split_cols)(net, l, B))) i -= parts, l++;
+            while (i >= (parts = S(blas_split_cols)(net, sp, l, B))) i -= parts, l++;
             const nn_size K = net->sizes[l - 1];
             S(blas_update_cols)(net, &uw, &ub, l, B, nn3_part_lo(K, parts, i), nn3_part_lo(K, parts, i + 1), i == 0);
         }
@@ -339,7 +352,7 @@ static nn_size S(train_epoch_blas)(const nn_dense_net *net, const nn_dense_sgd *
     S(upd_rules)(o, (double)mbs, &uw, &ub);
     /* every mini-batch fused in blas_body, and two pieces of rows (below, one thread could only
      * help with the update: measured 1.05x the time on one thread, no faster on two) */
-    const int split = mbs <= NN_BLAS_CHUNK && mbs >= 2 * NN_BLAS_SPLIT_ROWS && uw.mode == UPD_PLAIN;
+    const int split = mbs <= NN_BLAS_CHUNK && mbs >= 2 * S(blas_split_shape)(net).rows && uw.mode == UPD_PLAIN;
     const nn_size done = nn_gov_run(NN_GOV_DENSE_TRAIN, o->nthreads < 1 ? 1 : o->nthreads,
                                     S(train_key)(net, mbs, 2 * net->dtype + (o->x_dtype == net->dtype) + 4 * use_mask + 8),
                                     0, (o->n + mbs - 1) / mbs, 0, split ? S(blas_split_body) : S(blas_body), &c);

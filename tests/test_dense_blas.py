@@ -203,24 +203,28 @@ def test_a_diverging_run_stops_where_the_small_path_stops(dtype, mbs):
 
 # ------------------------------------------------------------------ threads
 
+WIDE, NARROW = [60, 130, 40, 10], [400, 60, 40, 10]
+
+
 @needs_openmp
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("mbs,mu,width", [(32, 0.3, 60), (32, 0.0, 60), (300, 0.3, 60), (300, 0.0, 60),
-                                          (100, 0.0, 200)])
-def test_one_or_two_threads_give_the_same_bits(dtype, mbs, mu, width):
+@pytest.mark.parametrize("mbs,mu,sizes", [(32, 0.3, WIDE), (32, 0.0, WIDE), (300, 0.3, WIDE), (300, 0.0, WIDE),
+                                          (100, 0.0, [200, 130, 40, 10]), (100, 0.0, NARROW)])
+def test_one_or_two_threads_give_the_same_bits(dtype, mbs, mu, sizes):
     """Two threads, and a count switching after every mini-batch, change no number; at 300 the
     products are cut in pieces (and the last mini-batch of 2013 % 300 = 213 rows is not); at 32
-    and 100 without momentum the update is fused into the weight products, and at 100 with 200
-    inputs the rows go forward in two pieces and the first layer's update in two column slices."""
+    and 100 without momentum the update is fused into the weight products, and at 100 the rows
+    go forward in pieces (two; eight for a net of at most 64 units) and the first layer's update
+    in column slices (two; four of 400 inputs)."""
     rng = np.random.default_rng(1)
-    X, y = rng.random((2013, width)).astype(dtype), rng.integers(0, 10, 2013)
+    X, y = rng.random((2013, sizes[0])).astype(dtype), rng.integers(0, 10, 2013)
     runs = []
     for t, cycle in ((1, False), (2, False), (2, True)):
         with nnfast.num_threads(t, adapt=False):
             if cycle:
                 _config.set_thread_mode(_core.CYCLE)     # num_threads' exit restores the mode
             np.random.seed(5)
-            net = network2.Network([width, 130, 40, 10], cost=network2.CrossEntropyCost, dtype=dtype)
+            net = network2.Network(sizes, cost=network2.CrossEntropyCost, dtype=dtype)
             random.seed(6)
             _run(net, (X, y), 2, mbs, 0.5, lmbda=1.0, mu=mu, p_dropout=0.2, np_seed=7)
         runs.append(_params(net) + (net._velocity_w + net._velocity_b if mu else []))
