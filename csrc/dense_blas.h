@@ -8,7 +8,7 @@
  * making, whose comment in dense.c gives the measured crossover).
  *
  * A mini-batch of B rows is cut into pieces (nn3_parts: at most NN_BLAS_PARTS, fixed by B), a
- * piece into chunks of at most NN_BLAS_CHUNK rows (fixed by the piece), and each chunk goes
+ * piece into chunks of at most blas_shape's chunk rows (fixed by the piece), and each chunk goes
  * through the whole net while its rows are in cache (A_0: the chunk's gathered input rows):
  *   forward   Z_l = A_{l-1} W_l^T (+ b_l, act: bias_act_rows; dropout mask) gemm_rows
  *   output    A_L, D_L = output_act / output_delta row by row
@@ -25,7 +25,7 @@
  * each element is computed by the same code whoever does it.
  * Mini-batches of at most NN_BLAS_CHUNK rows under the plain rule (one piece: fused) take
  * blas_split_body instead, so that a second thread has work there too: rows forward and back in
- * pieces (blas_split_shape), a barrier, then each layer's fused update in column slices of W;
+ * pieces (blas_shape), a barrier, then each layer's fused update in column slices of W;
  * from two pieces of rows on.  Measured against the one-piece loop (network2, cross-entropy, one
  * epoch of 60,000 rows, medians of 3 alternated processes, threads fixed, 2026-11-29):
  *                       mbs 32, 1 / 2 threads     mbs 100, 1 / 2 threads
@@ -44,13 +44,31 @@
  * piece (a second one packs W again and was 5-15% slower at mbs 32/100, on one thread and on
  * two: a second thread was seldom free); chunks of about 128 rows keep a chunk's inputs and
  * activations in L2 between the products that read them (at mbs 1000 up to 25% faster than one
- * product per piece, never slower). */
+ * product per piece, never slower; blas_shape takes 32 for narrow nets). */
 #ifndef NN_BLAS_MIN_ROWS
 #define NN_BLAS_PARTS 2       /* pieces of a mini-batch at most (grad_rows adds up to two) */
 #define NN_BLAS_MIN_ROWS 128  /* rows of a piece, at least */
 #define NN_BLAS_CHUNK 128     /* rows of a chunk, at most */
 #define NN_BLAS_UPD_ROWS 4    /* rows of W per unit of the update's work sharing */
 #endif
+
+/* How a net's mini-batches are cut, by its widest layer (as nn_dense_train_uses_blas chooses the
+ * path): chunks of blas_body, and the pieces of blas_split_body's two steps (rows of a mini-batch,
+ * at least `rows` each; columns of a W, at least `cols`; at most `max` of either).  Nets of at most
+ * 64 units go in pieces and chunks small enough for OpenBLAS's small-matrix kernels (no packing),
+ * wider ones in larger pieces.  Measured on one epoch of 60,000 rows (network2, medians of 3
+ * alternated processes, 2026-11-29): [784,30,10] at mini-batch 100 in 8 pieces took 0.79x to
+ * 0.85x the time of 2 pieces on one thread, 0.87x to 0.96x on two, and at 1000 in chunks of 32
+ * rows 0.84x to 0.90x the time of chunks of 128; for [784,100,10] the same cuts took 1.07x to
+ * 1.21x (8 pieces) and 1.10x to 1.31x (chunks of 32). */
+typedef struct { nn_size chunk, rows, cols; int max; } S(blas_shape_t);
+
+static inline S(blas_shape_t) S(blas_shape)(const nn_dense_net *net) {
+    nn_size widest = 0;
+    for (int l = 1; l <= net->L; l++) widest = net->sizes[l] > widest ? net->sizes[l] : widest;
+    S(blas_shape_t) narrow = {32, 12, 96, 8}, wide = {NN_BLAS_CHUNK, 32, 64, NN_BLAS_PARTS};
+    return widest <= 64 ? narrow : wide;
+}
 
 /* W_l row by row from its gradient (the sum of `pieces` sums, G holding them one after the
  * other, each (J, K), added in that order), rows [jlo, jhi).  MODE as apply_vec's; the vector
@@ -198,34 +216,20 @@ static void S(blas_update_cols)(const nn_dense_net *net, const S(nn_upd) *u, con
     }
 }
 
-/* Pieces of blas_split_body's two steps: rows of a mini-batch, columns of a W.  Two settings, by
- * the widest layer (as nn_dense_train_uses_blas chooses the path): nets of at most 64 units go in
- * up to 8 pieces small enough for OpenBLAS's small-matrix kernels (no packing; [784,30,10] at
- * mini-batch 100: 0.79x to 0.85x the time of two pieces on one thread, 0.87x to 0.96x on two),
- * wider ones in two (8 pieces of [784,100,10] took 1.07x to 1.21x the time of two). */
-typedef struct { nn_size rows, cols; int max; } S(blas_split_t);
-
-static inline S(blas_split_t) S(blas_split_shape)(const nn_dense_net *net) {
-    nn_size widest = 0;
-    for (int l = 1; l <= net->L; l++) widest = net->sizes[l] > widest ? net->sizes[l] : widest;
-    S(blas_split_t) narrow = {12, 96, 8}, wide = {32, 64, NN_BLAS_PARTS};   /* at least rows, cols */
-    return widest <= 64 ? narrow : wide;
-}
-
 /* Layers whose update has fewer multiply-adds stay in one piece. */
 #ifndef NN_BLAS_SPLIT_MACS
 #define NN_BLAS_SPLIT_MACS (1 << 20)
 #endif
 
 /* The column slices of layer l's update at a mini-batch of B rows. */
-static inline nn_size S(blas_split_cols)(const nn_dense_net *net, S(blas_split_t) sp, int l, nn_size B) {
+static inline nn_size S(blas_split_cols)(const nn_dense_net *net, S(blas_shape_t) sp, int l, nn_size B) {
     const nn_size J = net->sizes[l], K = net->sizes[l - 1];
     return (double)B * (double)J * (double)K < NN_BLAS_SPLIT_MACS ? 1 : nn3_parts(K, sp.cols, sp.max);
 }
 
 /* Thread t: mini-batches from mb0 on, each of one chunk under the plain rule (blas_chunk's fuse),
  * in two steps with a barrier after each, so that a second thread has work below 256 rows:
- *   1. rows: pieces of blas_split_shape's rows, each forward and back to its deltas D_l
+ *   1. rows: pieces of blas_shape's rows, each forward and back to its deltas D_l
  *      (blas_chunk, q = -1): a row needs no other row, so no barrier between the layers;
  *   2. columns: every W_l <- c1 W_l - c2 D_l^T A_{l-1} in column slices (blas_update_cols; slice 0
  *      also updates b_l), handed out round robin, layer 1's first.
@@ -237,7 +241,7 @@ static uint64_t S(blas_split_body)(void *ctx, nn_gov *gov, int t, int nth, nn_si
     const nn_dense_net *net = c->net;
     const nn_dense_sgd *o = c->o;
     const nn_size n = o->n, mbs = o->mbs, nmb = (n + mbs - 1) / mbs;
-    const S(blas_split_t) sp = S(blas_split_shape)(net);
+    const S(blas_shape_t) sp = S(blas_shape)(net);
     (void)nth;
     for (nn_size mb = mb0; mb < nmb; mb++) {
         const nn_size start = mb * mbs, B = (n - start) < mbs ? (n - start) : mbs;
@@ -292,6 +296,7 @@ static uint64_t S(blas_body)(void *ctx, nn_gov *gov, int t, int nth, nn_size mb0
     real *const *D = (real *const *)net->D, *const *G = (real *const *)net->G;
     const nn_size n = o->n, mbs = o->mbs;
     const nn_size nmb = (n + mbs - 1) / mbs;
+    const S(blas_shape_t) sh = S(blas_shape)(net);
     (void)nth;
     for (nn_size mb = mb0; mb < nmb; mb++) {
         const nn_size start = mb * mbs;
@@ -300,7 +305,7 @@ static uint64_t S(blas_body)(void *ctx, nn_gov *gov, int t, int nth, nn_size mb0
         const nn_size pieces = nn3_parts(B, NN_BLAS_MIN_ROWS, NN_BLAS_PARTS);
         S(nn_upd) uw, ub;
         S(upd_rules)(o, (double)B, &uw, &ub);
-        const int fused = pieces == 1 && B <= NN_BLAS_CHUNK && uw.mode == UPD_PLAIN;
+        const int fused = pieces == 1 && B <= sh.chunk && uw.mode == UPD_PLAIN;
 
         /* each piece its chunks in order, on one thread */
 #ifdef NNFAST_OPENMP
@@ -308,7 +313,7 @@ static uint64_t S(blas_body)(void *ctx, nn_gov *gov, int t, int nth, nn_size mb0
 #endif
         for (nn_size q = 0; q < pieces; q++) {
             const nn_size lo = nn3_part_lo(B, pieces, q), rows = nn3_part_lo(B, pieces, q + 1) - lo;
-            const nn_size chunks = (rows + NN_BLAS_CHUNK - 1) / NN_BLAS_CHUNK;
+            const nn_size chunks = (rows + sh.chunk - 1) / sh.chunk;
             for (nn_size k = 0; k < chunks; k++)
                 if (!S(blas_chunk)(net, o, ord, start, lo + rows * k / chunks, lo + rows * (k + 1) / chunks,
                                    q, k == 0, fused ? &uw : NULL, &ub))
@@ -352,7 +357,7 @@ static nn_size S(train_epoch_blas)(const nn_dense_net *net, const nn_dense_sgd *
     S(upd_rules)(o, (double)mbs, &uw, &ub);
     /* every mini-batch fused in blas_body, and two pieces of rows (below, one thread could only
      * help with the update: measured 1.05x the time on one thread, no faster on two) */
-    const int split = mbs <= NN_BLAS_CHUNK && mbs >= 2 * S(blas_split_shape)(net).rows && uw.mode == UPD_PLAIN;
+    const int split = mbs <= NN_BLAS_CHUNK && mbs >= 2 * S(blas_shape)(net).rows && uw.mode == UPD_PLAIN;
     const nn_size done = nn_gov_run(NN_GOV_DENSE_TRAIN, o->nthreads < 1 ? 1 : o->nthreads,
                                     S(train_key)(net, mbs, 2 * net->dtype + (o->x_dtype == net->dtype) + 4 * use_mask + 8),
                                     0, (o->n + mbs - 1) / mbs, 0, split ? S(blas_split_body) : S(blas_body), &c);

@@ -209,13 +209,13 @@ WIDE, NARROW = [60, 130, 40, 10], [400, 60, 40, 10]
 @needs_openmp
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("mbs,mu,sizes", [(32, 0.3, WIDE), (32, 0.0, WIDE), (300, 0.3, WIDE), (300, 0.0, WIDE),
-                                          (100, 0.0, [200, 130, 40, 10]), (100, 0.0, NARROW)])
+                                          (100, 0.0, [200, 130, 40, 10]), (100, 0.0, NARROW), (300, 0.3, NARROW)])
 def test_one_or_two_threads_give_the_same_bits(dtype, mbs, mu, sizes):
     """Two threads, and a count switching after every mini-batch, change no number; at 300 the
     products are cut in pieces (and the last mini-batch of 2013 % 300 = 213 rows is not); at 32
     and 100 without momentum the update is fused into the weight products, and at 100 the rows
     go forward in pieces (two; eight for a net of at most 64 units) and the first layer's update
-    in column slices (two; four of 400 inputs)."""
+    in column slices (two; four of 400 inputs); a narrow net's pieces go in chunks of 32 rows."""
     rng = np.random.default_rng(1)
     X, y = rng.random((2013, sizes[0])).astype(dtype), rng.integers(0, 10, 2013)
     runs = []
