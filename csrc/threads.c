@@ -196,12 +196,15 @@ void nn_gov_segment(nn_gov *g, double seconds, double units, double wait) {
         g->next_explore = now + g->period;
         return;
     }
+    const double before = g->rate[L] > 0 ? g->rate[L] : r;
     g->rate[L] = g->rate[L] > 0 ? 0.5 * g->rate[L] + 0.5 * r : r;
     const int c = nn_gov_count(g, L);
     /* waiting costs more than the threads gain, unless the fewer threads were measured slower
-     * than these (some work runs faster split, over two caches, despite the waits) */
+     * than these were before this segment (some work runs faster split, over two caches, despite
+     * the waits): one segment in which a thread was descheduled, waited long and ran slow does not
+     * drop a count measured faster; a second one in a row does (a load that stays) */
     if (L > 0 && wait > 1.0 - (double)nn_gov_count(g, L - 1) / c &&
-        !(g->rate[L - 1] > 0 && g->rate[L - 1] > g->rate[L])) {
+        !(g->rate[L - 1] > 0 && g->rate[L - 1] > before)) {
         g->level = L - 1;
         g->drops += 1;
         g->rate[L - 1] = 0;                    /* stale: measure it afresh */

@@ -56,6 +56,17 @@ def test_governor_compares_the_counts_it_tried():
     assert counts == [2, 1, 2, 2, 1, 1], counts
 
 
+def test_governor_keeps_a_faster_count_through_one_slow_segment():
+    """Two threads measured faster than one stay through one segment in which a thread waited
+    most of the time and the work ran three times slower (a descheduled thread on an idle machine);
+    a second such segment in a row is a load that stays, and drops a thread."""
+    noisy = (0.012, 40, 0.7)
+    counts = _testing.governor_trace(2, [(0.004, 40, 0.1), (0.008, 40, 0.0), noisy, (0.004, 40, 0.1)])
+    assert counts == [2, 1, 2, 2, 2], counts
+    counts = _testing.governor_trace(2, [(0.004, 40, 0.1), (0.008, 40, 0.0), noisy, noisy])
+    assert counts == [2, 1, 2, 2, 1], counts
+
+
 @needs_openmp
 def test_thread_report_tells_what_the_loops_settled_on():
     rng = np.random.default_rng(8)
