@@ -271,11 +271,7 @@ static uint64_t S(blas_split_body)(void *ctx, nn_gov *gov, int t, int nth, nn_si
             const nn_size K = net->sizes[l - 1];
             S(blas_update_cols)(net, &uw, &ub, l, B, nn3_part_lo(K, parts, i), nn3_part_lo(K, parts, i + 1), i == 0);
         }
-        if (t == 0) {
-            if (o->progress) *o->progress = start + B;
-            nn_gov_unit_done(gov, mb + 1, start + B);
-            if (o->stop && *o->stop) gov->stop = 1;
-        }
+        if (t == 0) S(mb_done)(o, gov, mb, start + B);
         nn_sync();
         if (gov->stop || gov->flag) break;
     }
@@ -337,11 +333,7 @@ static uint64_t S(blas_body)(void *ctx, nn_gov *gov, int t, int nth, nn_size mb0
                                D[l], B, J, S[l - 1], jlo, jhi);
             }
         }
-        if (t == 0) {
-            if (o->progress) *o->progress = start + B;
-            nn_gov_unit_done(gov, mb + 1, start + B);
-            if (o->stop && *o->stop) gov->stop = 1;
-        }
+        if (t == 0) S(mb_done)(o, gov, mb, start + B);
         nn_sync();
         if (gov->stop || gov->flag) break;
     }

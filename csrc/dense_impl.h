@@ -421,6 +421,14 @@ typedef struct {
     volatile int nonfinite;       /* a thread saw an inf/NaN z or output delta: stop before the update */
 } S(train_ctx);
 
+/* Thread 0 after mini-batch mb of an epoch, its rows done up to `rows`: the caller's progress
+ * counter, the governor's count of work (nn_gov_unit_done) and the caller's stop flag. */
+static inline void S(mb_done)(const nn_dense_sgd *o, nn_gov *gov, nn_size mb, nn_size rows) {
+    if (o->progress) *o->progress = rows;
+    nn_gov_unit_done(gov, mb + 1, rows);
+    if (o->stop && *o->stop) gov->stop = 1;
+}
+
 /* Thread t of nth: mini-batches from mb0 on, until the governor's segment is over. */
 static uint64_t S(train_body)(void *ctx, nn_gov *gov, int t, int nth, nn_size mb0)
 {
@@ -576,11 +584,7 @@ static uint64_t S(train_body)(void *ctx, nn_gov *gov, int t, int nth, nn_size mb
                     pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_step);
                 }
                 pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_total);
-                if (t == 0) {
-                    if (o->progress) *o->progress = start + B;
-                    nn_gov_unit_done(gov, mb + 1, start + B);
-                    if (o->stop && *o->stop) gov->stop = 1;
-                }
+                if (t == 0) S(mb_done)(o, gov, mb, start + B);
             }
             NN_BARRIER
         }
