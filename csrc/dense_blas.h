@@ -104,11 +104,7 @@ static void S(grad_update)(const S(nn_upd) *uw, const S(nn_upd) *ub, real *W, re
     case UPD_L1: S(grad_rows)(UPD_L1, uw, W, V, G, pieces, J, K, jlo, jhi); break;
     default: S(grad_rows)(UPD_MOMENTUM, uw, W, V, G, pieces, J, K, jlo, jhi); break;
     }
-    for (nn_size j = jlo; j < jhi; j++) {
-        real s = 0;
-        for (nn_size r = 0; r < B; r++) s += D[r * J + j];
-        b[j] = S(apply1)(ub, b[j], vb ? vb + j : NULL, s);
-    }
+    S(bias_update)(ub, b, vb, D, J, B, jlo, jhi);
 }
 
 /* Rows [c0, c1) of a mini-batch (ord: its rows of X and Y) through the net and back, adding
@@ -188,11 +184,7 @@ static int S(blas_chunk)(const nn_dense_net *net, const nn_dense_sgd *o, const i
             continue;
         } else if (fuse) {
             S(gemm_rm)(gemm, 1, 0, J, K, R, -fuse->c2, D[l] + c0 * J, J, A[l - 1] + c0 * K, K, fuse->c1, W[l], K);
-            for (nn_size j = 0; j < J; j++) {
-                real s = 0;
-                for (nn_size r = c0; r < c1; r++) s += D[l][r * J + j];
-                bb[l][j] = S(apply1)(ub, bb[l][j], NULL, s);
-            }
+            S(bias_update)(ub, bb[l], NULL, D[l] + c0 * J, J, R, 0, J);
         } else {
             S(gemm_rm)(gemm, 1, 0, J, K, R, 1, D[l] + c0 * J, J, A[l - 1] + c0 * K, K, first ? 0 : 1, G[l] + q * J * K, K);
         }
@@ -210,11 +202,7 @@ static void S(blas_update_cols)(const nn_dense_net *net, const S(nn_upd) *u, con
     real *W = (real *)net->W[l], *b = (real *)net->b[l];
     const real *D = (const real *)net->D[l], *A = (const real *)net->A[l - 1];
     S(gemm_rm)((S(gemm_t))net->gemm, 1, 0, J, khi - klo, B, -u->c2, D, J, A + klo, K, u->c1, W + klo, K);
-    for (nn_size j = 0; j < J && bias; j++) {
-        real s = 0;
-        for (nn_size r = 0; r < B; r++) s += D[r * J + j];
-        b[j] = S(apply1)(ub, b[j], NULL, s);
-    }
+    if (bias) S(bias_update)(ub, b, NULL, D, J, B, 0, J);
 }
 
 /* Layers whose update has fewer multiply-adds stay in one piece. */

@@ -225,6 +225,17 @@ static inline NN_FORCE_INLINE void S(update_rows)(
         }
 }
 
+/* b[j] (and its velocity vb[j]) from the column sum of D (B rows, row stride ldd), summed in row
+ * order, for j in [jlo, jhi) (book: nabla_b).  The bias step of every training loop. */
+static inline void S(bias_update)(const S(nn_upd) *ub, real *b, real *vb, const real *D, nn_size ldd, nn_size B,
+                                  nn_size jlo, nn_size jhi) {
+    for (nn_size j = jlo; j < jhi; j++) {
+        real s = 0;
+        for (nn_size r = 0; r < B; r++) s += D[r * ldd + j];
+        b[j] = S(apply1)(ub, b[j], vb ? vb + j : NULL, s);
+    }
+}
+
 /* Update rows [jlo, jhi) of W (J, K) and the same entries of b from D (B, J).
  * Never inlined: with a caller's constants in view (c1 = 1) GCC fuses the multiply-adds of the
  * step differently, and the same update would round differently from one caller to another. */
@@ -253,12 +264,7 @@ static NN_NOINLINE void S(update_units)(const S(nn_upd) *uw, const S(nn_upd) *ub
     default: NN_UPDATE_ROWS(UPD_MOMENTUM); break;
     }
 #undef NN_UPDATE_ROWS
-    if (b)
-        for (j = jlo; j < jhi; j++) {
-            real s = 0;
-            for (nn_size r = 0; r < B; r++) s += D[r * ldd + j];
-            b[j] = S(apply1)(ub, b[j], vb ? vb + j : NULL, s);
-        }
+    if (b) S(bias_update)(ub, b, vb, D, ldd, B, jlo, jhi);
 }
 
 /* ------------------------------------------------------------------------ */
