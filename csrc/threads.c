@@ -19,9 +19,11 @@
  *      - every `period` seconds runs one segment on a neighbouring count (half or double)
  *        and moves there when it was faster per unit by NN_GOV_MARGIN (a segment of a few
  *        milliseconds on a shared machine is a noisy measurement).  When the current count
- *        wins, the period doubles, or grows to 50 times what the trial cost (up to
- *        NN_GOV_MAX_PERIOD): trials cost about 2% at most, and an idle machine pays almost
- *        nothing for them.  When the other count wins, it goes back to NN_GOV_MIN_PERIOD.
+ *        wins, the period becomes 50 times what the trial cost (trials cost about 2% at
+ *        most), and on all the threads it also doubles (up to NN_GOV_MAX_PERIOD: an idle
+ *        machine pays almost nothing for them); below all the threads it does not double,
+ *        so that the threads come back soon after a load ends.  When the other count wins,
+ *        the period goes back to NN_GOV_MIN_PERIOD.
  *    Results never depend on the thread count (see nnfast.h), so switching between
  *    segments changes no number.  The state of each loop kind lives across calls (an
  *    epoch is several native calls); it starts afresh when the caller's maximum changes,
@@ -186,11 +188,17 @@ void nn_gov_segment(nn_gov *g, double seconds, double units, double wait) {
         if (g->rate[F] > 0 && r < NN_GOV_MARGIN * g->rate[F]) {
             g->period = NN_GOV_MIN_PERIOD;     /* moved: look again soon */
         } else {
-            /* back; the next trial waits twice as long, and at least 50 times what this one
-             * cost over staying (a count 30 times slower on a loaded machine costs more) */
-            const double cost = seconds - units * g->rate[F];
+            /* back; the next trial waits 50 times what this one cost over staying (trials then
+             * cost 2% at most; a count 30 times slower on a loaded machine costs more), and on all
+             * the threads at least twice as long as the last time.  Below all the threads it does
+             * not double: the load that took them away can end at any moment (another program's
+             * job done), and a period grown to its cap would keep a 0.3 s call on one thread for
+             * the whole of it. */
+            const double cost = seconds - units * g->rate[F], last = g->period;
             g->level = F;
-            g->period = 2 * g->period > 50 * cost ? 2 * g->period : 50 * cost;
+            g->period = 50 * cost;
+            if (F == g->top && g->period < 2 * last) g->period = 2 * last;
+            if (g->period < NN_GOV_MIN_PERIOD) g->period = NN_GOV_MIN_PERIOD;
             if (g->period > NN_GOV_MAX_PERIOD) g->period = NN_GOV_MAX_PERIOD;
         }
         g->next_explore = now + g->period;

@@ -56,6 +56,21 @@ def test_governor_compares_the_counts_it_tried():
     assert counts == [2, 1, 2, 2, 1, 1], counts
 
 
+def test_governor_below_all_threads_keeps_trying_more_soon():
+    """Dropped to fewer threads (a load), the governor tries more again 50 times what a failed trial
+    cost later (0.2 s here), every time: the period does not double there as it does on all the
+    threads, so the threads come back soon after the load ends."""
+    waits, slow_trial = (0.004, 40, 0.7), (0.008, 40, 0.2)
+    one = (0.004, 40, 0.0)
+    counts = _testing.governor_trace(2, [waits, 0.06, one, slow_trial, 0.22, one, slow_trial, 0.22, one])
+    # dropped; a trial after the minimum period, back; a trial after 0.2 s, back; and again after 0.2 s
+    assert counts == [2, 1, 2, 1, 2, 1, 2], counts
+    # on all the threads a failed trial down doubles the period (0.2 s, then 0.4 s)
+    counts = _testing.governor_trace(2, [(0.004, 40, 0.1), (0.008, 40, 0.0), (0.004, 40, 0.1), 0.22,
+                                         (0.004, 40, 0.1), (0.008, 40, 0.0), 0.22, (0.004, 40, 0.1)])
+    assert counts == [2, 1, 2, 2, 1, 2, 2], counts
+
+
 def test_governor_keeps_a_faster_count_through_one_slow_segment():
     """Two threads measured faster than one stay through one segment in which a thread waited
     most of the time and the work ran three times slower (a descheduled thread on an idle machine);
