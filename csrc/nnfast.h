@@ -62,6 +62,7 @@ void nn_sync(void);                   /* barrier of the enclosing parallel regio
 uint64_t nn_sync_waited(void);        /* ticks the calling thread has waited in nn_sync() so far */
 
 #define NN_SEG_SECONDS 0.004          /* wall time of one segment of a loop */
+#define NN_GOV_DROP_RETRY 0.016       /* seconds after a drop for waiting before the count is tried again */
 #define NN_GOV_MIN_PERIOD 0.05        /* seconds between trials of another thread count ... */
 #define NN_GOV_MAX_PERIOD 1.6         /* ... doubling up to this while the count holds */
 #define NN_GOV_MARGIN 0.95            /* a trial count must be this much faster per unit to be kept */

@@ -15,7 +15,10 @@
  *    reports (seconds, units of work, f) to nn_gov_segment(), which keeps seconds per unit
  *    at each thread count and
  *      - drops to the next lower count at once when f says waiting costs more than the
- *        threads gain;
+ *        threads gain, and tries the count it left again NN_GOV_DROP_RETRY later (a few
+ *        segments: a thread descheduled for a moment on an idle machine, a virtual CPU whose
+ *        host ran something else for 20 ms, costs that little; a load that stays costs one
+ *        more trial);
  *      - every `period` seconds runs one segment on a neighbouring count (half or double)
  *        and moves there when it was faster per unit by NN_GOV_MARGIN (a segment of a few
  *        milliseconds on a shared machine is a noisy measurement).  When the current count
@@ -217,7 +220,7 @@ void nn_gov_segment(nn_gov *g, double seconds, double units, double wait) {
         g->drops += 1;
         g->rate[L - 1] = 0;                    /* stale: measure it afresh */
         g->period = NN_GOV_MIN_PERIOD;
-        g->next_explore = now + g->period;
+        g->next_explore = now + NN_GOV_DROP_RETRY;
         return;
     }
     if (now >= g->next_explore) {

@@ -31,6 +31,10 @@ def test_governor_drops_a_thread_when_waiting_costs_more_than_it_gains():
     assert _testing.governor_trace(2, [(0.004, 40, 0.7)]) == [2, 1]
     assert _testing.governor_trace(4, [(0.004, 40, 0.6)]) == [4, 2]     # 4 -> 2 once f > 1 - 2/4
     assert _testing.governor_trace(4, [(0.004, 40, 0.6), (0.004, 40, 0.6)]) == [4, 2, 1]
+    # the count it left is tried again a few segments later (NN_GOV_DROP_RETRY, 16 ms), not after
+    # the trial period: a thread descheduled for a moment on an idle machine costs that little
+    one = (0.004, 40, 0.0)
+    assert _testing.governor_trace(2, [(0.004, 40, 0.7), one, 0.02, one]) == [2, 1, 1, 2]
 
 
 def test_governor_keeps_its_threads_while_waiting_is_cheap():
