@@ -50,7 +50,7 @@ void S(nn3_bias_act_forward)(real *z, real *a, const real *b, int act, nn_size n
 }
 
 /* z[r, j] += b[j]; a = act(z) on the columns [lo, hi) of (nb, ld) matrices, by the calling thread
- * alone (a fully connected layer's forward pass, on the slice of z it has just made). */
+ * alone (a fully connected layer's forward pass, on the rows of z it has just summed). */
 void S(nn3_bias_act_cols)(real *z, real *a, const real *b, int act, nn_size nb, nn_size ld, nn_size lo, nn_size hi) {
     for (nn_size r = 0; r < nb; r++) {
         real *restrict zr = z + r * ld;

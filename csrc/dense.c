@@ -138,21 +138,21 @@ void nn_dense_backward(int dtype, const void *A, nn_size lda, nn_size B, const v
  * turns both off). */
 static inline int nn_use_avx512(void) { return nn_simd_level() >= 2; }
 
-void nn_fc3_forward(int dtype, const void *x, const void *w, void *z, double scale, nn_size nb, nn_size I, nn_size O,
-                    nn_size lo, nn_size hi) {
+void nn_fc3_forward(int dtype, const void *x, nn_size ldx, const void *w, void *z, double scale, nn_size nb, nn_size I,
+                    nn_size O, nn_size lo, nn_size hi) {
 #ifdef NN_HAVE_AVX2_PATH
     if (nn_use_avx512()) {
         if (dtype == NN_F32)
-            fc3_forward_f_avx512(x, w, z, (float)scale, nb, I, O, lo, hi);
+            fc3_forward_f_avx512(x, ldx, w, z, (float)scale, nb, I, O, lo, hi);
         else
-            fc3_forward_d_avx512(x, w, z, scale, nb, I, O, lo, hi);
+            fc3_forward_d_avx512(x, ldx, w, z, scale, nb, I, O, lo, hi);
         return;
     }
 #endif
-    DISPATCH(dtype, fc3_forward_d(x, w, z, scale, nb, I, O, lo, hi),
-             fc3_forward_f(x, w, z, (float)scale, nb, I, O, lo, hi),
-             fc3_forward_d_avx2(x, w, z, scale, nb, I, O, lo, hi),
-             fc3_forward_f_avx2(x, w, z, (float)scale, nb, I, O, lo, hi));
+    DISPATCH(dtype, fc3_forward_d(x, ldx, w, z, scale, nb, I, O, lo, hi),
+             fc3_forward_f(x, ldx, w, z, (float)scale, nb, I, O, lo, hi),
+             fc3_forward_d_avx2(x, ldx, w, z, scale, nb, I, O, lo, hi),
+             fc3_forward_f_avx2(x, ldx, w, z, (float)scale, nb, I, O, lo, hi));
 }
 
 void nn_fc3_backward_x(int dtype, const void *dz, const void *w, void *dx, nn_size nb, nn_size I, nn_size O,

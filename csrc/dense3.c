@@ -1,9 +1,11 @@
 /* network3's fully connected layers (FullyConnectedLayer and SoftmaxLayer): the book's x·w layout.
  *
  * Shapes: x (nb, I), w (I, O), z / dz (nb, O), dx (nb, I).  Bias and activation are bias_act.c's
- * and softmax.c's; dropout's mask is dropout.c's.  Each product is cut into at most max_parts BLAS
- * calls over independent output slices (nn3_parts), the same cut for any thread count, and the
- * elementwise steps of the layer run on each slice inside the same loop: one barrier per pass.
+ * and softmax.c's; dropout's mask is dropout.c's.  Each pass is cut into at most max_parts slices of
+ * w's rows (nn3_parts over the inputs), the same cut for any thread count and in both passes, so
+ * that a thread works on the same rows of w forward and backward; the forward pass adds its parts'
+ * products after a barrier, with bias and activation (two barriers), the backward pass needs no sum
+ * across parts and runs the elementwise steps of the layer on each slice inside its loop (one).
  * The products go to BLAS, or by shape (fc_small below) to the small-batch kernels network and
  * network2 train with (nn_fc3_*, dense_fc3.h).
  * Compiled for float and double (tmpl.h).
@@ -34,36 +36,57 @@ static inline int S(fc_small)(nn_size nb, nn_size I, nn_size O) {
     return nb <= nn3_fc_small_rows && (double)nb * (double)I * (double)O >= nn3_fc_small_macs;
 }
 
-/* A fully connected layer's forward pass: z (nb, O) = scale x @ w, then z += b and a = act(z) on
- * each slice right after its product (no pass or barrier of its own).  act NN_SOFTMAX: a softmax
- * layer (softmax.c's rows, with the cost into loss and dL/dz into dz when y is given), inside the
- * loop when one part holds the whole matrix, else as its own pass.  Work: column slices of z, at
- * least 16 wide (BLAS), or at least 64 wide and cut at multiples of 16 (small-batch kernels: a
- * thread streams only its slice of w). */
-void S(nn3_fc_forward)(GEMM_T gemm, const real *x, const real *w, const real *b, real *z, real *a, int act,
+/* A fully connected layer's forward pass: z (nb, O) = scale x @ w, then z += b and a = act(z), row by
+ * row.  act NN_SOFTMAX: a softmax layer (softmax.c's rows, with the cost into loss and dL/dz into dz
+ * when y is given).  The product is cut over the inputs, into the slices of w's rows that the
+ * backward pass (nn3_fc_backward) gives each thread: zp[t] (nb, O) = x[:, lo:hi] w[lo:hi] for part t,
+ * then, after a barrier, z = scale (zp[0] + zp[1] + ...) in part order, rows shared out with their bias
+ * and activation.  A thread so reads and writes only its own rows of w in both passes; cut over z's
+ * columns instead, the forward pass read every row, and each mini-batch moved the w the other thread
+ * had updated from its core's cache to this one's and back (MEASURED: conv1's 2880 x 100 layer at
+ * mini-batch 10 took as long on two threads as on one).  The parts are fixed by the shape (nn3_parts,
+ * as the backward pass's), so the sums are the same for any thread count.  Layers of fewer than
+ * NN3_FC_SPLIT_MACS multiply-adds (a softmax layer of 100 x 10) are one part: z directly.  Each part
+ * goes to BLAS, or by shape (fc_small) to the small-batch kernels. */
+#define NN3_FC_SPLIT_MACS 65536.0
+void S(nn3_fc_forward)(GEMM_T gemm, const real *x, const real *w, const real *b, real *z, real *zp, real *a, int act,
                        real scale, const int64_t *y, real *loss, real *dz, nn_size nb, nn_size I, nn_size O,
                        int max_parts) {
-    int small = S(fc_small)(nb, I, O), softmax = act == NN_SOFTMAX;
-    nn_size parts = nn3_parts(O, small ? 64 : 16, max_parts);
+    const int small = S(fc_small)(nb, I, O), softmax = act == NN_SOFTMAX;
+    const nn_size parts = (double)nb * (double)I * (double)O < NN3_FC_SPLIT_MACS ? 1 : nn3_parts(I, 16, max_parts);
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
     for (nn_size t = 0; t < parts; t++) {
-        nn_size lo = nn3_part_lo(O, parts, t), hi = nn3_part_lo(O, parts, t + 1);
-        if (small) {
-            lo = t == 0 ? 0 : lo & ~(nn_size)15;
-            hi = t + 1 == parts ? O : hi & ~(nn_size)15;
-            nn_fc3_forward(DTYPE, x, w, z, scale, nb, I, O, lo, hi);
-        } else {
-            S(gemm_rm)(gemm, 0, 0, nb, hi - lo, I, scale, x, I, w + lo, O, 0, z + lo, O);
-        }
-        if (!softmax)
-            S(nn3_bias_act_cols)(z, a, b, act, nb, O, lo, hi);
-        else if (parts == 1)
-            S(nn3_softmax_rows)(z, a, b, y, loss, dz, nb, O, 0, nb);
+        const nn_size lo = nn3_part_lo(I, parts, t), hi = nn3_part_lo(I, parts, t + 1);
+        real *zt = parts == 1 ? z : zp + t * nb * O;
+        if (small)
+            nn_fc3_forward(DTYPE, x + lo, I, w + lo * O, zt, 1, nb, hi - lo, O, 0, O);
+        else
+            S(gemm_rm)(gemm, 0, 0, nb, O, hi - lo, 1, x + lo, I, w + lo * O, O, 0, zt, O);
     }
     nn_sync();   /* the loop's barrier, timed */
-    if (softmax && parts > 1) S(nn3_softmax_forward_dz)(z, a, b, y, loss, dz, nb, O);
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+    for (nn_size r = 0; r < nb; r++) {
+        real *zr = z + r * O;
+        if (parts > 1) {
+            const real *z0 = zp + r * O;
+            for (nn_size j = 0; j < O; j++) zr[j] = z0[j];
+            for (nn_size t = 1; t < parts; t++) {
+                const real *zt = zp + (t * nb + r) * O;
+                for (nn_size j = 0; j < O; j++) zr[j] += zt[j];
+            }
+        }
+        if (scale != 1)
+            for (nn_size j = 0; j < O; j++) zr[j] *= scale;
+        if (softmax)
+            S(nn3_softmax_rows)(z, a, b, y, loss, dz, nb, O, r, r + 1);
+        else
+            S(nn3_bias_act_cols)(zr, a + r * O, b, act, 1, O, 0, O);
+    }
+    nn_sync();   /* the loop's barrier, timed */
 }
 
 /* Rows of w per block of the small-batch SGD step (nn3_fc_backward): about 64 KB of w, an even

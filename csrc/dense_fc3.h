@@ -84,22 +84,23 @@ static inline NN_FORCE_INLINE void S(fc3_fwd_rows)(const int CV, const real *x, 
     }
 }
 
-/* z[:, lo:hi] = scale x w[:, lo:hi]: all nb rows (nb <= 64) of z, columns lo..hi; x (nb, I), z (nb, O).
+/* z[:, lo:hi] = scale x w[:, lo:hi]: all nb rows (nb <= 64) of z, columns lo..hi; x (nb, I) with row stride
+ * ldx, w (I, O), z (nb, O).
  * Over chunks of NN_FC3_CHUNK inputs, each element takes s = the chunk's sum from zero in input order,
  * then z += s (from z = 0): the sums of update_units (W += D^T A, ACCUM) with z as W, so the numbers
  * are those of running it over the rows of z.  The last columns (fewer than a vector) go through the
  * vector block too, on padded copies: a scalar loop there is vectorised by GCC into products and
  * separate sums, not the fused multiply-adds of update_units' tail.  Register blocks of 5 rows x 2 vectors (w read once per
  * 5 rows, not per 2); a thread takes a slice of columns, so it streams only that slice of w. */
-static void S(fc3_forward)(const real *x, const real *w, real *z, real scale, nn_size nb, nn_size I, nn_size O,
-                           nn_size lo, nn_size hi) {
+static void S(fc3_forward)(const real *x, nn_size ldx, const real *w, real *z, real scale, nn_size nb, nn_size I,
+                           nn_size O, nn_size lo, nn_size hi) {
     for (nn_size r = 0; r < nb; r++) memset(z + r * O + lo, 0, (size_t)(hi - lo) * sizeof(real));
     for (nn_size i0 = 0; i0 < I; i0 += NN_FC3_CHUNK) {
         const nn_size n = I - i0 < NN_FC3_CHUNK ? I - i0 : NN_FC3_CHUNK;
         const real *xi = x + i0, *wi = w + i0 * O;
         nn_size j = lo;
-        for (; j + 2 * FC3_VL <= hi; j += 2 * FC3_VL) S(fc3_fwd_rows)(2, xi, I, wi + j, O, n, z + j, nb);
-        for (; j + FC3_VL <= hi; j += FC3_VL) S(fc3_fwd_rows)(1, xi, I, wi + j, O, n, z + j, nb);
+        for (; j + 2 * FC3_VL <= hi; j += 2 * FC3_VL) S(fc3_fwd_rows)(2, xi, ldx, wi + j, O, n, z + j, nb);
+        for (; j + FC3_VL <= hi; j += FC3_VL) S(fc3_fwd_rows)(1, xi, ldx, wi + j, O, n, z + j, nb);
         if (j < hi) {   /* the last hi - j < FC3_VL columns: one vector block on copies padded with zeros */
             const nn_size m = hi - j;
             real wt[NN_FC3_CHUNK * FC3_VL], zt[64 * FC3_VL];
@@ -107,7 +108,7 @@ static void S(fc3_forward)(const real *x, const real *w, real *z, real scale, nn
                 for (nn_size c = 0; c < FC3_VL; c++) wt[i * FC3_VL + c] = c < m ? wi[i * O + j + c] : 0;
             for (nn_size r = 0; r < nb; r++)
                 for (nn_size c = 0; c < FC3_VL; c++) zt[r * FC3_VL + c] = c < m ? z[r * O + j + c] : 0;
-            S(fc3_fwd_rows)(1, xi, I, wt, FC3_VL, n, zt, nb);
+            S(fc3_fwd_rows)(1, xi, ldx, wt, FC3_VL, n, zt, nb);
             for (nn_size r = 0; r < nb; r++)
                 for (nn_size c = 0; c < m; c++) z[r * O + j + c] = zt[r * FC3_VL + c];
         }

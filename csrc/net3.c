@@ -8,8 +8,8 @@
  * w -= eta dL/dw in one BLAS call (beta 1).  The L2 shrink is its own step, not BLAS's beta = 1 - l2:
  * in float32 1 - l2 would round l2 (about 1e-7) by up to 5%.  Each elementwise step runs inside the
  * loop that makes or uses its data, on that loop's slice (bias and activation in the pool loop and
- * on the FC product's slices; activation derivatives, dropout mask, bias gradient and L2 shrink in
- * the backward loops): a conv layer costs 2 barriers forward and 3 backward, an FC layer 1 and 1.
+ * on the rows of the FC layer's summed product; activation derivatives, dropout mask, bias gradient
+ * and L2 shrink in the backward loops): a conv layer costs 2 barriers forward and 3 backward, an FC layer 2 and 1.
  * Compiled for float and double (tmpl.h).
  */
 #ifndef NN_TMPL
@@ -22,7 +22,7 @@
 /* Forward nb rows of x through every layer.  train: dropout masks (example counter first + r), the
  * per-row cost into net->loss and the softmax layer's dL/dz into its da (backward starts from it);
  * else the evaluation path (weights scaled by 1 - p).  Bias and activation run inside the pool
- * loop of a conv layer and on each column slice of a fully connected product (no pass of their own). */
+ * loop of a conv layer and on each row of a fully connected layer as its parts are summed. */
 static void S(forward)(nn3_net *net, const real *x, nn_size nb, int train, uint64_t seed, uint64_t first) {
     GEMM_T gemm = (GEMM_T)net->gemm;
     const real *in = x;
@@ -49,7 +49,7 @@ static void S(forward)(nn3_net *net, const real *x, nn_size nb, int train, uint6
             } else if (!train) {
                 scale = (real)(1.0 - ly->p);
             }
-            S(nn3_fc_forward)(gemm, xin, (const real *)ly->w, (const real *)ly->b, z, a,
+            S(nn3_fc_forward)(gemm, xin, (const real *)ly->w, (const real *)ly->b, z, (real *)ly->zp, a,
                               ly->kind == NN3_FC ? ly->act : NN_SOFTMAX, scale, train ? net->y : NULL,
                               train ? (real *)net->loss : NULL, train ? (real *)ly->da : NULL, nb, ly->I, ly->O,
                               net->max_parts);

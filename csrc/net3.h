@@ -48,6 +48,7 @@ typedef struct {
     int32_t *arg;                          /* conv: (B, F, Q) winner of each window, index in [0, P) */
     void *mask, *xd;                       /* fc/softmax: (B, I) keep mask 0/1 and masked input */
     void *z, *a, *da;                      /* (B, O) pre-activation, activation, dL/da */
+    void *zp;                              /* fc/softmax: (max_parts, B, O) the forward product's parts */
     void *dcol;                            /* conv not first: (K, B*P) */
 } nn3_layer;
 
@@ -79,9 +80,10 @@ static inline nn_size nn3_part_lo(nn_size n, nn_size parts, nn_size i) { return 
 
 /* network3's fully connected products at small mini-batches, through the kernels of network and
  * network2 (dense_impl.h; dense_fc3.h says how): dense.c's dispatchers, dtype 0 double, 1 float
- * (dense.h's NN_F64, NN_F32), [lo, hi) a slice of z's columns (forward) or of w's rows (the others). */
-void nn_fc3_forward(int dtype, const void *x, const void *w, void *z, double scale, nn_size nb, nn_size I, nn_size O,
-                    nn_size lo, nn_size hi);
+ * (dense.h's NN_F64, NN_F32), [lo, hi) a slice of z's columns (forward; x's rows ldx apart) or of w's rows
+ * (the others). */
+void nn_fc3_forward(int dtype, const void *x, nn_size ldx, const void *w, void *z, double scale, nn_size nb, nn_size I,
+                    nn_size O, nn_size lo, nn_size hi);
 void nn_fc3_backward_x(int dtype, const void *dz, const void *w, void *dx, nn_size nb, nn_size I, nn_size O,
                        nn_size lo, nn_size hi);
 void nn_fc3_update(int dtype, const void *x, const void *dz, void *w, double eta, nn_size nb, nn_size I, nn_size O,
@@ -169,8 +171,8 @@ void nn3_set_conv_mode(int mode);
                                    nn_size nb, nn_size O);                                                 \
     void nn3_softmax_backward##S(const real *a, const int64_t *y, real *dz, nn_size nb, nn_size O);       \
     /* dense3.c (network3's fully connected layers) */                                                  \
-    void nn3_fc_forward##S(gemm_t gemm, const real *x, const real *w, const real *b, real *z, real *a,     \
-                           int act, real scale, const int64_t *y, real *loss, real *dz, nn_size nb,         \
+    void nn3_fc_forward##S(gemm_t gemm, const real *x, const real *w, const real *b, real *z, real *zp,    \
+                           real *a, int act, real scale, const int64_t *y, real *loss, real *dz, nn_size nb, \
                            nn_size I, nn_size O, int max_parts);                                          \
     void nn3_fc_backward##S(gemm_t gemm, const real *dz, const real *x, real *w, real *gw, real *gb,        \
                             real alpha, real beta, real l2, real *dx, const real *mask, int act_below,      \

@@ -175,3 +175,37 @@ def test_conv_gradients_equal_central_differences(act):
     x, y = rng.random((B, 2 * 9 * 11)), rng.integers(0, 5, B)
     result = gradcheck(net, x, y, samples=12, seed=1)
     assert result.ok(1e-6), str(result)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_forward_cut_over_inputs_with_a_wide_softmax_layer(path, dtype, threads):
+    """A softmax layer of 700 x 10 at mini-batch 10 (70,000 multiply-adds) and a hidden layer of
+    130 x 700 take the forward product in four parts over their inputs (csrc/dense3.c), summed in
+    part order with the bias, activation, softmax and, on the evaluation path, the dropout scale:
+    training, evaluation and the thread counts against the oracle."""
+    def mk(mod):
+        return [mod.FullyConnectedLayer(n_in=N_IN, n_out=700, activation_fn=mod.sigmoid, p_dropout=0.2),
+                mod.SoftmaxLayer(n_in=700, n_out=N_OUT, p_dropout=0.3)]
+    np.random.seed(4)
+    net = n3.Network(mk(n3), 10, dtype=dtype)
+    np.random.seed(4)
+    ref = R.Network(mk(R), 10)
+    rng = np.random.default_rng(4)
+    for a, b in zip(net.layers, ref.layers):
+        a.w[...] = rng.normal(scale=0.1, size=a.w.shape)
+        b.w[...] = a.w
+        b.b[...] = a.b
+    x, y = data(43, seed=8)
+    np.random.seed(9)
+    with nnfast.num_threads(threads):
+        net.SGD((x.astype(dtype), y), 1, 10, 0.1, None, None, lmbda=0.2)
+    np.random.seed(9)
+    ref.train((x, y), 1, 10, 0.1, lmbda=0.2, seed=int(np.random.randint(0, 2 ** 63 - 1, dtype=np.int64)))
+    for a, b in zip(net.layers, ref.layers):
+        np.testing.assert_allclose(a.w, b.w, rtol=0, atol=TOL[dtype])
+        np.testing.assert_allclose(a.b, b.b, rtol=0, atol=TOL[dtype])
+    xe = data(23, seed=6)[0]
+    with nnfast.num_threads(threads):
+        out = net.feedforward(xe.astype(dtype))
+    np.testing.assert_allclose(out, ref.forward(xe, train=False), rtol=0, atol=TOL[dtype])

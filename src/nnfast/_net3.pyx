@@ -30,6 +30,7 @@ cdef extern from "net3.h":
         void *z
         void *a
         void *da
+        void *zp
         void *dcol
     ctypedef struct nn3_net:
         int L
@@ -189,6 +190,7 @@ cdef class Plan:
                 if ly.p > 0:
                     ly.mask = _ptr(buf(B, ly.I))
                     ly.xd = _ptr(buf(B, ly.I))
+                ly.zp = _ptr(buf(max_parts, B, ly.O))
             ly.z = _ptr(buf(B, ly.O))
             ly.a = _ptr(buf(B, ly.O))
             ly.da = _ptr(buf(B, ly.O))
