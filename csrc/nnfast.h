@@ -9,7 +9,8 @@
  *   - OpenMP is optional: everything compiles and runs serially without it
  *     (NNFAST_OPENMP is defined by setup.py when the probe found OpenMP).
  *   - results for a given input never depend on the thread count: work is split
- *     over independent outputs, never over a reduction.
+ *     over independent outputs, or over parts of a reduction fixed by the shape and
+ *     added in a fixed order, never by the thread count.
  */
 #ifndef NNFAST_H
 #define NNFAST_H
