@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import nnfast
+from nnfast import _dense
 from nnfast import network
 from nnfast.reference import network as ref
 
@@ -290,3 +291,24 @@ def test_bad_weights_are_refused_before_training():
     net.weights[0] = np.full((3, 4), np.nan)
     with pytest.raises(ValueError, match="NaN"):
         net.SGD([(np.zeros((4, 1)), np.zeros((2, 1)))], 1, 1, 1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+def test_input_finiteness_check_finds_the_first_bad_row(dtype, layout):
+    """The check of input matrices (one native pass, csrc/finite.c, on C-contiguous float arrays;
+    numpy's over blocks otherwise) against numpy's isfinite: NaN and both infinities anywhere in a
+    row (inside the 16 lanes of the native sums or in a row's tail), next to the largest finite
+    values, subnormals and negative zeros, which are finite."""
+    rng = np.random.default_rng(11)
+    info = np.finfo(dtype)
+    for trial in range(150):
+        n, d = int(rng.integers(1, 40)), int(rng.integers(1, 45))
+        X = (rng.normal(size=(n, d)) * 10.0 ** rng.integers(-30, 30)).astype(dtype)
+        for _ in range(int(rng.integers(0, 5))):
+            X[rng.integers(n), rng.integers(d)] = rng.choice([np.inf, -np.inf, np.nan, info.max, -info.max,
+                                                              info.tiny / 4, -0.0])
+        if layout == "strided":
+            X = np.repeat(X, 2, axis=1)[:, ::2]
+        bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        assert _dense.first_nonfinite_row(X) == (int(bad[0]) if len(bad) else None)

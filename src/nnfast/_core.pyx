@@ -76,6 +76,7 @@ def simd_name():
 
 import numpy as np
 cimport numpy as cnp
+from cython cimport floating
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.stdlib cimport malloc, free
 from scipy.linalg.cython_blas cimport sgemm, dgemm
@@ -453,3 +454,21 @@ def py_shuffle(cnp.ndarray order, tuple internal_state):
     if rc != 0:
         raise ValueError("py_shuffle: %d items or generator index %d out of range" % (n, index))
     return tuple(mt.tolist()) + (index,)
+
+
+# ---------------------------------------------------------------------------
+# the finiteness check of input matrices (csrc/finite.c)
+# ---------------------------------------------------------------------------
+
+cdef extern from "finite.h":
+    Py_ssize_t nn_first_nonfinite_row(const void *X, int is_f32, Py_ssize_t n, Py_ssize_t d, Py_ssize_t ld) nogil
+
+
+def first_nonfinite_row(const floating[:, ::1] X):
+    """The first row of X (C-contiguous float32 or float64) holding a NaN or an infinity, or -1."""
+    cdef Py_ssize_t r
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        return -1
+    with nogil:
+        r = nn_first_nonfinite_row(&X[0, 0], floating is float, X.shape[0], X.shape[1], X.shape[1])
+    return r

@@ -339,7 +339,7 @@ class Network(object):
                              % (name, a.shape, self.layers[0].n_in, self.layers[0].n_in))
         _dense.check_float_range(a, name + ": x", self.dtype)
         a = np.ascontiguousarray(a, dtype=self.dtype)
-        if _dense.first_row_where(a, lambda block: ~np.isfinite(block)) is not None:
+        if _dense.first_nonfinite_row(a) is not None:
             raise ValueError("%s: x holds NaN or infinite values" % name)
         return a
 
