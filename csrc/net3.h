@@ -167,8 +167,6 @@ void nn3_set_conv_mode(int mode);
                                 nn_size nb, nn_size O);                                                    \
     void nn3_softmax_rows##S(real *z, real *a, const real *b, const int64_t *y, real *loss, real *dz,        \
                              nn_size nb, nn_size O, nn_size lo, nn_size hi);                               \
-    void nn3_softmax_forward_dz##S(real *z, real *a, const real *b, const int64_t *y, real *loss, real *dz,  \
-                                   nn_size nb, nn_size O);                                                 \
     void nn3_softmax_backward##S(const real *a, const int64_t *y, real *dz, nn_size nb, nn_size O);       \
     /* dense3.c (network3's fully connected layers) */                                                  \
     void nn3_fc_forward##S(gemm_t gemm, const real *x, const real *w, const real *b, real *z, real *zp,    \

@@ -31,20 +31,15 @@ void S(nn3_softmax_rows)(real *z, real *a, const real *b, const int64_t *y, real
     }
 }
 
-/* The same on all nb rows.  Work: rows. */
-void S(nn3_softmax_forward_dz)(real *z, real *a, const real *b, const int64_t *y, real *loss, real *dz, nn_size nb,
-                               nn_size O) {
+/* The same on all nb rows, without dz (the single-operation entry point of tests; network3's loop
+ * runs nn3_softmax_rows on the rows of its fully connected pass).  Work: rows. */
+void S(nn3_softmax_forward)(real *z, real *a, const real *b, const int64_t *y, real *loss, nn_size nb,
+                            nn_size O) {
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
-    for (nn_size r = 0; r < nb; r++) S(nn3_softmax_rows)(z, a, b, y, loss, dz, nb, O, r, r + 1);
+    for (nn_size r = 0; r < nb; r++) S(nn3_softmax_rows)(z, a, b, y, loss, NULL, nb, O, r, r + 1);
     nn_sync();   /* the loop's barrier, timed */
-}
-
-/* The same without dz. */
-void S(nn3_softmax_forward)(real *z, real *a, const real *b, const int64_t *y, real *loss, nn_size nb,
-                            nn_size O) {
-    S(nn3_softmax_forward_dz)(z, a, b, y, loss, NULL, nb, O);
 }
 
 /* dz = (a - onehot(y)) / nb.  Work: rows. */
