@@ -58,6 +58,15 @@ static inline int nn_use_avx2(void) { return 0; }
     do { if ((dtype) == NN_F32) call_f; else call_d; } while (0)
 #endif
 
+nn_size nn_first_nonfinite_row(int dtype, const void *X, nn_size n, nn_size d, nn_size ld) {
+    nn_size r = -1;
+    DISPATCH(dtype, r = first_nonfinite_row_d((const double *)X, n, d, ld),
+             r = first_nonfinite_row_f((const float *)X, n, d, ld),
+             r = first_nonfinite_row_d_avx2((const double *)X, n, d, ld),
+             r = first_nonfinite_row_f_avx2((const float *)X, n, d, ld));
+    return r;
+}
+
 const char *nn_dense_path(void) { return NN_PORTABLE_C ? "portable" : nn_use_avx2() ? "avx2+fma" : "baseline"; }
 
 nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt) {

@@ -105,6 +105,11 @@ nn_size nn_dense_eval(const nn_dense_net *net, void *gemm, const void *X, int x_
                       const void *Y, nn_size ldy, double hidden_scale,
                       int64_t *pred, double *cost, void *out, void *scratch, int nthreads);
 
+/* The first row r < n of X (n rows of d numbers of the dtype, rows ld elements apart) holding a NaN
+ * or an infinity, or -1: the input check of every SGD call, one pass and no temporaries (numpy's
+ * isfinite and any over blocks of rows write and read a boolean array as large as each block). */
+nn_size nn_first_nonfinite_row(int dtype, const void *X, nn_size n, nn_size d, nn_size ld);
+
 /* Single-layer kernels, exposed for tests (fast and naive reference versions).
  * dense_forward:  Z (B, J) = A (B, K) . W^T (J, K) + b (J)
  * dense_backward: dA (B, K) += D (B, J) . W (J, K);  dW (J, K) += D^T . A;  db (J) += sum_rows D */

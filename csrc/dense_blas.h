@@ -65,10 +65,8 @@
 typedef struct { nn_size chunk, rows, cols; int max; } S(blas_shape_t);
 
 static inline S(blas_shape_t) S(blas_shape)(const nn_dense_net *net) {
-    nn_size widest = 0;
-    for (int l = 1; l <= net->L; l++) widest = net->sizes[l] > widest ? net->sizes[l] : widest;
     S(blas_shape_t) narrow = {32, 12, 96, 8}, wide = {NN_BLAS_CHUNK, 32, 64, NN_BLAS_PARTS};
-    return widest <= 64 ? narrow : wide;
+    return S(widest_layer)(net) <= 64 ? narrow : wide;
 }
 
 /* W_l row by row from its gradient (the sum of `pieces` sums, G holding them one after the

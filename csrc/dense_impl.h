@@ -380,12 +380,31 @@ static inline nn_size S(prefetch_lines)(const char *const *rows, nn_size lines, 
 }
 
 /* 1 when every z[r * ld + j], r in [0, B), j in [jlo, jhi), is finite.  x * 0 is 0 for a
- * finite x and NaN for +-inf or NaN, so one sum of x * 0 tells (and vectorises). */
+ * finite x and NaN for +-inf or NaN, so a sum of x * 0 tells.  The sum runs in NN_FINITE_LANES
+ * independent lanes (lane i takes every NN_FINITE_LANES-th element of a row), which the compiler
+ * maps to vectors without reordering a sum.  The training loops' check of their weighted inputs
+ * and deltas, and the input check of every SGD call (first_nonfinite_row). */
+#ifndef NN_FINITE_LANES
+#define NN_FINITE_LANES 16
+#endif
 static inline int S(finite_block)(const real *z, nn_size ld, nn_size B, nn_size jlo, nn_size jhi) {
-    real acc = 0;
-    for (nn_size r = 0; r < B; r++)
-        for (nn_size j = jlo; j < jhi; j++) acc += z[r * ld + j] * (real)0;
-    return acc == 0;
+    real acc[NN_FINITE_LANES] = {0}, s = 0;
+    for (nn_size r = 0; r < B; r++) {
+        const real *zr = z + r * ld;
+        nn_size j = jlo;
+        for (; j + NN_FINITE_LANES <= jhi; j += NN_FINITE_LANES)
+            for (int i = 0; i < NN_FINITE_LANES; i++) acc[i] += zr[j + i] * (real)0;
+        for (; j < jhi; j++) s += zr[j] * (real)0;
+    }
+    for (int i = 0; i < NN_FINITE_LANES; i++) s += acc[i];
+    return s == 0;
+}
+
+/* The first row r < n of X (n rows of d numbers, ld apart) holding a NaN or an infinity, or -1. */
+static nn_size S(first_nonfinite_row)(const real *X, nn_size n, nn_size d, nn_size ld) {
+    for (nn_size r = 0; r < n; r++)
+        if (!S(finite_block)(X + r * ld, ld, 1, 0, d)) return r;
+    return -1;
 }
 
 /* The training work's shape, for the governor (rates measured on another shape do not apply):
@@ -648,20 +667,20 @@ typedef void (*S(gemm_t))(char *ta, char *tb, int *m, int *n, int *k, real *alph
 #ifndef NN_EVAL_BYTES
 #define NN_EVAL_BYTES (2 << 20)
 #endif
-static nn_size S(eval_widest)(const nn_dense_net *net) {
+static nn_size S(widest_layer)(const nn_dense_net *net) {
     nn_size widest = 1;
     for (int l = 1; l <= net->L; l++) widest = net->sizes[l] > widest ? net->sizes[l] : widest;
     return widest;
 }
 
 static nn_size S(eval_rows)(const nn_dense_net *net) {
-    const nn_size rows = NN_EVAL_BYTES / (nn_size)sizeof(real) / (net->sizes[0] + 2 * S(eval_widest)(net)) / 16 * 16;
+    const nn_size rows = NN_EVAL_BYTES / (nn_size)sizeof(real) / (net->sizes[0] + 2 * S(widest_layer)(net)) / 16 * 16;
     return rows < 64 ? 64 : rows > 1024 ? 1024 : rows;
 }
 
 /* Scratch of one thread: a chunk of promoted inputs and two layers of activations. */
 static nn_size S(eval_scratch)(const nn_dense_net *net) {
-    return (net->sizes[0] + 2 * S(eval_widest)(net)) * S(eval_rows)(net);
+    return (net->sizes[0] + 2 * S(widest_layer)(net)) * S(eval_rows)(net);
 }
 
 /* Z (R, J) row-major = A (R, K; row stride lda) . W^T (W: (J, K) row-major), by BLAS:
@@ -705,7 +724,7 @@ static void S(eval_chunk)(const nn_dense_net *net, S(gemm_t) gemm, const void *X
     const int L = net->L;
     const nn_size *S = net->sizes, rows = S(eval_rows)(net);
     real *const *W = (real *const *)net->W, *const *bb = (real *const *)net->b;
-    const nn_size widest = S(eval_widest)(net);
+    const nn_size widest = S(widest_layer)(net);
     real *x0 = buf, *za = buf + rows * S[0], *zb = za + rows * widest;
     const real *in = (const real *)Xv + r0 * ldx;
     nn_size ldin = ldx;

@@ -457,18 +457,18 @@ def py_shuffle(cnp.ndarray order, tuple internal_state):
 
 
 # ---------------------------------------------------------------------------
-# the finiteness check of input matrices (csrc/finite.c)
+# the finiteness check of input matrices (csrc/dense_impl.h's finite_block)
 # ---------------------------------------------------------------------------
 
-cdef extern from "finite.h":
-    Py_ssize_t nn_first_nonfinite_row(const void *X, int is_f32, Py_ssize_t n, Py_ssize_t d, Py_ssize_t ld) nogil
+cdef extern from "dense.h":
+    nn_size nn_first_nonfinite_row(int dtype, const void *X, nn_size n, nn_size d, nn_size ld) nogil
 
 
 def first_nonfinite_row(const floating[:, ::1] X):
     """The first row of X (C-contiguous float32 or float64) holding a NaN or an infinity, or -1."""
-    cdef Py_ssize_t r
+    cdef nn_size r
     if X.shape[0] == 0 or X.shape[1] == 0:
         return -1
     with nogil:
-        r = nn_first_nonfinite_row(&X[0, 0], floating is float, X.shape[0], X.shape[1], X.shape[1])
+        r = nn_first_nonfinite_row(1 if floating is float else 0, &X[0, 0], X.shape[0], X.shape[1], X.shape[1])
     return r

@@ -138,7 +138,8 @@ def _input_matrix(X, name, n_in, dtype):
 
 def first_nonfinite_row(X):
     """The first row of the 2-D array X holding a NaN or an infinity, or None: one native pass
-    (csrc/finite.c) over a C-contiguous float32 or float64 X, else numpy's test over blocks."""
+    (csrc/dense_impl.h's finite_block, the training loop's own test) over a C-contiguous float32 or
+    float64 X, else numpy's test over blocks."""
     if X.ndim == 2 and X.dtype in (np.float32, np.float64) and X.flags.c_contiguous:
         r = _core.first_nonfinite_row(X)
         return None if r < 0 else r
