@@ -10,12 +10,12 @@
  * it, these kernels take one example at a time with its image in L1 and the sums in registers, and the
  * backward pass reads only the pool's winners (a quarter of the positions under a 2x2 pool).
  *
- * correlate (forward, and the input gradient with the roles exchanged): blocks of 4 output maps x 3
- * vectors of VL output positions, 12 vector accumulators, each input vector loaded once for the 4
- * maps, from a copy of the example whose rows are padded with zeros to whole vectors.  cd_forward
- * pools the example's maps (with bias and activation) straight from the stack.  cd_backward:
- * the activation derivative, the filter gradient (2 maps x 5 filter-row vectors in registers per pass
- * over the winners) and the input gradient (correlate over dzmap).
+ * correlate (the forward pass): blocks of 4 output maps x 3 vectors of VL output positions, 12 vector
+ * accumulators, each input vector loaded once for the 4 maps, from a copy of the example whose rows
+ * are padded with zeros to whole vectors.  cd_forward pools the example's maps (with bias and
+ * activation) straight from the stack.  cd_backward: the activation derivative, the filter gradient
+ * (2 maps x 5 filter-row vectors in registers per pass over the winners) and the input gradient (at
+ * each winning position, the sum of its winners' filters, added under the patch).
  *
  * Threads: one example per task.  The filter gradient is the one sum over examples: each example's
  * share goes to its own slice of a scratch matrix (nb, F, K) (the layer's col buffer, unused by this
@@ -40,18 +40,17 @@ void nn3_set_conv_mode(int mode) { nn3_conv_mode = mode < 0 || mode > 2 ? 0 : mo
 #define NN3_CD_FB 4   /* maps per register block */
 #define NN3_CD_SB 3   /* output vectors per register block (forward) */
 #define NN3_CD_RB 5   /* filter row vectors per register block (filter gradient) */
+#define NN3_CD_EB 8   /* vectors per register block of the input gradient's winner sums */
 
 static nn_size cd_vecs(nn_size n, nn_size vl) { return (n + vl - 1) / vl; }
 
-/* Whether the direct kernels can take the shape: their per-example copies of x (and, when the layer
- * has an input gradient, dx, of dzmap padded) and winner tables (F*P) fit NN3_CD_MAX, and the col
- * buffer (K, B*P) holds the filter gradient's (nb, F, K) shares (F <= P).  vl: lanes per vector. */
-static int cd_fits(int dx, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW, nn_size vl) {
+/* Whether the direct kernels can take the shape: their per-example copies of x (and of dx) and winner
+ * tables (F*P) fit NN3_CD_MAX, and the col buffer (K, B*P) holds the filter gradient's (nb, F, K)
+ * shares (F <= P).  vl: lanes per vector. */
+static int cd_fits(nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW, nn_size vl) {
     nn_size OH = H - KH + 1, OW = W - KW + 1, nv = cd_vecs(KW, vl);
     nn_size wp_fwd = cd_vecs(OW, vl) * vl + KW - 1, wp_bwd = OW - 1 + nv * vl;
-    nn_size dpad = F * (OH + 2 * (KH - 1)) * (cd_vecs(W, vl) * vl + KW - 1);
-    return C * H * (wp_fwd > wp_bwd ? wp_fwd : wp_bwd) <= NN3_CD_MAX && F <= OH * OW && F * OH * OW <= NN3_CD_MAX &&
-           (!dx || dpad <= NN3_CD_MAX);
+    return C * H * (wp_fwd > wp_bwd ? wp_fwd : wp_bwd) <= NN3_CD_MAX && F <= OH * OW && F * OH * OW <= NN3_CD_MAX;
 }
 
 /* The lowering of a conv layer: direct wherever the kernels fit (the book's layers, and any with
@@ -68,10 +67,10 @@ static int cd_fits(int dx, nn_size C, nn_size H, nn_size W, nn_size F, nn_size K
  *   conv1 3.07 / 2.72 s at mini-batch 10, 2.66 / 1.46 s at 64 (where BLAS packs the 25 x 36,864 col
  *   matrix); conv2relu 7.28 / 5.41 and 7.03 / 4.88 s; dropout 16.7 / 14.5 and 11.0 / 9.0 s.
  * Neither crossover depends on the mini-batch size on these shapes, so the rule does not either. */
-int nn3_conv_direct(size_t real_size, int dx, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {
+int nn3_conv_direct(size_t real_size, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW) {
     nn_size vl = 32 / (nn_size)real_size;
     if (nn3_conv_mode == 1) return 0;
-    return cd_fits(dx, C, H, W, F, KH, KW, vl);
+    return cd_fits(C, H, W, F, KH, KW, vl);
 }
 
 #define NN_TMPL "conv_direct.c"
@@ -88,8 +87,8 @@ NN_ISA_END
 
 /* A third instantiation for AVX-512 F/DQ/BW/VL: correlate takes 64-byte vectors (NN3_CD_WIDE) where
  * they cover a row of outputs in fewer vectors than 32-byte ones (the book's first layer's 24-wide
- * maps: 2 vectors of 16 floats, not 3 of 8; the input gradient's 12-wide maps at its second: 1, not
- * 2), else it calls the AVX2 one; the filter gradient keeps the AVX2 code's 32-byte vectors (its lanes
+ * maps: 2 vectors of 16 floats, not 3 of 8), else it calls the AVX2 one, and the input gradient's
+ * winner sums take 64-byte vectors; the filter gradient keeps the AVX2 code's 32-byte vectors (its lanes
  * are the 5 columns of a filter row: wider vectors would only carry more zeros).  Each lane of
  * correlate is one output's sum in the same (c, i, j) order, so every number is the AVX2 one.
  * MEASURED (benchmarks/bench_network3.py, MNIST, float32, 2 threads, against the AVX2-only build in
@@ -143,6 +142,20 @@ static inline S(cdv) S(cd_madd)(S(cdv) acc, S(cdv) a, S(cdv) b) {
     for (int i = 0; i < VL; i++) acc.v[i] += a.v[i] * b.v[i];
     return acc;
 }
+static inline S(cdv) S(cd_add)(S(cdv) a, S(cdv) b) {
+    for (int i = 0; i < VL; i++) a.v[i] += b.v[i];
+    return a;
+}
+typedef struct { int v[VL]; } S(cdk);   /* a lane mask: 1 keep, 0 clear */
+static inline S(cdk) S(cd_keep)(nn_size n) {   /* lanes below n */
+    S(cdk) k;
+    for (int i = 0; i < VL; i++) k.v[i] = i < n;
+    return k;
+}
+static inline S(cdv) S(cd_and)(S(cdv) a, S(cdk) k) {   /* a's lanes with the mask clear set to +0 */
+    for (int i = 0; i < VL; i++) a.v[i] = k.v[i] ? a.v[i] : 0;
+    return a;
+}
 #define CD_MADD(acc, a, b) ((acc) = S(cd_madd)(acc, a, b))
 #define CD_LANE(x, l) ((x).v[l])
 #else
@@ -154,6 +167,18 @@ static inline S(cdv) S(cd_bcast)(real x) {   /* x times ones: one vbroadcast (0 
     S(cdv) v = {0};
     return (v + 1) * x;
 }
+static inline S(cdv) S(cd_add)(S(cdv) a, S(cdv) b) { return a + b; }
+#if NN_TMPL_PASS == 1   /* a lane mask: all bits set to keep, clear to clear */
+typedef int32_t S(cdk) __attribute__((vector_size(32)));
+#else
+typedef int64_t S(cdk) __attribute__((vector_size(32)));
+#endif
+static inline S(cdk) S(cd_keep)(nn_size n) {   /* lanes below n */
+    S(cdk) lane;
+    for (int i = 0; i < VL; i++) lane[i] = i;
+    return lane < (S(cdk)){0} + (int)n;
+}
+static inline S(cdv) S(cd_and)(S(cdv) a, S(cdk) k) { return (S(cdv))((S(cdk))a & k); }   /* cleared lanes: +0 */
 #define CD_MADD(acc, a, b) ((acc) += (a) * (b))
 #define CD_LANE(v, l) ((v)[l])
 #endif
@@ -195,22 +220,18 @@ static inline S(cdw) S(cdw_bcast)(real x) {
 #define CD_BASE(name) name##_d
 #endif
 
-/* out[o*ldo + y*OW + x] = sum_{c<C, i<KH, j<KW} wt(o,c,i,j) xp[(c*HP + y+i)*WP + x+j] for o < M maps,
- * y < OH, x < OW; wt(o,c,i,j) = w[o*so + c*sc + i*si + j*sj] (negative strides read w flipped).
- * xp's rows hold at least NX*CVL + KW - 1 readable numbers (NX = ceil(OW / CVL)).  CD_CORRELATE picks
- * it or CD_NARROW's for OW outputs a row, and cd_wp gives the rows' length for that pick.
- * Rows of xp's maps outside [rlo, rhi) are zeros: a block skips the filter rows i that read only
- * those (terms that are exact zeros; the input gradient's padding is 40% of its rows at the book's
- * second layer).  Each output is one sum in (c, i, j) order, whatever block it falls in.  Maps past M
- * (the last block) and vectors past the last (OH*NX not a multiple of SB) repeat the last one and are
- * not stored. */
-static void S(correlate)(const real *xp, nn_size C, nn_size HP, nn_size WP, nn_size rlo, nn_size rhi, const real *w,
-                         nn_size so, nn_size sc, nn_size si, nn_size sj, real *out, nn_size ldo, nn_size M, nn_size OH,
-                         nn_size OW, nn_size KH, nn_size KW) {
+/* out[o*ldo + y*OW + x] = sum_{c<C, i<KH, j<KW} w[o, c, i, j] xp[(c*HP + y+i)*WP + x+j] for o < M maps,
+ * y < OH, x < OW; w (M, C, KH, KW).  xp's rows hold at least NX*CVL + KW - 1 readable numbers (NX =
+ * ceil(OW / CVL)).  CD_CORRELATE picks it or CD_NARROW's for OW outputs a row, and cd_wp gives the
+ * rows' length for that pick.  Each output is one sum in (c, i, j) order, whatever block it falls in.
+ * Maps past M (the last block) and vectors past the last (OH*NX not a multiple of SB) repeat the last
+ * one and are not stored. */
+static void S(correlate)(const real *xp, nn_size C, nn_size HP, nn_size WP, const real *w, real *out, nn_size ldo,
+                         nn_size M, nn_size OH, nn_size OW, nn_size KH, nn_size KW) {
     nn_size NX = (OW + CVL - 1) / CVL, nv = OH * NX;
     for (nn_size o0 = 0; o0 < M; o0 += FB) {
         const real *wo[FB];
-        for (int m = 0; m < FB; m++) wo[m] = w + (o0 + m < M ? o0 + m : M - 1) * so;
+        for (int m = 0; m < FB; m++) wo[m] = w + (o0 + m < M ? o0 + m : M - 1) * C * KH * KW;
         nn_size y0 = 0, x0 = 0;   /* vector v0 = y0*NX + x0/CVL, followed without division */
         for (nn_size v0 = 0; v0 < nv; v0 += SB) {
             nn_size yv[SB], xv[SB], y = y0, xx = x0;
@@ -226,18 +247,17 @@ static void S(correlate)(const real *xp, nn_size C, nn_size HP, nn_size WP, nn_s
             }
             y0 = y;
             x0 = xx;
-            nn_size ilo = rlo - yv[SB - 1] > 0 ? rlo - yv[SB - 1] : 0, ihi = rhi - yv[0] < KH ? rhi - yv[0] : KH;
             CDW acc[FB][SB];
             for (int m = 0; m < FB; m++)
                 for (int s = 0; s < SB; s++) acc[m][s] = CDW_BCAST(0);
             for (nn_size c = 0; c < C; c++)
-                for (nn_size i = ilo; i < ihi; i++) {
-                    nn_size row = (c * HP + i) * WP, wk = c * sc + i * si;
+                for (nn_size i = 0; i < KH; i++) {
+                    nn_size row = (c * HP + i) * WP, wk = (c * KH + i) * KW;
                     for (nn_size j = 0; j < KW; j++) {
                         CDW in[SB];
                         for (int s = 0; s < SB; s++) in[s] = CDW_LOAD(src[s] + row + j);
                         for (int m = 0; m < FB; m++) {
-                            CDW wv = CDW_BCAST(wo[m][wk + j * sj]);
+                            CDW wv = CDW_BCAST(wo[m][wk + j]);
                             for (int s = 0; s < SB; s++) CD_MADD(acc[m][s], wv, in[s]);
                         }
                     }
@@ -288,7 +308,7 @@ NN3_NO_MEMCPY_IDIOM static void S(pad_copy)(const real *src, real *dst, nn_size 
 static void S(cd_forward)(const real *x, const real *w, const real *bias, int act, real *z, real *a, int32_t *arg,
                           nn_size nb, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW, nn_size PH,
                           nn_size PW) {
-    nn_size OH = H - KH + 1, OW = W - KW + 1, P = OH * OW, K = C * KH * KW, Q = OH / PH * (OW / PW);
+    nn_size OH = H - KH + 1, OW = W - KW + 1, P = OH * OW, Q = OH / PH * (OW / PW);
     nn_size WP = S(cd_wp)(OW, KW);
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
@@ -296,11 +316,44 @@ static void S(cd_forward)(const real *x, const real *w, const real *bias, int ac
     for (nn_size b = 0; b < nb; b++) {
         real xp[C * H * WP], maps[F * P];
         S(pad_copy)(x + b * C * H * W, xp, C, H, W, H, WP, 0, 0, H * W);
-        CD_CORRELATE(OW)(xp, C, H, WP, 0, H, w, K, KH * KW, KW, 1, maps, P, F, OH, OW, KH, KW);
+        CD_CORRELATE(OW)(xp, C, H, WP, w, maps, P, F, OH, OW, KH, KW);
         CD_BASE(nn3_pool_act_example)(maps, P, z + b * F * Q, a + b * F * Q, bias, act, arg + b * F * Q, F, OH, OW,
                                       PH, PW);
     }
     nn_sync();   /* the loop's barrier, timed */
+}
+
+/* e[k] = sum_n dz[k_n] w[f_n, k] for k < K over the n winners k_n = f_n*Q + q_n of one position (win, f
+ * ascending): the column of w^T dzmap at that position, NN3_CD_EB vectors at a time in registers, then
+ * one vector, then one lane (each number the same sum in the same order). */
+static void S(winner_sum)(const real *dz, const real *w, const int32_t *win, nn_size n, nn_size Q, nn_size K,
+                          real *e) {
+    const real *wr[n];
+    real dv[n];
+    for (nn_size m = 0; m < n; m++) {
+        wr[m] = w + win[m] / Q * K;
+        dv[m] = dz[win[m]];
+    }
+    nn_size k = 0;
+    for (; k + NN3_CD_EB * CVL <= K; k += NN3_CD_EB * CVL) {
+        CDW acc[NN3_CD_EB];
+        for (int v = 0; v < NN3_CD_EB; v++) acc[v] = CDW_BCAST(0);
+        for (nn_size m = 0; m < n; m++) {
+            CDW d = CDW_BCAST(dv[m]);
+            for (int v = 0; v < NN3_CD_EB; v++) CD_MADD(acc[v], d, CDW_LOAD(wr[m] + k + v * CVL));
+        }
+        for (int v = 0; v < NN3_CD_EB; v++) CDW_STORE(e + k + v * CVL, acc[v]);
+    }
+    for (; k + CVL <= K; k += CVL) {
+        CDW acc = CDW_BCAST(0);
+        for (nn_size m = 0; m < n; m++) CD_MADD(acc, CDW_BCAST(dv[m]), CDW_LOAD(wr[m] + k));
+        CDW_STORE(e + k, acc);
+    }
+    for (; k < K; k++) {
+        real s = 0;
+        for (nn_size m = 0; m < n; m++) s += dv[m] * wr[m][k];
+        e[k] = s;
+    }
 }
 
 /* The backward pass from the pool's gradient, one example per task, without the (F, P) map of dL/d(conv
@@ -313,26 +366,34 @@ static void S(cd_forward)(const real *x, const real *w, const real *bias, int ac
  *     map of dL/d(conv output): dz at the winners, 0 elsewhere.
  * A filter row (c, i) is NV = ceil(KW/VL) vectors; the filter gradient keeps 2 maps x RB of them in
  * registers per pass over the winners, from a copy of x with rows of WP = OW-1 + NV*VL numbers (every
- * vector read at a winner is inside it).  The input gradient is correlate's: dzmap padded by KH-1 rows
- * and KW-1 columns of zeros each side, with the filters flipped and read as (C, F, KH, KW) through
- * strides (a scatter of each winner's filter into dx instead stalls on stores to overlapping vectors:
- * 3x slower than im2col at the book's second layer). */
+ * vector read at a winner is inside it); vectors are stored whole where the lanes past a filter row
+ * land on rows stored after it.  The input gradient reads dzmap's nonzeros alone: the winners are
+ * grouped by position p = (u, v) (a counting sort, f ascending), e (K) = sum of dz w[f] over p's winners
+ * (winner_sum, in registers), then dx[c, u+i, v+j] += e[c, i, j] for the whole patch, a vector per filter
+ * row (lanes past KW add +0) into a copy of dx with rows WP long, p ascending: F*Q*K multiply-adds and
+ * P*K adds, where a correlation over dzmap does F*P*K (4x) and pads it.  MEASURED (float32, 12,000 MNIST
+ * images at mini-batch 10, two threads, against the correlation over dzmap padded by KH-1 and KW-1,
+ * alternating processes, three rounds): conv2relu 4.04-4.25 s against 5.48-5.69 s per 60,000 images,
+ * the dropout net 9.54-10.48 against 11.18-11.70. */
 NN3_NO_MEMCPY_IDIOM static void S(cd_backward)(real *da, const real *z, const real *a, int act, const int32_t *arg, const real *x,
                            const real *w, real *part, real *dx, nn_size nb, nn_size C, nn_size H, nn_size W,
                            nn_size F, nn_size KH, nn_size KW, nn_size Q) {
     nn_size OW = W - KW + 1, K = C * KH * KW, NV = (KW + VL - 1) / VL, R = C * KH * NV, WP = OW - 1 + NV * VL;
-    nn_size HP = dx ? H - KH + 1 + 2 * (KH - 1) : 1, WD = dx ? S(cd_wp)(W, KW) : 1;
-    int32_t pos[(H - KH + 1) * OW], dpos[(H - KH + 1) * OW];   /* a winner y*OW + x's place in x's copy, dp */
+    nn_size P = (H - KH + 1) * OW, ro[R], ko[R];
+    int32_t pos[P];   /* a winner y*OW + x's place in x's copy */
+    S(cdk) keep = S(cd_keep)(KW % VL ? KW % VL : VL);   /* the lanes of a filter row's last vector */
     for (nn_size y = 0; y < H - KH + 1; y++)
-        for (nn_size xx = 0; xx < OW; xx++) {
-            pos[y * OW + xx] = (int32_t)(y * WP + xx);
-            dpos[y * OW + xx] = (int32_t)((y + KH - 1) * WD + xx + KW - 1);
-        }
+        for (nn_size xx = 0; xx < OW; xx++) pos[y * OW + xx] = (int32_t)(y * WP + xx);
+    for (nn_size rr = 0; rr < R; rr++) {   /* vector rr of filter row (c, i) = rr / NV: its place in a copy with */
+        ro[rr] = (rr / NV / KH * H + rr / NV % KH) * WP + rr % NV * VL;   /* rows WP long, and in a filter */
+        ko[rr] = rr / NV * KW + rr % NV * VL;
+    }
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
     for (nn_size b = 0; b < nb; b++) {
-        real xp[C * H * WP], dp[F * HP * WD];
+        real xp[C * H * WP], dxp[dx ? C * H * WP : 1], e[dx ? K + VL : 1];
+        int32_t start[dx ? P + 1 : 1], win[dx ? F * Q : 1];
         int32_t off[F * Q];
         real *dz = da + b * F * Q;
         const int32_t *g = arg + b * F * Q;
@@ -341,11 +402,8 @@ NN3_NO_MEMCPY_IDIOM static void S(cd_backward)(real *da, const real *z, const re
         for (nn_size k = 0; k < F * Q; k++) off[k] = pos[g[k]];
         for (nn_size f0 = 0; f0 < F; f0 += 2)   /* filter gradient: 2 maps x RB row vectors at a time */
             for (nn_size r0 = 0; r0 < R; r0 += RB) {
-                nn_size ro[RB], f1 = f0 + 1 < F ? f0 + 1 : f0;   /* past F or R: repeat the last, not stored */
-                for (int r = 0; r < RB; r++) {
-                    nn_size rr = r0 + r < R ? r0 + r : R - 1;
-                    ro[r] = (rr / NV / KH * H + rr / NV % KH) * WP + rr % NV * VL;   /* row (c, i) = rr / NV */
-                }
+                nn_size rb[RB], f1 = f0 + 1 < F ? f0 + 1 : f0;   /* past F or R: repeat the last, not stored */
+                for (int r = 0; r < RB; r++) rb[r] = ro[r0 + r < R ? r0 + r : R - 1];
                 CDV acc[2][RB];
                 for (int m = 0; m < 2; m++)
                     for (int r = 0; r < RB; r++) acc[m][r] = S(cd_bcast)(0);
@@ -353,23 +411,42 @@ NN3_NO_MEMCPY_IDIOM static void S(cd_backward)(real *da, const real *z, const re
                     CDV d0 = S(cd_bcast)(dz[f0 * Q + q]), d1 = S(cd_bcast)(dz[f1 * Q + q]);
                     const real *s0 = xp + off[f0 * Q + q], *s1 = xp + off[f1 * Q + q];
                     for (int r = 0; r < RB; r++) {
-                        CD_MADD(acc[0][r], d0, S(cd_load)(s0 + ro[r]));
-                        CD_MADD(acc[1][r], d1, S(cd_load)(s1 + ro[r]));
+                        CD_MADD(acc[0][r], d0, S(cd_load)(s0 + rb[r]));
+                        CD_MADD(acc[1][r], d1, S(cd_load)(s1 + rb[r]));
                     }
                 }
+                /* whole vectors, the lanes past the filter row landing on the rows after it, which are
+                 * stored later; vectors that would reach past the map store their own lanes alone */
                 for (nn_size m = 0; m < 2 && f0 + m < F; m++)
                     for (nn_size r = 0; r < RB && r0 + r < R; r++) {
-                        nn_size rr = r0 + r, j0 = rr % NV * VL, n = KW - j0 < VL ? KW - j0 : VL;
-                        real *d = part + (b * F + f0 + m) * K + rr / NV * KW + j0;
-                        for (nn_size l = 0; l < n; l++) d[l] = CD_LANE(acc[m][r], l);
+                        nn_size rr = r0 + r;
+                        real *d = part + (b * F + f0 + m) * K + ko[rr];
+                        if (ko[rr] + VL <= K) {
+                            S(cd_store)(d, acc[m][r]);
+                        } else {
+                            for (nn_size l = 0; l < KW - rr % NV * VL; l++) d[l] = CD_LANE(acc[m][r], l);
+                        }
                     }
             }
-        if (dx) {   /* input gradient: dz spread to its winners in a zero map padded by KH-1, KW-1 */
-            memset(dp, 0, (size_t)(F * HP * WD) * sizeof(real));
-            for (nn_size f = 0; f < F; f++)
-                for (nn_size q = 0; q < Q; q++) dp[f * HP * WD + dpos[g[f * Q + q]]] = dz[f * Q + q];
-            CD_CORRELATE(W)(dp, F, HP, WD, KH - 1, HP - (KH - 1), w + (KH - 1) * KW + KW - 1, KH * KW, K, -KW, -1, dx + b * C * H * W, H * W, C,
-                         H, W, KH, KW);
+        if (dx) {   /* input gradient, by winning position: e = sum_f dz w[f], added to dx under the patch */
+            for (nn_size p = 0; p <= P; p++) start[p] = 0;
+            for (nn_size k = 0; k < F * Q; k++) start[g[k] + 1]++;
+            for (nn_size p = 0; p < P; p++) start[p + 1] += start[p];
+            for (nn_size k = 0; k < F * Q; k++) win[start[g[k]]++] = (int32_t)k;   /* f ascending at each p */
+            memset(dxp, 0, (size_t)(C * H * WP) * sizeof(real));
+            for (nn_size p = 0, k0 = 0; p < P; k0 = start[p++]) {
+                if (k0 == start[p]) continue;
+                S(winner_sum)(dz, w, win + k0, start[p] - k0, Q, K, e);
+                real *d = dxp + p / OW * WP + p % OW;
+                for (nn_size rr = NV - 1; rr < R; rr += NV) {   /* dx under the patch's row rr / NV += e's */
+                    for (nn_size u = rr + 1 - NV; u < rr; u++)
+                        S(cd_store)(d + ro[u], S(cd_add)(S(cd_load)(d + ro[u]), S(cd_load)(e + ko[u])));
+                    S(cd_store)(d + ro[rr], S(cd_add)(S(cd_load)(d + ro[rr]), S(cd_and)(S(cd_load)(e + ko[rr]), keep)));
+                }   /* (the row's last vector: + 0 past KW) */
+            }
+            real *dxb = dx + b * C * H * W;
+            for (nn_size cy = 0; cy < C * H; cy++)
+                for (nn_size xx = 0; xx < W; xx++) dxb[cy * W + xx] = dxp[cy * WP + xx];
         }
     }
     nn_sync();   /* the loop's barrier, timed */

@@ -30,7 +30,7 @@ static void S(forward)(nn3_net *net, const real *x, nn_size nb, int train, uint6
         nn3_layer *ly = &net->layers[l];
         real *z = (real *)ly->z, *a = (real *)ly->a;
         if (ly->kind == NN3_CONV) {
-            if (nn3_conv_direct(sizeof(real), l > 0, ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW)) {
+            if (nn3_conv_direct(sizeof(real), ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW)) {
                 S(nn3_conv_direct_forward)(in, (const real *)ly->w, (const real *)ly->b, ly->act, z, a, ly->arg, nb,
                                            ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW, ly->PH, ly->PW);
             } else {
@@ -76,7 +76,7 @@ static void S(backward)(nn3_net *net, const real *x, nn_size nb, int update, rea
         nn_size N = ly->kind == NN3_CONV ? ly->F : ly->O, Sn = ly->kind == NN3_CONV ? ly->QH * ly->QW : 1;
         if (ly->kind == NN3_CONV) {
             nn_size P = ly->OH * ly->OW, K = ly->C * ly->KH * ly->KW;
-            if (nn3_conv_direct(sizeof(real), dx != NULL, ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW)) {
+            if (nn3_conv_direct(sizeof(real), ly->C, ly->H, ly->W, ly->F, ly->KH, ly->KW)) {
                 S(nn3_conv_direct_backward)(da, ready ? NULL : (const real *)ly->z, (const real *)ly->a, ly->act,
                                             ly->arg, in, (const real *)ly->w, (real *)ly->col, dx,
                                             gw, gb, alpha, beta_w, update ? l2 : 0, nb, ly->C, ly->H, ly->W, ly->F,

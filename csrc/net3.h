@@ -98,10 +98,9 @@ extern double nn3_fc_small_macs;
 void nn3_set_fc_small(int rows, double macs);
 
 /* A conv layer's lowering: 1 the direct kernels of conv_direct.c, 0 im2col + BLAS (conv.c), by shape
- * (conv_direct.c gives the rule and its measurements); real_size sizeof(real), dx 1 when the layer
- * sends a gradient to a layer below.  Tests force one path with nn3_set_conv_mode(1: im2col,
+ * (conv_direct.c gives the rule and its measurements); real_size sizeof(real).  Tests force one path with nn3_set_conv_mode(1: im2col,
  * 2: direct wherever it fits; 0: by shape). */
-int nn3_conv_direct(size_t real_size, int dx, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW);
+int nn3_conv_direct(size_t real_size, nn_size C, nn_size H, nn_size W, nn_size F, nn_size KH, nn_size KW);
 extern int nn3_conv_mode;
 void nn3_set_conv_mode(int mode);
 
