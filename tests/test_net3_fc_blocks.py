@@ -79,6 +79,29 @@ def test_blocks_give_the_same_bits_for_any_thread_count(dtype):
     assert_same_on_thread_counts(lambda: twin(16, dtype, 0.5, "ReLU")[0], train, x)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_step_leaves_out_rows_whose_input_is_zero(dtype):
+    """The SGD step of the small kernels skips the mini-batch rows whose input is 0 in both rows of a
+    pair of w's rows (dense_fc3.h): inputs with every pattern of zeros (a column 0 in all examples, one
+    of a pair 0, both 0 in some rows) train as the oracle, and w's rows of inputs that are 0 in every
+    example stay as they were, to the bit."""
+    net, ref = twin(10, dtype, 0.0, "sigmoid")
+    x, y = data(40, seed=6)
+    rng = np.random.default_rng(8)
+    x[rng.random(x.shape) < 0.6] = 0.0
+    x[:, 5] = x[:, 6] = x[:, 11] = 0.0
+    w0 = net.layers[0].w.copy()
+    np.random.seed(7)
+    with nnfast.num_threads(2):
+        net.SGD((x.astype(dtype), y), 1, 10, 0.1, None, None)
+    np.random.seed(7)
+    ref.train((x, y), 1, 10, 0.1, seed=int(np.random.randint(0, 2 ** 63 - 1, dtype=np.int64)))
+    for a, b in zip(net.layers, ref.layers):
+        np.testing.assert_allclose(a.w, b.w, rtol=0, atol=TOL[dtype])
+    np.testing.assert_array_equal(net.layers[0].w[[5, 6, 11]], w0[[5, 6, 11]])
+    assert not np.array_equal(net.layers[0].w[[4, 7, 10]], w0[[4, 7, 10]])
+
+
 def test_dropout_threshold_is_exactly_u_at_least_p():
     """p set to drawn values of u (kept: u >= p) and to their neighbours; p = 1 drops all, and 300 units
     cross a block of 256 unit hashes."""
