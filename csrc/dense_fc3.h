@@ -84,6 +84,45 @@ static inline NN_FORCE_INLINE void S(fc3_fwd_rows)(const int CV, const real *x, 
     }
 }
 
+/* The whole vectors of columns [lo, hi) of one chunk of n inputs when at most half of x's numbers
+ * there are nonzero (returns 1; else 0 and nothing done): each row's sum runs over its own nonzero
+ * inputs, in input order, in blocks of 4 vectors (then 1) held in registers.  A term left out is
+ * 0 * w, which adds 0 to the sum (at most turning -0 into +0), so every number is fc3_fwd_rows'.
+ * Under ReLU and dropout three quarters of x are 0 (the dropout net's 1000-unit layers). */
+static int S(fc3_fwd_sparse)(const real *x, nn_size ldx, const real *w, nn_size O, nn_size n, real *z, nn_size nb,
+                             nn_size lo, nn_size hi) {
+    int16_t nz[64][NN_FC3_CHUNK];
+    nn_size cnt[64], total = 0;
+    for (nn_size r = 0; r < nb; r++) {
+        nn_size c = 0;
+        for (nn_size i = 0; i < n; i++)
+            if (x[r * ldx + i] != 0) nz[r][c++] = (int16_t)i;
+        cnt[r] = c;
+        total += c;
+    }
+    if (2 * total > nb * n) return 0;
+    nn_size j = lo;
+    for (; j + 4 * FC3_VL <= hi; j += 4 * FC3_VL)
+        for (nn_size r = 0; r < nb; r++) {
+            S(fc3_vec) acc[4] = {FC3_ZERO(), FC3_ZERO(), FC3_ZERO(), FC3_ZERO()};
+            for (nn_size t = 0; t < cnt[r]; t++) {
+                const nn_size i = nz[r][t];
+                const real *wr = w + i * O + j;
+                S(fc3_vec) a = FC3_BCAST(x[r * ldx + i]);
+                for (int v = 0; v < 4; v++) VMADD(acc[v], a, FC3_LOAD(wr + v * FC3_VL));
+            }
+            for (int v = 0; v < 4; v++)
+                FC3_STORE(z + r * O + j + v * FC3_VL, VADD(FC3_LOAD(z + r * O + j + v * FC3_VL), acc[v]));
+        }
+    for (; j + FC3_VL <= hi; j += FC3_VL)
+        for (nn_size r = 0; r < nb; r++) {
+            S(fc3_vec) acc = FC3_ZERO();
+            for (nn_size t = 0; t < cnt[r]; t++) VMADD(acc, FC3_BCAST(x[r * ldx + nz[r][t]]), FC3_LOAD(w + nz[r][t] * O + j));
+            FC3_STORE(z + r * O + j, VADD(FC3_LOAD(z + r * O + j), acc));
+        }
+    return 1;
+}
+
 /* z[:, lo:hi] = scale x w[:, lo:hi]: all nb rows (nb <= 64) of z, columns lo..hi; x (nb, I) with row stride
  * ldx, w (I, O), z (nb, O).
  * Over chunks of NN_FC3_CHUNK inputs, each element takes s = the chunk's sum from zero in input order,
@@ -99,8 +138,12 @@ static void S(fc3_forward)(const real *x, nn_size ldx, const real *w, real *z, r
         const nn_size n = I - i0 < NN_FC3_CHUNK ? I - i0 : NN_FC3_CHUNK;
         const real *xi = x + i0, *wi = w + i0 * O;
         nn_size j = lo;
-        for (; j + 2 * FC3_VL <= hi; j += 2 * FC3_VL) S(fc3_fwd_rows)(2, xi, ldx, wi + j, O, n, z + j, nb);
-        for (; j + FC3_VL <= hi; j += FC3_VL) S(fc3_fwd_rows)(1, xi, ldx, wi + j, O, n, z + j, nb);
+        if (S(fc3_fwd_sparse)(xi, ldx, wi, O, n, z, nb, lo, hi)) {
+            j += (hi - lo) / FC3_VL * FC3_VL;
+        } else {
+            for (; j + 2 * FC3_VL <= hi; j += 2 * FC3_VL) S(fc3_fwd_rows)(2, xi, ldx, wi + j, O, n, z + j, nb);
+            for (; j + FC3_VL <= hi; j += FC3_VL) S(fc3_fwd_rows)(1, xi, ldx, wi + j, O, n, z + j, nb);
+        }
         if (j < hi) {   /* the last hi - j < FC3_VL columns: one vector block on copies padded with zeros */
             const nn_size m = hi - j;
             real wt[NN_FC3_CHUNK * FC3_VL], zt[64 * FC3_VL];

@@ -81,10 +81,11 @@ def test_blocks_give_the_same_bits_for_any_thread_count(dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_step_leaves_out_rows_whose_input_is_zero(dtype):
-    """The SGD step of the small kernels skips the mini-batch rows whose input is 0 in both rows of a
-    pair of w's rows (dense_fc3.h): inputs with every pattern of zeros (a column 0 in all examples, one
-    of a pair 0, both 0 in some rows) train as the oracle, and w's rows of inputs that are 0 in every
-    example stay as they were, to the bit."""
+    """The small kernels leave out inputs that are 0 (dense_fc3.h): the forward product sums each row
+    over its nonzero inputs in chunks where at most half are nonzero, and the SGD step skips the
+    mini-batch rows whose input is 0 in both rows of a pair of w's rows.  Inputs with every pattern of
+    zeros (40% nonzero; a column 0 in all examples, one of a pair 0, both 0 in some rows) train as the
+    oracle, and w's rows of inputs that are 0 in every example stay as they were, to the bit."""
     net, ref = twin(10, dtype, 0.0, "sigmoid")
     x, y = data(40, seed=6)
     rng = np.random.default_rng(8)
