@@ -4,7 +4,7 @@
  * and softmax.c's; dropout's mask is dropout.c's.  Each pass is cut into at most max_parts slices of
  * w's rows (nn3_parts over the inputs), the same cut for any thread count and in both passes, so
  * that a thread works on the same rows of w forward and backward; the forward pass adds its parts'
- * products after a barrier, with bias and activation (two barriers), the backward pass needs no sum
+ * products after a barrier, with bias and activation (two barriers; one for a layer of one part), the backward pass needs no sum
  * across parts and runs the elementwise steps of the layer on each slice inside its loop (one).
  * The products go to BLAS, or by shape (fc_small below) to the small-batch kernels network and
  * network2 train with (nn_fc3_*, dense_fc3.h).
@@ -36,6 +36,27 @@ static inline int S(fc_small)(nn_size nb, nn_size I, nn_size O) {
     return nb <= nn3_fc_small_rows && (double)nb * (double)I * (double)O >= nn3_fc_small_macs;
 }
 
+/* Row r of a fully connected layer's output from its parts' products: z = scale (zp[0] + zp[1] + ...)
+ * in part order (one part: z holds the product), then bias and activation, or softmax (act NN_SOFTMAX). */
+static void S(fc_row)(real *z, const real *zp, real *a, const real *b, int act, real scale, const int64_t *y,
+                      real *loss, real *dz, nn_size nb, nn_size O, nn_size parts, nn_size r) {
+    real *zr = z + r * O;
+    if (parts > 1) {
+        const real *z0 = zp + r * O;
+        for (nn_size j = 0; j < O; j++) zr[j] = z0[j];
+        for (nn_size t = 1; t < parts; t++) {
+            const real *zt = zp + (t * nb + r) * O;
+            for (nn_size j = 0; j < O; j++) zr[j] += zt[j];
+        }
+    }
+    if (scale != 1)
+        for (nn_size j = 0; j < O; j++) zr[j] *= scale;
+    if (act == NN_SOFTMAX)
+        S(nn3_softmax_rows)(z, a, b, y, loss, dz, nb, O, r, r + 1);
+    else
+        S(nn3_bias_act_cols)(zr, a + r * O, b, act, 1, O, 0, O);
+}
+
 /* A fully connected layer's forward pass: z (nb, O) = scale x @ w, then z += b and a = act(z), row by
  * row.  act NN_SOFTMAX: a softmax layer (softmax.c's rows, with the cost into loss and dL/dz into dz
  * when y is given).  The product is cut over the inputs, into the slices of w's rows that the
@@ -46,13 +67,14 @@ static inline int S(fc_small)(nn_size nb, nn_size I, nn_size O) {
  * had updated from its core's cache to this one's and back (MEASURED: conv1's 2880 x 100 layer at
  * mini-batch 10 took as long on two threads as on one).  The parts are fixed by the shape (nn3_parts,
  * as the backward pass's), so the sums are the same for any thread count.  Layers of fewer than
- * NN3_FC_SPLIT_MACS multiply-adds (a softmax layer of 100 x 10) are one part: z directly.  Each part
+ * NN3_FC_SPLIT_MACS multiply-adds (a softmax layer of 100 x 10) are one part: z directly, and the
+ * thread that makes it finishes its rows, with one barrier.  Each part
  * goes to BLAS, or by shape (fc_small) to the small-batch kernels. */
 #define NN3_FC_SPLIT_MACS 65536.0
 void S(nn3_fc_forward)(GEMM_T gemm, const real *x, const real *w, const real *b, real *z, real *zp, real *a, int act,
                        real scale, const int64_t *y, real *loss, real *dz, nn_size nb, nn_size I, nn_size O,
                        int max_parts) {
-    const int small = S(fc_small)(nb, I, O), softmax = act == NN_SOFTMAX;
+    const int small = S(fc_small)(nb, I, O);
     const nn_size parts = (double)nb * (double)I * (double)O < NN3_FC_SPLIT_MACS ? 1 : nn3_parts(I, 16, max_parts);
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
@@ -64,28 +86,15 @@ void S(nn3_fc_forward)(GEMM_T gemm, const real *x, const real *w, const real *b,
             nn_fc3_forward(DTYPE, x + lo, I, w + lo * O, zt, 1, nb, hi - lo, O, 0, O);
         else
             S(gemm_rm)(gemm, 0, 0, nb, O, hi - lo, 1, x + lo, I, w + lo * O, O, 0, zt, O);
+        if (parts == 1)   /* one part: its thread finishes the rows too (one barrier, not two) */
+            for (nn_size r = 0; r < nb; r++) S(fc_row)(z, zp, a, b, act, scale, y, loss, dz, nb, O, 1, r);
     }
     nn_sync();   /* the loop's barrier, timed */
+    if (parts == 1) return;
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
-    for (nn_size r = 0; r < nb; r++) {
-        real *zr = z + r * O;
-        if (parts > 1) {
-            const real *z0 = zp + r * O;
-            for (nn_size j = 0; j < O; j++) zr[j] = z0[j];
-            for (nn_size t = 1; t < parts; t++) {
-                const real *zt = zp + (t * nb + r) * O;
-                for (nn_size j = 0; j < O; j++) zr[j] += zt[j];
-            }
-        }
-        if (scale != 1)
-            for (nn_size j = 0; j < O; j++) zr[j] *= scale;
-        if (softmax)
-            S(nn3_softmax_rows)(z, a, b, y, loss, dz, nb, O, r, r + 1);
-        else
-            S(nn3_bias_act_cols)(zr, a + r * O, b, act, 1, O, 0, O);
-    }
+    for (nn_size r = 0; r < nb; r++) S(fc_row)(z, zp, a, b, act, scale, y, loss, dz, nb, O, parts, r);
     nn_sync();   /* the loop's barrier, timed */
 }
 
