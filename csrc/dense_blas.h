@@ -332,11 +332,10 @@ static nn_size S(train_epoch_blas)(const nn_dense_net *net, const nn_dense_sgd *
     const nn_size mbs = o->mbs;
     const int use_mask = o->p_dropout > 0 && net->M != NULL;
     S(train_ctx) c = {net, o, NULL, NULL, NULL, NULL, 0};
-    S(nn_upd) uw, ub;
-    S(upd_rules)(o, (double)mbs, &uw, &ub);
+    const int plain = !(o->mu > 0) && o->reg != NN_REG_L1;   /* upd_rules' UPD_PLAIN: no momentum, L2 */
     /* every mini-batch fused in blas_body, and two pieces of rows (below, one thread could only
      * help with the update: measured 1.05x the time on one thread, no faster on two) */
-    const int split = mbs <= NN_BLAS_CHUNK && mbs >= 2 * S(blas_shape)(net).rows && uw.mode == UPD_PLAIN;
+    const int split = mbs <= NN_BLAS_CHUNK && mbs >= 2 * S(blas_shape)(net).rows && plain;
     const nn_size done = nn_gov_run(NN_GOV_DENSE_TRAIN, o->nthreads < 1 ? 1 : o->nthreads,
                                     S(train_key)(net, mbs, 2 * net->dtype + (o->x_dtype == net->dtype) + 4 * use_mask + 8),
                                     0, (o->n + mbs - 1) / mbs, 0, split ? S(blas_split_body) : S(blas_body), &c);
