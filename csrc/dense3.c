@@ -4,8 +4,9 @@
  * and softmax.c's; dropout's mask is dropout.c's.  Each pass is cut into at most max_parts slices of
  * w's rows (nn3_parts over the inputs), the same cut for any thread count and in both passes, so
  * that a thread works on the same rows of w forward and backward; the forward pass adds its parts'
- * products after a barrier, with bias and activation (two barriers; one for a layer of one part), the backward pass needs no sum
- * across parts and runs the elementwise steps of the layer on each slice inside its loop (one).
+ * products after a barrier, with bias and activation (two barriers; one for a layer of one part),
+ * the backward pass needs no sum across parts and runs the elementwise steps of the layer on each
+ * slice inside its loop (one).
  * The products go to BLAS, or by shape (fc_small below) to the small-batch kernels network and
  * network2 train with (nn_fc3_*, dense_fc3.h).
  * Compiled for float and double (tmpl.h).
@@ -68,8 +69,8 @@ static void S(fc_row)(real *z, const real *zp, real *a, const real *b, int act, 
  * mini-batch 10 took as long on two threads as on one).  The parts are fixed by the shape (nn3_parts,
  * as the backward pass's), so the sums are the same for any thread count.  Layers of fewer than
  * NN3_FC_SPLIT_MACS multiply-adds (a softmax layer of 100 x 10) are one part: z directly, and the
- * thread that makes it finishes its rows, with one barrier.  Each part
- * goes to BLAS, or by shape (fc_small) to the small-batch kernels. */
+ * thread that makes it finishes its rows, with one barrier.  Each part goes to BLAS, or by shape
+ * (fc_small) to the small-batch kernels. */
 #define NN3_FC_SPLIT_MACS 65536.0
 void S(nn3_fc_forward)(GEMM_T gemm, const real *x, const real *w, const real *b, real *z, real *zp, real *a, int act,
                        real scale, const int64_t *y, real *loss, real *dz, nn_size nb, nn_size I, nn_size O,

@@ -117,7 +117,10 @@ static int S(fc3_fwd_sparse)(const real *x, nn_size ldx, const real *w, nn_size 
     for (; j + FC3_VL <= hi; j += FC3_VL)
         for (nn_size r = 0; r < nb; r++) {
             S(fc3_vec) acc = FC3_ZERO();
-            for (nn_size t = 0; t < cnt[r]; t++) VMADD(acc, FC3_BCAST(x[r * ldx + nz[r][t]]), FC3_LOAD(w + nz[r][t] * O + j));
+            for (nn_size t = 0; t < cnt[r]; t++) {
+                const nn_size i = nz[r][t];
+                VMADD(acc, FC3_BCAST(x[r * ldx + i]), FC3_LOAD(w + i * O + j));
+            }
             FC3_STORE(z + r * O + j, VADD(FC3_LOAD(z + r * O + j), acc));
         }
     return 1;

@@ -9,7 +9,8 @@
  * in float32 1 - l2 would round l2 (about 1e-7) by up to 5%.  Each elementwise step runs inside the
  * loop that makes or uses its data, on that loop's slice (bias and activation in the pool loop and
  * on the rows of the FC layer's summed product; activation derivatives, dropout mask, bias gradient
- * and L2 shrink in the backward loops): a conv layer costs 2 barriers forward and 3 backward, an FC layer 2 (1 when one part) and 1.
+ * and L2 shrink in the backward loops): a conv layer costs 2 barriers forward and 3 backward, an FC
+ * layer 2 (1 when it is one part) and 1.
  * Compiled for float and double (tmpl.h).
  */
 #ifndef NN_TMPL
