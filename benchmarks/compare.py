@@ -723,9 +723,9 @@ def busy(ctx):
     from nnfast._config import thread_report
     # (name, run, the thread count the default settled on)
     work = [("chapter-1 epoch (%d images)" % n1, lambda: net1.SGD((X1, y1), 1, 10, 3.0),
-             lambda: thread_report()["dense train"][0]),
+             lambda: thread_report()["train"][0]),
             ("network3 conv1 epoch (6,000 images)", lambda: net3.SGD((X3, y3), 1, 10, 0.1),
-             lambda: thread_report()["network3 train"][0]),
+             lambda: thread_report()["train"][0]),
             ("network3 predict (10,000 images)", lambda: net3.predict(Xp),
              lambda: thread_report()["network3 predict"][0])]
     configs = [("1 thread", 1), ("2 threads", 2), ("default", None)]

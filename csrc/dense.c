@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "dense.h"
-#include "net3.h"   /* nn3_parts and the gemm types of the BLAS path (dense_blas.h) */
+#include "net3.h"   /* the dispatchers of dense_fc3.h */
 #include "rng.h"
 
 #define NN_TMPL "dense_fc3.h"   /* dense_impl.h and network3's entry points to its kernels */
@@ -68,40 +68,6 @@ nn_size nn_first_nonfinite_row(int dtype, const void *X, nn_size n, nn_size d, n
 }
 
 const char *nn_dense_path(void) { return NN_PORTABLE_C ? "portable" : nn_use_avx2() ? "avx2+fma" : "baseline"; }
-
-nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt) {
-    nn_size r = 0;
-    if (net->gemm)
-        DISPATCH(net->dtype, r = train_epoch_blas_d(net, opt), r = train_epoch_blas_f(net, opt),
-                 r = train_epoch_blas_d_avx2(net, opt), r = train_epoch_blas_f_avx2(net, opt));
-    else
-        DISPATCH(net->dtype, r = train_epoch_d(net, opt), r = train_epoch_f(net, opt),
-                 r = train_epoch_d_avx2(net, opt), r = train_epoch_f_avx2(net, opt));
-    return r;
-}
-
-/* The crossover between the two training paths, measured on the book's nets ([784,30,10],
- * [784,100,10]; 20,000 MNIST-sized rows, one epoch, each path forced through
- * _core.set_train_path, best of 3 alternated runs; 2026-11-29, 2 cores with AVX2 shared with
- * other work, scipy's OpenBLAS 0.3.30), seconds of the BLAS path over the small-batch path's:
- *
- *                   mbs 10        mbs 16        mbs 24   mbs 32        mbs 48
- *   [784,30,10]  f32  1.02          0.74 (0.77)   0.72     0.76 (0.81)   0.69
- *                f64  0.81          0.74 (0.80)   0.76     0.78 (0.79)   0.77
- *   [784,100,10] f32  0.94          0.89 (0.91)   0.74     0.92 (0.95)   0.78
- *                f64  0.78          0.95 (1.11)   0.83     0.66 (0.99)   0.79
- *   (one thread; two threads in brackets; at mbs 100 0.64-0.96 on two threads)
- *
- * So the BLAS path from mini-batch 16 on for nets whose layers have at most 64 units, from 32
- * on for wider ones (mixed at 16 there).  Mini-batch 10, the book's, stays on the small-batch
- * kernels whatever these figures (its own targets are measured on them). */
-int nn_dense_train_uses_blas(int dtype, int L, const nn_size *sizes, nn_size mbs, int force) {
-    (void)dtype;
-    nn_size widest = 0;
-    for (int l = 1; l <= L; l++) widest = sizes[l] > widest ? sizes[l] : widest;
-    if (force == 0 || (force < 0 && mbs < (widest <= 64 ? 16 : 32))) return 0;
-    return (int)nn3_parts(mbs, NN_BLAS_MIN_ROWS, NN_BLAS_PARTS);   /* dense_blas.h: its pieces */
-}
 
 nn_size nn_dense_eval_scratch(const nn_dense_net *net) {
     return net->dtype == NN_F32 ? eval_scratch_f(net) : eval_scratch_d(net);

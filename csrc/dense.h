@@ -1,12 +1,14 @@
-/* Fully connected networks: forward/backward kernels and the whole-epoch SGD loop.
+/* Fully connected networks: forward/backward kernels and the batched evaluation of network and
+ * network2 (their training runs on the one loop of net3.c).
  *
  * Shape letters, used in every comment of dense*.{c,h}:
  *   B  rows of a mini-batch (examples), at most MB (the mini-batch size)
  *   L  weight layers; layer l = 1..L maps J_{l-1} = sizes[l-1] inputs to J_l = sizes[l] units
  *   K  inputs of the layer at hand, J its units
- * Layouts follow the book (network.py / network2.py): W_l is (J_l, J_{l-1}) row-major,
- * rows are the receiving units; b_l has J_l entries; activations are (B, J) row-major,
- * one example per row.
+ * Evaluation reads W_l as (J_{l-1}, J_l) row-major, the engine's layout of every fully connected
+ * layer (network3's w; network.py's weights[l] are its transposed views); the single-layer kernels
+ * take the book's W (J, K), rows the receiving units.  b_l has J_l entries; activations are (B, J)
+ * row-major, one example per row.
  *
  * Everything is templated on the element type: each function below exists as
  * *_d (double) and *_f (float), reached through the dtype field or argument
@@ -20,12 +22,8 @@
 
 enum nn_dtype { NN_F64 = 0, NN_F32 = 1 };
 
-/* Regularisation of the weight update. */
-enum nn_reg { NN_REG_L2 = 0, NN_REG_L1 = 1 };
-
-/* A network as the kernels see it: pointers into the user-visible numpy arrays
- * and into workspace made once per SGD call.  Every pointer array has L+1 slots
- * indexed by layer (slot 0 unused). */
+/* A network as evaluation sees it: pointers into the parameter arrays.  Every pointer array has
+ * L+1 slots indexed by layer (slot 0 unused). */
 typedef struct {
     int dtype;               /* NN_F64 or NN_F32: the type of every array below */
     int L;                   /* number of weight layers */
@@ -33,58 +31,9 @@ typedef struct {
     int act_hidden;          /* enum nn_activation of layers 1..L-1 */
     int act_out;             /* NN_SIGMOID or NN_SOFTMAX for layer L */
     int cost;                /* enum nn_cost */
-    void **W;                /* W[l]: (J_l, J_{l-1}) */
+    void **W;                /* W[l]: (J_{l-1}, J_l) */
     void **b;                /* b[l]: (J_l) */
-    void **vW, **vb;         /* momentum velocities like W, b; NULL without momentum */
-    /* workspace, each (MB, J_l): */
-    void **A;                /* A[l]: activations (A[0] unused: inputs are read from X) */
-    void **Z;                /* weighted inputs */
-    void **D;                /* deltas dC/dZ */
-    void **M;                /* dropout keep-masks (0/1) of hidden layers; NULL without dropout */
-    /* the BLAS path of training (nn_dense_train_uses_blas); NULL / unused on the small-batch path: */
-    void *gemm;              /* BLAS ?gemm of the dtype (scipy.linalg.cython_blas); A[0] then holds
-                              * the gathered input rows (MB, J_0) */
-    void **G;                /* G[l]: pieces x (J_l, J_{l-1}) weight gradient sums of a mini-batch */
 } nn_dense_net;
-
-/* One epoch of mini-batch SGD (book: SGD's inner loop + update_mini_batch + backprop). */
-typedef struct {
-    const void *X;           /* inputs, (n_rows, J_0), row stride ldx elements */
-    int x_dtype;             /* NN_F64 or NN_F32; f32 inputs feed an f64 net exactly */
-    nn_size ldx;
-    const void *Y;           /* targets in the net's dtype, (n_rows, J_L), row stride ldy */
-    nn_size ldy;
-    const int64_t *order;    /* row of X / Y for each position of this epoch, n entries */
-    nn_size n;               /* examples this epoch */
-    nn_size mbs;             /* mini-batch size; the last mini-batch may be shorter */
-    double eta;              /* learning rate */
-    double lmbda_over_n;     /* regularisation strength lambda / n_train (0: none) */
-    int reg;                 /* enum nn_reg */
-    double mu;               /* momentum coefficient (0: plain SGD, velocities unused) */
-    double p_dropout;        /* probability of dropping a hidden unit (0: off) */
-    uint64_t seed;           /* dropout seed */
-    uint64_t counter0;       /* dropout example counter of position 0 (epoch * n) */
-    int nthreads;            /* at most this many threads: the governor of threads.c chooses */
-    volatile int *stop;      /* polled once per mini-batch; nonzero ends the epoch early (may be NULL) */
-    volatile nn_size *progress;  /* examples done so far this epoch (may be NULL) */
-    int *nonfinite;          /* set to 1 when an inf or NaN weighted input or output delta ended the
-                              * epoch before that mini-batch's update (may be NULL) */
-} nn_dense_sgd;
-
-/* Train one epoch in place.  Returns the number of examples processed: n, or
- * fewer (always a whole number of mini-batches) when *stop became nonzero, a SIGINT
- * came (threads.c), or a non-finite value appeared (then *nonfinite is 1 and W, b are as after the
- * mini-batch before). */
-
-nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt);
-
-/* 0 when nets of this shape train on the register-blocked small-batch kernels, else the number
- * of pieces (>= 1) a mini-batch is cut into on the BLAS path (whole mini-batches as matrix
- * products by BLAS): net->gemm, A[0] and net->G must then be set, G[l] holding that many
- * (J_l, J_{l-1}) gradient sums one after the other.
- * force: -1 chooses by the shape (the crossover is in dense.c), 0 or 1 say which (tests and
- * benchmarks). */
-int nn_dense_train_uses_blas(int dtype, int L, const nn_size *sizes, nn_size mbs, int force);
 
 /* Batched evaluation (book: feedforward over a data set, evaluate/accuracy/total_cost).
  * For rows 0..n-1 of X: pred[i] = argmax of the output (first maximum, as np.argmax),

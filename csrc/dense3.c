@@ -37,11 +37,22 @@ static inline int S(fc_small)(nn_size nb, nn_size I, nn_size O) {
     return nb <= nn3_fc_small_rows && (double)nb * (double)I * (double)O >= nn3_fc_small_macs;
 }
 
+/* 1 when the n numbers of v are finite. */
+static inline int S(finite_row)(const real *v, nn_size n) {
+    real s = 0;
+    for (nn_size j = 0; j < n; j++) s += v[j] - v[j];   /* 0, or NaN from an inf or NaN */
+    return s == 0;
+}
+
 /* Row r of a fully connected layer's output from its parts' products: z = scale (zp[0] + zp[1] + ...)
- * in part order (one part: z holds the product), then bias and activation, or softmax (act NN_SOFTMAX). */
+ * in part order (one part: z holds the product), then bias and activation, or softmax (act NN_SOFTMAX).
+ * An output layer (dz not NULL) also makes its dL/dz: softmax.c's (labels y or target rows tgt), or,
+ * under a sigmoid output, the book's cost's delta / nb against tgt (cost: quadratic (a - tgt) act'(z),
+ * cross-entropy a - tgt).  nonfinite (when not NULL) is set to 1 when z or dz holds an inf or a NaN. */
 static void S(fc_row)(real *z, const real *zp, real *a, const real *b, int act, real scale, const int64_t *y,
-                      real *loss, real *dz, nn_size nb, nn_size O, nn_size parts, nn_size r) {
-    real *zr = z + r * O;
+                      const real *tgt, int cost, real *loss, real *dz, int *nonfinite, nn_size nb, nn_size O,
+                      nn_size parts, nn_size r) {
+    real *zr = z + r * O, *ar = a + r * O;
     if (parts > 1) {
         const real *z0 = zp + r * O;
         for (nn_size j = 0; j < O; j++) zr[j] = z0[j];
@@ -52,10 +63,20 @@ static void S(fc_row)(real *z, const real *zp, real *a, const real *b, int act, 
     }
     if (scale != 1)
         for (nn_size j = 0; j < O; j++) zr[j] *= scale;
-    if (act == NN_SOFTMAX)
-        S(nn3_softmax_rows)(z, a, b, y, loss, dz, nb, O, r, r + 1);
-    else
-        S(nn3_bias_act_cols)(zr, a + r * O, b, act, 1, O, 0, O);
+    if (act == NN_SOFTMAX) {
+        S(nn3_softmax_rows)(z, a, b, y, tgt, loss, dz, nb, O, r, r + 1);
+    } else {
+        S(nn3_bias_act_cols)(zr, ar, b, act, 1, O, 0, O);
+        if (dz) {
+            const real inv = (real)1 / (real)nb, *tr = tgt + r * O;
+            real *dr = dz + r * O;
+            if (cost == NN_QUADRATIC)
+                for (nn_size j = 0; j < O; j++) dr[j] = (ar[j] - tr[j]) * ACT_PRIME(act, zr[j], ar[j]) * inv;
+            else
+                for (nn_size j = 0; j < O; j++) dr[j] = ar[j] * inv - tr[j] * inv;
+        }
+    }
+    if (nonfinite && (!S(finite_row)(zr, O) || (dz && !S(finite_row)(dz + r * O, O)))) *nonfinite = 1;
 }
 
 /* A fully connected layer's forward pass: z (nb, O) = scale x @ w, then z += b and a = act(z), row by
@@ -73,8 +94,8 @@ static void S(fc_row)(real *z, const real *zp, real *a, const real *b, int act, 
  * (fc_small) to the small-batch kernels. */
 #define NN3_FC_SPLIT_MACS 65536.0
 void S(nn3_fc_forward)(GEMM_T gemm, const real *x, const real *w, const real *b, real *z, real *zp, real *a, int act,
-                       real scale, const int64_t *y, real *loss, real *dz, nn_size nb, nn_size I, nn_size O,
-                       int max_parts) {
+                       real scale, const int64_t *y, const real *tgt, int cost, real *loss, real *dz,
+                       int *nonfinite, nn_size nb, nn_size I, nn_size O, int max_parts) {
     const int small = S(fc_small)(nb, I, O);
     const nn_size parts = (double)nb * (double)I * (double)O < NN3_FC_SPLIT_MACS ? 1 : nn3_parts(I, 16, max_parts);
 #ifdef NNFAST_OPENMP
@@ -88,14 +109,16 @@ void S(nn3_fc_forward)(GEMM_T gemm, const real *x, const real *w, const real *b,
         else
             S(gemm_rm)(gemm, 0, 0, nb, O, hi - lo, 1, x + lo, I, w + lo * O, O, 0, zt, O);
         if (parts == 1)   /* one part: its thread finishes the rows too (one barrier, not two) */
-            for (nn_size r = 0; r < nb; r++) S(fc_row)(z, zp, a, b, act, scale, y, loss, dz, nb, O, 1, r);
+            for (nn_size r = 0; r < nb; r++)
+                S(fc_row)(z, zp, a, b, act, scale, y, tgt, cost, loss, dz, nonfinite, nb, O, 1, r);
     }
     nn_sync();   /* the loop's barrier, timed */
     if (parts == 1) return;
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
-    for (nn_size r = 0; r < nb; r++) S(fc_row)(z, zp, a, b, act, scale, y, loss, dz, nb, O, parts, r);
+    for (nn_size r = 0; r < nb; r++)
+        S(fc_row)(z, zp, a, b, act, scale, y, tgt, cost, loss, dz, nonfinite, nb, O, parts, r);
     nn_sync();   /* the loop's barrier, timed */
 }
 
@@ -107,31 +130,47 @@ static inline nn_size S(fc_block)(nn_size O) {
     return rows < 2 ? 2 : rows;
 }
 
+/* w[i] for i in [lo, hi) after the regularisation step: w - decay R(w) (R(w) = w, or sgn(w) for L1). */
+static inline void S(decay_range)(real *w, real decay, int l1, nn_size lo, nn_size hi) {
+    if (l1)
+        for (nn_size i = lo; i < hi; i++) w[i] -= decay * (real)((w[i] > 0) - (w[i] < 0));
+    else
+        for (nn_size i = lo; i < hi; i++) w[i] -= decay * w[i];
+}
+
 /* A fully connected layer's backward pass and SGD step in one loop over slices [lo, hi) of its
  * inputs (rows of w), given dz (nb, O) = dL/dz:
- *   gb[n] = beta gb[n] + alpha sum_r dz[r, n] for the slice's share of the O units;
+ *   db[n] = sum_r dz[r, n] for the slice's share of the O units;
  *   dx[:, lo:hi] = dz w[lo:hi]^T (when dx is not NULL), times mask (dropout, when not NULL), then
  *   turned in place into the layer below's dL/dz by act_below (z_below, a_below: bias_act.c);
- *   w[lo:hi] -= l2 w[lo:hi] (l2 != 0: the L2 step), then gw[lo:hi] = beta gw + alpha x[:, lo:hi]^T dz.
- * A slice's input gradient reads only its own rows of w, so the thread that updates them has read
- * them first: no barrier between the products.  On the small-batch kernels the SGD step goes
- * through the slice in blocks of fc_block rows, each read for dx and then updated while it is in
- * cache (w comes from memory once, not twice: at mini-batch 10 the layer is bound by it).  Every
- * number is the same to the bit as running the steps one after another as whole-matrix passes
- * (same BLAS calls, same kernels and elementwise operations on each element, whatever the blocks).
- * alpha 1, beta 0, l2 0: the gradients into gw, gb; alpha -eta, beta 1, gw = w, gb = b: the step. */
-void S(nn3_fc_backward)(GEMM_T gemm, const real *dz, const real *x, real *w, real *gw, real *gb, real alpha,
-                        real beta, real l2, real *dx, const real *mask, int act_below, const real *z_below,
-                        const real *a_below, nn_size nb, nn_size I, nn_size O, int max_parts) {
-    nn_size parts = nn3_parts(I, 16, max_parts);
-    int small = S(fc_small)(nb, I, O), step = small && beta == 1 && gw == w;
+ *   dw[lo:hi] = x[:, lo:hi]^T dz;
+ * and the step's rule (net3.h's nn3_step): into gw, gb (step->update 0), or onto w, b, with the
+ * velocities vw, vb under momentum.  A slice's input gradient reads only its own rows of w, so the
+ * thread that updates them has read them first: no barrier between the products.  On the
+ * small-batch kernels the step goes through the slice in blocks of fc_block rows, each read for dx
+ * and then updated while it is in cache (w comes from memory once, not twice: at mini-batch 10 the
+ * layer is bound by it).  Every number is the same to the bit as running the steps one after
+ * another as whole-matrix passes (same BLAS calls, same kernels and elementwise operations on each
+ * element, whatever the blocks). */
+void S(nn3_fc_backward)(GEMM_T gemm, const real *dz, const real *x, real *w, real *b, real *gw, real *gb, real *vw,
+                        real *vb, const nn3_step *step, real *dx, const real *mask, int act_below,
+                        const real *z_below, const real *a_below, nn_size nb, nn_size I, nn_size O, int max_parts) {
+    const nn_size parts = nn3_parts(I, 16, max_parts);
+    const int upd = step->update, mom = upd && step->mu > 0 && vw, small = S(fc_small)(nb, I, O);
+    const real eta = (real)step->eta, decay = upd ? (real)step->decay : 0, mu = (real)step->mu;
+    /* the matrix the product x^T dz goes into (beta 1: onto it, times alpha) */
+    real *acc = mom ? vw : upd ? w : gw, *accb = mom ? vb : upd ? b : gb;
+    const real alpha = upd ? -eta : 1, beta = upd ? 1 : 0;
+    const nn_size block = upd && small ? S(fc_block)(O) : I;
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
     for (nn_size t = 0; t < parts; t++) {
-        nn_size lo = nn3_part_lo(I, parts, t), hi = nn3_part_lo(I, parts, t + 1);
-        nn_size block = step ? S(fc_block)(O) : hi - lo;
-        S(nn3_bias_backward_range)(dz, gb, alpha, beta, nb, O, 1, nn3_part_lo(O, parts, t), nn3_part_lo(O, parts, t + 1));
+        const nn_size lo = nn3_part_lo(I, parts, t), hi = nn3_part_lo(I, parts, t + 1);
+        const nn_size olo = nn3_part_lo(O, parts, t), ohi = nn3_part_lo(O, parts, t + 1);
+        S(nn3_bias_backward_range)(dz, accb, alpha, mom ? mu : beta, nb, O, 1, olo, ohi);
+        if (mom)
+            for (nn_size n = olo; n < ohi; n++) b[n] += vb[n];
         for (nn_size j = lo; j < hi; j += block) {   /* rows [j, j1) of w */
             nn_size j1 = hi - j < block ? hi : j + block;
             if (dx) {
@@ -144,12 +183,21 @@ void S(nn3_fc_backward)(GEMM_T gemm, const real *dz, const real *x, real *w, rea
                         for (nn_size i = j; i < j1; i++) dx[r * I + i] *= mask[r * I + i];
                 if (z_below) S(nn3_act_backward_cols)(dx, z_below, a_below, act_below, nb, I, j, j1);
             }
-            if (l2 != 0)
-                for (nn_size i = j * O; i < j1 * O; i++) gw[i] -= l2 * gw[i];
-            if (step)
-                nn_fc3_update(DTYPE, x, dz, w, -alpha, nb, I, O, j, j1);
+            if (mom) {   /* v = mu v - decay R(w), then v -= eta dw below, then w += v */
+                for (nn_size i = j * O; i < j1 * O; i++) vw[i] *= mu;
+                if (decay != 0) {
+                    for (nn_size i = j * O; i < j1 * O; i++)
+                        vw[i] -= decay * (step->l1 ? (real)((w[i] > 0) - (w[i] < 0)) : w[i]);
+                }
+            } else if (decay != 0) {
+                S(decay_range)(w, decay, step->l1, j * O, j1 * O);
+            }
+            if (upd && small)
+                nn_fc3_update(DTYPE, x, dz, acc, eta, nb, I, O, j, j1);
             else
-                S(gemm_rm)(gemm, 1, 0, j1 - j, O, nb, alpha, x + j, I, dz, O, beta, gw + j * O, O);
+                S(gemm_rm)(gemm, 1, 0, j1 - j, O, nb, alpha, x + j, I, dz, O, beta, acc + j * O, O);
+            if (mom)
+                for (nn_size i = j * O; i < j1 * O; i++) w[i] += vw[i];
         }
     }
     nn_sync();   /* the loop's barrier, timed */

@@ -1,4 +1,5 @@
-/* Fully connected kernels and the epoch loop, written once for any element type.
+/* Fully connected kernels (network3's small-batch products, dense_fc3.h, run on them) and the
+ * batched evaluation of network and network2, written once for any element type.
  *
  * Instantiated by dense.c through tmpl.h (real, S(), VL, ACT, EXP, ...) for float and
  * double, once for the baseline instruction set and once more for AVX2+FMA (S() names
@@ -312,14 +313,6 @@ static inline void S(output_act)(int act, const real *z, real *a, nn_size J) {
     }
 }
 
-/* Output delta dC/dz of one row. */
-static inline void S(output_delta)(int cost, int act, const real *z, const real *a, const real *y, real *d, nn_size J) {
-    if (cost == NN_QUADRATIC)
-        for (nn_size j = 0; j < J; j++) d[j] = (a[j] - y[j]) * ACT_PRIME(act, z[j], a[j]);
-    else
-        for (nn_size j = 0; j < J; j++) d[j] = a[j] - y[j];
-}
-
 /* np.nan_to_num of one term: NaN -> 0, +-inf -> +-largest double. */
 static inline double S(nan_to_num)(double v) {
     if (v != v) return 0.0;
@@ -346,13 +339,8 @@ static inline double S(cost_row)(int cost, const real *a, const real *y, nn_size
     return S(nan_to_num)(c);
 }
 
-/* Balanced split of [0, n) over nt parts: part t is [lo, hi). */
-static inline void S(split)(nn_size n, int nt, int t, nn_size *lo, nn_size *hi) {
-    *lo = n * t / nt;
-    *hi = n * (t + 1) / nt;
-}
-
-/* The same in whole blocks of `align` items, so that every item is handled by
+/* Balanced split of [0, n) over nt parts in whole blocks of `align` items (part t is [lo, hi)),
+ * so that every item is handled by
  * the same code path (paired or single row of W, vector or scalar tail) whatever
  * the thread count: the compiler may fuse multiply-adds differently in those
  * paths, and a result must not depend on how many threads ran. */
@@ -364,26 +352,11 @@ static inline void S(split_aligned)(nn_size n, int nt, int t, nn_size align, nn_
     if (*hi > n) *hi = n;
 }
 
-/* Prefetch up to `count` more cache lines of the rows rows[0..total/lines) into L2,
- * from line `next` on (line i is line i % lines of row i / lines); returns the new next. */
-static inline nn_size S(prefetch_lines)(const char *const *rows, nn_size lines, nn_size next, nn_size total,
-                                         nn_size count)
-{
-    const nn_size end = next + count < total ? next + count : total;
-    if (next >= end) return next;
-    nn_size r = next / lines, i = next - r * lines;   /* one division per call, none per line */
-    for (; next < end; next++) {
-        __builtin_prefetch(rows[r] + 64 * i, 0, 2);
-        if (++i == lines) { i = 0; r++; }
-    }
-    return next;
-}
-
 /* 1 when every z[r * ld + j], r in [0, B), j in [jlo, jhi), is finite.  x * 0 is 0 for a
  * finite x and NaN for +-inf or NaN, so a sum of x * 0 tells.  The sum runs in NN_FINITE_LANES
  * independent lanes (lane i takes every NN_FINITE_LANES-th element of a row), which the compiler
- * maps to vectors without reordering a sum.  The training loops' check of their weighted inputs
- * and deltas, and the input check of every SGD call (first_nonfinite_row). */
+ * maps to vectors without reordering a sum.  The input check of every SGD call
+ * (first_nonfinite_row). */
 #ifndef NN_FINITE_LANES
 #define NN_FINITE_LANES 16
 #endif
@@ -405,245 +378,6 @@ static nn_size S(first_nonfinite_row)(const real *X, nn_size n, nn_size d, nn_si
     for (nn_size r = 0; r < n; r++)
         if (!S(finite_block)(X + r * ld, ld, 1, 0, d)) return r;
     return -1;
-}
-
-/* The training work's shape, for the governor (rates measured on another shape do not apply):
- * the layer sizes, the mini-batch size and `variant` (dtypes, dropout, path). */
-static inline uint64_t S(train_key)(const nn_dense_net *net, nn_size mbs, int variant) {
-    uint64_t key = 1469598103934665603ULL;
-    for (int l = 0; l <= net->L; l++) key = (key ^ (uint64_t)net->sizes[l]) * 1099511628211ULL;
-    return ((key ^ (uint64_t)mbs) * 1099511628211ULL) ^ (uint64_t)variant;
-}
-
-/* The update rules of a mini-batch of m examples under the options o: weights uw, biases ub
- * (book: update_mini_batch; network2's regularisers and momentum). */
-static inline void S(upd_rules)(const nn_dense_sgd *o, double m, S(nn_upd) *uw, S(nn_upd) *ub) {
-    memset(uw, 0, sizeof(*uw));
-    if (o->mu > 0) {
-        uw->mode = UPD_MOMENTUM;
-        uw->mu = (real)o->mu; uw->eta = (real)o->eta; uw->reg = (real)o->lmbda_over_n;
-        uw->reg_l1 = o->reg == NN_REG_L1; uw->inv_m = (real)(1.0 / m);
-        *ub = *uw; ub->reg = 0; ub->reg_l1 = 0;
-    } else {
-        uw->mode = o->reg == NN_REG_L1 ? UPD_L1 : UPD_PLAIN;
-        uw->c1 = (real)(1.0 - o->eta * o->lmbda_over_n);
-        uw->c2 = (real)(o->eta / m);
-        uw->l1 = (real)(o->eta * o->lmbda_over_n);
-        *ub = *uw; ub->mode = UPD_PLAIN; ub->c1 = 1;
-    }
-}
-
-/* ------------------------------------------------------------------------ */
-/* the epoch: every mini-batch's forward, backward and update                */
-/* ------------------------------------------------------------------------ */
-
-/* The work of one epoch (or part) beyond the net and the options: the row pointers. */
-typedef struct {
-    const nn_dense_net *net; const nn_dense_sgd *o;
-    const real **rows, **rows0;   /* layer l >= 1's rows, fixed for the epoch; layer 0's, per thread */
-    real *xconv;                  /* float32 inputs promoted, per thread (NULL: same type) */
-    const char **pfrows;          /* the next mini-batch's input rows to prefetch, per thread */
-    volatile int nonfinite;       /* a thread saw an inf/NaN z or output delta: stop before the update */
-} S(train_ctx);
-
-/* Thread 0 after mini-batch mb of an epoch, its rows done up to `rows`: the caller's progress
- * counter, the governor's count of work (nn_gov_unit_done) and the caller's stop flag. */
-static inline void S(mb_done)(const nn_dense_sgd *o, nn_gov *gov, nn_size mb, nn_size rows) {
-    if (o->progress) *o->progress = rows;
-    nn_gov_unit_done(gov, mb + 1, rows);
-    if (o->stop && *o->stop) gov->stop = 1;
-}
-
-/* Thread t of nth: mini-batches from mb0 on, until the governor's segment is over. */
-static uint64_t S(train_body)(void *ctx, nn_gov *gov, int t, int nth, nn_size mb0)
-{
-    S(train_ctx) *c = (S(train_ctx) *)ctx;
-    const nn_dense_net *net = c->net;
-    const nn_dense_sgd *o = c->o;
-    const int L = net->L;
-    const nn_size *S = net->sizes;
-    real *const *W = (real *const *)net->W, *const *bb = (real *const *)net->b;
-    real *const *VW = (real *const *)net->vW, *const *Vb = (real *const *)net->vb;
-    real *const *A = (real *const *)net->A, *const *Z = (real *const *)net->Z, *const *D = (real *const *)net->D;
-    real *const *M = (real *const *)net->M;
-    const int same_x = (o->x_dtype == net->dtype);
-    const real *X = (const real *)o->X;
-    const float *Xf = (const float *)o->X;
-    const real *Y = (const real *)o->Y;
-    const nn_size n = o->n, mbs = o->mbs;
-    const nn_size nmb = (n + mbs - 1) / mbs;
-    const double p = o->p_dropout;
-    const int use_mask = p > 0 && M != NULL;
-    const real **rows = c->rows, **r0 = c->rows0 + (size_t)t * (size_t)mbs;
-    const char **pf = c->pfrows + (size_t)t * (size_t)mbs;
-    const size_t xbytes = same_x ? sizeof(real) : sizeof(float);
-    const nn_size pf_lines = (nn_size)(((size_t)S[0] * xbytes + 63) / 64);   /* cache lines per input row */
-
-    /* the barrier, timed in place (several per mini-batch: no call, no thread-local) */
-    uint64_t waited = 0;
-#ifdef NNFAST_OPENMP
-#define NN_BARRIER                                                                 \
-    if (nth > 1) {                                                                 \
-        const uint64_t k0_ = NN_TICKS();                                           \
-        _Pragma("omp barrier")                                                     \
-        waited += NN_TICKS() - k0_;                                                \
-    }
-#else
-#define NN_BARRIER
-#endif
-    nn_size lo, hi;
-    for (nn_size mb = mb0; mb < nmb; mb++) {
-        const nn_size start = mb * mbs;
-        const nn_size B = (n - start) < mbs ? (n - start) : mbs;
-        const int64_t *ord = o->order + start;
-
-        /* the next mini-batch's input rows: in a shuffled order they come from memory, not
-         * cache.  Every thread reads every row, so each asks for all of them, a few lines
-         * at a time between the unit pairs of this mini-batch's first-layer work (issued
-         * at once, the requests would stall the core until memory answers). */
-        nn_size pf_next = 0, pf_total = 0, pf_step = 0;
-        if (mb + 1 < nmb) {
-            const nn_size nB = (n - start - B) < mbs ? (n - start - B) : mbs;
-            for (nn_size r = 0; r < nB; r++) {
-                pf[r] = (const char *)o->X + (size_t)ord[B + r] * (size_t)o->ldx * xbytes;
-                __builtin_prefetch(Y + ord[B + r] * o->ldy, 0, 2);   /* its target row too */
-            }
-            pf_total = nB * pf_lines;
-            S(split_aligned)(S[1], nth, t, 2, &lo, &hi);
-            const nn_size pairs = L > 1 ? (hi - lo + 1) / 2 : 0;
-            pf_step = pairs > 0 ? (pf_total + 2 * pairs - 1) / (2 * pairs) : pf_total;
-            if (L == 1) pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_total);
-        }
-
-        /* inputs: rows of X in this epoch's order.  A float32 X under a float64 net is
-         * converted by every thread into its own copy: every thread reads every row, and
-         * a shared copy would move each half from one core's cache to the other's. */
-        if (same_x) {
-            for (nn_size r = 0; r < B; r++) r0[r] = X + ord[r] * o->ldx;
-        } else {
-            real *x0 = c->xconv + (size_t)t * (size_t)mbs * (size_t)S[0];
-            for (nn_size r = 0; r < B; r++) {
-                const float *src = Xf + ord[r] * o->ldx;
-                real *dst = x0 + r * S[0];
-                for (nn_size k = 0; k < S[0]; k++) dst[k] = (real)src[k];
-                r0[r] = dst;
-            }
-        }
-
-        /* forward through the hidden layers, each thread its own units */
-        for (int l = 1; l < L; l++) {
-            const real *const *ar = l == 1 ? r0 : rows + (l - 1) * mbs;
-            S(split_aligned)(S[l], nth, t, 2, &lo, &hi);
-            if (l == 1) {
-                for (nn_size j = lo; j < hi; j += 2) {   /* pair by pair: the same sums as one call */
-                    S(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], j, j + 2 < hi ? j + 2 : hi);
-                    pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_step);
-                }
-            } else {
-                S(forward_units)(ar, B, W[l], S[l - 1], bb[l], Z[l], S[l], lo, hi);
-            }
-            for (nn_size r = 0; r < B; r++) {
-                real *zr = Z[l] + r * S[l], *arow = A[l] + r * S[l];
-                for (nn_size j = lo; j < hi; j++) {
-                    real a = ACT(net->act_hidden, zr[j]);
-                    if (use_mask) {
-                        real keep = nn_uniform(o->seed, (uint64_t)l, o->counter0 + (uint64_t)(start + r), (uint64_t)j) >= p;
-                        M[l][r * S[l] + j] = keep;
-                        a *= keep;
-                    }
-                    arow[j] = a;
-                }
-            }
-            if (!S(finite_block)(Z[l], S[l], B, lo, hi)) c->nonfinite = 1;
-            NN_BARRIER
-        }
-
-        /* output layer, each thread its own examples: z, a, delta */
-        {
-            const real *const *ar = L == 1 ? r0 : rows + (L - 1) * mbs;
-            const nn_size J = S[L];
-            S(split)(B, nth, t, &lo, &hi);
-            S(forward_units)(ar + lo, hi - lo, W[L], S[L - 1], bb[L], Z[L] + lo * J, J, 0, J);
-            for (nn_size r = lo; r < hi; r++) {
-                real *zr = Z[L] + r * J, *arow = A[L] + r * J;
-                S(output_act)(net->act_out, zr, arow, J);
-                S(output_delta)(net->cost, net->act_out, zr, arow, Y + ord[r] * o->ldy, D[L] + r * J, J);
-            }
-            if (!S(finite_block)(Z[L] + lo * J, J, hi - lo, 0, J) ||
-                !S(finite_block)(D[L] + lo * J, J, hi - lo, 0, J)) c->nonfinite = 1;
-            NN_BARRIER
-        }
-        /* every thread reads the flag after the barrier (and nobody writes it again before
-         * the next barrier): all leave together, W and b as after the previous mini-batch */
-        if (c->nonfinite) break;
-
-        /* backward: phase l computes delta_{l-1} (needs the old W_l) and updates W_{l+1};
-         * phase 1 also updates W_1.  A barrier between phases keeps reads before writes. */
-        S(nn_upd) uw, ub;
-        S(upd_rules)(o, (double)B, &uw, &ub);
-        for (int l = L; l >= 1; l--) {
-            if (l >= 2) {
-                const nn_size K = S[l - 1];
-                S(split_aligned)(K, nth, t, 2 * VL, &lo, &hi);
-                for (nn_size r = 0; r < B; r++) {
-                    real *g = D[l - 1] + r * K;
-                    S(backprop_row)(D[l] + r * S[l], W[l], S[l], K, g, lo, hi);
-                    const real *zr = Z[l - 1] + r * K, *arow = A[l - 1] + r * K;
-                    for (nn_size k = lo; k < hi; k++) {
-                        g[k] = g[k] * ACT_PRIME(net->act_hidden, zr[k], arow[k]);
-                        if (use_mask) g[k] *= M[l - 1][r * K + k];
-                    }
-                }
-            }
-            if (l + 1 <= L) {
-                S(split_aligned)(S[l + 1], nth, t, 2, &lo, &hi);
-                S(update_units)(&uw, &ub, W[l + 1], VW ? VW[l + 1] : NULL, bb[l + 1], Vb ? Vb[l + 1] : NULL,
-                                 S[l], D[l + 1], S[l + 1], B, rows + l * mbs, lo, hi);
-            }
-            if (l == 1) {
-                S(split_aligned)(S[1], nth, t, 2, &lo, &hi);
-                for (nn_size j = lo; j < hi; j += 2) {
-                    const nn_size j2 = j + 2 < hi ? j + 2 : hi;
-                    S(update_units)(&uw, &ub, W[1], VW ? VW[1] : NULL, bb[1], Vb ? Vb[1] : NULL,
-                                     S[0], D[1], S[1], B, r0, j, j2);
-                    pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_step);
-                }
-                pf_next = S(prefetch_lines)(pf, pf_lines, pf_next, pf_total, pf_total);
-                if (t == 0) S(mb_done)(o, gov, mb, start + B);
-            }
-            NN_BARRIER
-        }
-        if (gov->stop || gov->flag) break;
-    }
-    if (c->nonfinite) gov->stop = 1;
-    return waited;
-#undef NN_BARRIER
-}
-
-static nn_size S(train_epoch)(const nn_dense_net *net, const nn_dense_sgd *o)
-{
-    const int L = net->L;
-    const nn_size *S = net->sizes;
-    real *const *A = (real *const *)net->A;
-    const int same_x = (o->x_dtype == net->dtype), use_mask = o->p_dropout > 0 && net->M != NULL;
-    const nn_size mbs = o->mbs, nt = o->nthreads < 1 ? 1 : o->nthreads;
-
-    /* row pointers: layer l >= 1 fixed for the epoch, layer 0 per thread */
-    S(train_ctx) c = {net, o, NULL, NULL, NULL, NULL, 0};
-    c.rows = (const real **)malloc(sizeof(real *) * (size_t)(L + 1) * (size_t)mbs);
-    c.rows0 = (const real **)malloc(sizeof(real *) * (size_t)mbs * (size_t)nt);
-    c.xconv = same_x ? NULL : (real *)malloc(sizeof(real) * (size_t)S[0] * (size_t)mbs * (size_t)nt);
-    c.pfrows = (const char **)malloc(sizeof(char *) * (size_t)mbs * (size_t)nt);
-    nn_size done = -1;
-    if (c.rows && c.rows0 && c.pfrows && (same_x || c.xconv)) {
-        for (int l = 1; l <= L; l++)
-            for (nn_size r = 0; r < mbs; r++) c.rows[l * mbs + r] = A[l] + r * S[l];
-        done = nn_gov_run(NN_GOV_DENSE_TRAIN, (int)nt, S(train_key)(net, mbs, 2 * net->dtype + same_x + 4 * use_mask), 0,
-                          (o->n + mbs - 1) / mbs, 0, S(train_body), &c);
-    }
-    if (c.nonfinite && o->nonfinite) *o->nonfinite = 1;
-    free(c.rows); free(c.rows0); free(c.xconv); free(c.pfrows);
-    return done;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -683,13 +417,13 @@ static nn_size S(eval_scratch)(const nn_dense_net *net) {
     return (net->sizes[0] + 2 * S(widest_layer)(net)) * S(eval_rows)(net);
 }
 
-/* Z (R, J) row-major = A (R, K; row stride lda) . W^T (W: (J, K) row-major), by BLAS:
- * in column-major terms Z^T (J x R) = op(W) op(A) with W read as (K x J) transposed. */
+/* Z (R, J) row-major = A (R, K; row stride lda) . W (W: (K, J) row-major, the engine's layout), by
+ * BLAS: in column-major terms Z^T (J x R) = W^T (J x K) A^T (K x R), both read as stored. */
 static inline void S(gemm_rows)(S(gemm_t) gemm, const real *A, nn_size lda, nn_size R, const real *W, nn_size K,
                                  nn_size J, real *Z)
 {
-    char ta = 'T', tb = 'N';
-    int m = (int)J, nn = (int)R, k = (int)K, ldw = (int)K, ldA = (int)lda, ldz = (int)J;
+    char ta = 'N', tb = 'N';
+    int m = (int)J, nn = (int)R, k = (int)K, ldw = (int)J, ldA = (int)lda, ldz = (int)J;
     real one = 1, zero = 0;
     gemm(&ta, &tb, &m, &nn, &k, &one, (real *)W, &ldw, (real *)A, &ldA, &zero, Z, &ldz);
 }
@@ -905,7 +639,5 @@ static void S(layer_backward)(const real *A, nn_size lda, nn_size B, const real 
     free(g);
 }
 
-/* the BLAS path of the epoch (uses gemm_rows above) */
-#include "dense_blas.h"
 
 #undef VEC

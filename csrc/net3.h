@@ -50,6 +50,7 @@ typedef struct {
     void *z, *a, *da;                      /* (B, O) pre-activation, activation, dL/da */
     void *zp;                              /* fc/softmax: (max_parts, B, O) the forward product's parts */
     void *dcol;                            /* conv not first: (K, B*P) */
+    void *vw, *vb;                         /* fc/softmax with momentum: velocities like w, b */
 } nn3_layer;
 
 typedef struct {
@@ -58,10 +59,24 @@ typedef struct {
     int max_parts;          /* matrix products are cut into at most this many BLAS calls (1, 2, 4, 8) */
     nn3_layer *layers;
     void *x;                /* (B, I of layer 0) the mini-batch's input rows */
-    int64_t *y;             /* (B,) labels */
-    void *loss;             /* (B,) -ln a_y per row */
+    int64_t *y;             /* (B,) labels (network3), or: */
+    void *t;                /* (B, O of the last layer) target rows (network, network2); NULL: labels */
+    int cost;               /* enum nn_cost of a last layer of kind NN3_FC (sigmoid output) */
+    void *loss;             /* (B,) -ln a_y per row (labels only) */
     void *gemm;             /* nn3_sgemm_t or nn3_dgemm_t */
+    int nonfinite;          /* set when a training pass met an inf or NaN weighted input or output delta */
 } nn3_net;
+
+/* The SGD step of nn3_train (one rule for network, network2 and network3), with dw = x^T dz and
+ * db = sum_rows dz the mini-batch's gradient (dz carries the 1/m):
+ *   update 0: dw, db into the layers' gw, gb (nn3_gradients);
+ *   mu 0:     w -= decay R(w), then w -= eta dw, b -= eta db;
+ *   mu > 0:   v = mu v - decay R(w) - eta dw, w += v;  vb = mu vb - eta db, b += vb (vw, vb: the layer's);
+ * R(w) = w (L2) or sgn(w) (l1), decay = eta lmbda / n.  Conv layers take L2 without momentum. */
+typedef struct {
+    int update, l1;
+    double eta, decay, mu;
+} nn3_step;
 
 /* keep GCC from turning short copy loops back into memcpy calls (conv.c, conv_direct.c) */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -164,21 +179,22 @@ void nn3_set_conv_mode(int mode);
     /* softmax.c */                                                                                      \
     void nn3_softmax_forward##S(real *z, real *a, const real *b, const int64_t *y, real *loss,             \
                                 nn_size nb, nn_size O);                                                    \
-    void nn3_softmax_rows##S(real *z, real *a, const real *b, const int64_t *y, real *loss, real *dz,        \
-                             nn_size nb, nn_size O, nn_size lo, nn_size hi);                               \
+    void nn3_softmax_rows##S(real *z, real *a, const real *b, const int64_t *y, const real *t, real *loss,   \
+                             real *dz, nn_size nb, nn_size O, nn_size lo, nn_size hi);                     \
     void nn3_softmax_backward##S(const real *a, const int64_t *y, real *dz, nn_size nb, nn_size O);       \
     /* dense3.c (network3's fully connected layers) */                                                  \
     void nn3_fc_forward##S(gemm_t gemm, const real *x, const real *w, const real *b, real *z, real *zp,    \
-                           real *a, int act, real scale, const int64_t *y, real *loss, real *dz, nn_size nb, \
-                           nn_size I, nn_size O, int max_parts);                                          \
-    void nn3_fc_backward##S(gemm_t gemm, const real *dz, const real *x, real *w, real *gw, real *gb,        \
-                            real alpha, real beta, real l2, real *dx, const real *mask, int act_below,      \
-                            const real *z_below, const real *a_below, nn_size nb, nn_size I, nn_size O,     \
-                            int max_parts);                                                                \
+                           real *a, int act, real scale, const int64_t *y, const real *tgt, int cost,       \
+                           real *loss, real *dz, int *nonfinite, nn_size nb, nn_size I, nn_size O,          \
+                           int max_parts);                                                                \
+    void nn3_fc_backward##S(gemm_t gemm, const real *dz, const real *x, real *w, real *b, real *gw,         \
+                            real *gb, real *vw, real *vb, const nn3_step *step, real *dx,                   \
+                            const real *mask, int act_below, const real *z_below, const real *a_below,      \
+                            nn_size nb, nn_size I, nn_size O, int max_parts);                               \
     /* net3.c */                                                                                         \
-    nn_size nn3_train##S(nn3_net *net, const real *X, const int64_t *Y, const int64_t *order,                \
-                      nn_size first_batch, nn_size n_batches, real eta, real l2, uint64_t seed,         \
-                      uint64_t first_example, int nthreads);                                              \
+    nn_size nn3_train##S(nn3_net *net, const void *X, int x_f32, const int64_t *Y, const real *T,          \
+                         const int64_t *order, nn_size n, nn_size first_batch, nn_size n_batches,          \
+                         const nn3_step *step, uint64_t seed, uint64_t first_example, int nthreads);      \
     void nn3_gradients##S(nn3_net *net, const real *X, const int64_t *Y, nn_size nb, uint64_t seed,        \
                           uint64_t first_example);                                                        \
     nn_size nn3_predict##S(nn3_net *net, const real *X, nn_size n, int64_t *pred, real *out, int nthreads);

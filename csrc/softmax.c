@@ -1,7 +1,9 @@
 /* Softmax output with the log-likelihood cost: forward (bias, softmax, per-row cost) and dL/dz.
  *
- * Shapes: z, a, dz (nb, O); b (O); y (nb) labels in [0, O); loss (nb).
- * L = (1/nb) sum_r -ln a[r, y_r], so dL/dz = (a - onehot(y)) / nb.
+ * Shapes: z, a, dz, t (nb, O); b (O); y (nb) labels in [0, O); loss (nb).
+ * L = (1/nb) sum_r -ln a[r, y_r], so dL/dz = (a - onehot(y)) / nb; with target rows t (network2's
+ * LogLikelihoodCost) dL/dz = (a - t) / nb, computed as a inv - t inv: the same bits as the labels'
+ * rule for a one-hot t.
  * Compiled for float and double (tmpl.h).
  */
 #ifndef NN_TMPL
@@ -17,17 +19,22 @@ static inline void S(softmax_delta_row)(const real *a, int64_t y, real *dz, real
 }
 
 /* Rows [lo, hi) of nb: z += b; a = exp(z - max) / sum; loss[r] = -(z[y] - max - ln sum) when y is
- * given; and when dz is not NULL, the backward pass's dz = (a - onehot(y)) / nb too, from the row still
- * in cache.  By the calling thread alone (dense3.c's FC loop runs it on the rows it has just made). */
-void S(nn3_softmax_rows)(real *z, real *a, const real *b, const int64_t *y, real *loss, real *dz, nn_size nb,
-                         nn_size O, nn_size lo, nn_size hi) {
+ * given; and when dz is not NULL, the backward pass's dz = (a - onehot(y)) / nb (or (a - t) / nb) too,
+ * from the row still in cache.  By the calling thread alone (dense3.c's FC loop runs it on the rows
+ * it has just made). */
+void S(nn3_softmax_rows)(real *z, real *a, const real *b, const int64_t *y, const real *t, real *loss, real *dz,
+                         nn_size nb, nn_size O, nn_size lo, nn_size hi) {
     real inv = (real)1 / (real)nb;
     for (nn_size r = lo; r < hi; r++) {
         real *zr = z + r * O, *ar = a + r * O, m;
         for (nn_size j = 0; j < O; j++) zr[j] += b[j];
         real sum = SOFTMAX_ROW(zr, ar, O, &m);
         if (y && loss) loss[r] = -(zr[y[r]] - m - LOG(sum));
-        if (y && dz) S(softmax_delta_row)(ar, y[r], dz + r * O, inv, O);
+        if (dz && y) {
+            S(softmax_delta_row)(ar, y[r], dz + r * O, inv, O);
+        } else if (dz && t) {
+            for (nn_size j = 0; j < O; j++) dz[r * O + j] = ar[j] * inv - t[r * O + j] * inv;
+        }
     }
 }
 
@@ -38,7 +45,7 @@ void S(nn3_softmax_forward)(real *z, real *a, const real *b, const int64_t *y, r
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
-    for (nn_size r = 0; r < nb; r++) S(nn3_softmax_rows)(z, a, b, y, loss, NULL, nb, O, r, r + 1);
+    for (nn_size r = 0; r < nb; r++) S(nn3_softmax_rows)(z, a, b, y, NULL, loss, NULL, nb, O, r, r + 1);
     nn_sync();   /* the loop's barrier, timed */
 }
 

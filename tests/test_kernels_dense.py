@@ -131,7 +131,7 @@ def test_evaluation_over_many_chunks_matches_numpy_bit_for_bit_across_threads(dt
              {"quadratic": _dense.QUADRATIC, "cross-entropy": _dense.CROSS_ENTROPY,
               "log-likelihood": _dense.LOG_LIKELIHOOD}[cost])
     core = _core.DenseNet(sizes, dtype, *codes)
-    core.set_params(weights, biases)
+    core.set_params([np.ascontiguousarray(w.T) for w in weights], biases)   # the engine's layout: (inputs, units)
     rows = core.eval_rows
     assert 64 <= rows <= 1024 and rows % 16 == 0
     n = 2 * rows + 37

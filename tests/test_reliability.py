@@ -503,7 +503,7 @@ def test_sigint_stops_network3_at_a_mini_batch_boundary(tmp_path):
     for e in range(epoch + 1):
         k = nb if e < epoch else done // 10
         if k:
-            plan.train(x, y, order, 0, k, 0.1, 0.0, 0, e * len(y), 1)
+            plan.train(x, y, None, order, len(y), 0, k, 0.1, 0.0, False, 0.0, 0, e * len(y), 1)
     for p, g in zip(net.params, got):
         np.testing.assert_array_equal(p, g)
 

@@ -109,8 +109,7 @@ def thread_report():
     """Per native loop: (threads it settled on (0: not run adaptively yet), trials of another
     count, seconds they took, drops for waiting), from csrc/threads.c's saved state."""
     from . import _net3
-    return {"dense train": _core.gov_state(0), "dense evaluate": _core.gov_state(1),
-            "network3 train": _net3.gov_state(2), "network3 predict": _net3.gov_state(3)}
+    return {"train": _net3.gov_state(1), "dense evaluate": _core.gov_state(0), "network3 predict": _net3.gov_state(2)}
 
 
 def _apply(n, adapt):

@@ -95,36 +95,6 @@ cdef extern from "dense.h":
         int cost
         void **W
         void **b
-        void **vW
-        void **vb
-        void **A
-        void **Z
-        void **D
-        void **M
-        void *gemm
-        void **G
-    ctypedef struct nn_dense_sgd:
-        const void *X
-        int x_dtype
-        nn_size ldx
-        const void *Y
-        nn_size ldy
-        const int64_t *order
-        nn_size n
-        nn_size mbs
-        double eta
-        double lmbda_over_n
-        int reg
-        double mu
-        double p_dropout
-        uint64_t seed
-        uint64_t counter0
-        int nthreads
-        volatile int *stop
-        volatile nn_size *progress
-        int *nonfinite
-    nn_size nn_dense_train_epoch(const nn_dense_net *net, const nn_dense_sgd *opt) nogil
-    int nn_dense_train_uses_blas(int dtype, int L, const nn_size *sizes, nn_size mbs, int force) nogil
     const char *nn_dense_path() nogil
     nn_size nn_dense_eval_scratch(const nn_dense_net *net) nogil
     nn_size nn_dense_eval_rows(const nn_dense_net *net) nogil
@@ -140,37 +110,6 @@ def dense_path():
 
 cdef int _code(cnp.ndarray a):
     return NN_F32 if a.dtype == np.float32 else NN_F64
-
-
-# which training path new DenseNets take: -1 by their shape, 0 the small-batch kernels, 1 BLAS
-cdef int _train_path_force = -1
-_PATHS = {"auto": -1, "small": 0, "blas": 1}
-
-
-def set_train_path(mode):
-    """"auto" (the default): a DenseNet made from now on trains on the path its shape selects
-    (csrc/dense.c, nn_dense_train_uses_blas); "small" or "blas" force one (tests, benchmarks)."""
-    global _train_path_force
-    if mode not in _PATHS:
-        raise ValueError("set_train_path: mode must be 'auto', 'small' or 'blas', got %r" % (mode,))
-    _train_path_force = _PATHS[mode]
-
-
-def train_path(sizes, dtype, Py_ssize_t mbs):
-    """"blas" or "small": the training path a net of these layer sizes, dtype and mini-batch
-    size takes (under set_train_path's current mode)."""
-    cdef Py_ssize_t L = len(sizes) - 1, l
-    if L < 1 or mbs < 1:
-        raise ValueError("train_path: need two layer sizes or more and mbs >= 1")
-    cdef nn_size *sz = <nn_size *>malloc(sizeof(nn_size) * (L + 1))
-    if sz == NULL:
-        raise MemoryError()
-    for l in range(L + 1):
-        sz[l] = sizes[l]
-    cdef int code = NN_F32 if np.dtype(dtype) == np.float32 else NN_F64
-    cdef int blas = nn_dense_train_uses_blas(code, <int>L, sz, mbs, _train_path_force)
-    free(sz)
-    return "blas" if blas else "small"
 
 
 # The checks below guard the C boundary itself: a pointer is only ever taken from an array
@@ -199,48 +138,33 @@ cdef void *_ptr(cnp.ndarray a):
 
 
 cdef class DenseNet:
-    """The kernels' view of a fully connected network for one SGD call or evaluation.
-
-    Holds the pointer tables into the caller's weight and bias arrays and the
-    workspace (made once, sized for ``mbs`` rows).  The caller (network.py /
-    network2.py) has already checked every array: C-contiguous, the right
-    dtype and shape, writeable where written.
-    """
+    """Evaluation's view of a fully connected network (network.py, network2.py): the pointer
+    tables into the caller's weight and bias arrays, weights in the engine's (inputs, units)
+    layout.  Their training runs on the one loop of csrc/net3.c (nnfast._net3.Plan)."""
     cdef nn_dense_net net
     cdef nn_size *sizes
     cdef void **tables
     cdef list keep
-    cdef list work       # the BLAS path's buffers: gathered inputs and gradient sums
     cdef object dtype
-    cdef readonly Py_ssize_t mbs
-    # examples trained by train_epoch calls since the caller last set it to 0: kept here, in C,
-    # because a KeyboardInterrupt can surface right after the call, before Python sees its result
-    cdef public Py_ssize_t examples_done
-    # True when the last train_epoch call stopped at a non-finite z or output delta
-    cdef readonly bint nonfinite
     # evaluate's per-thread scratch, kept from call to call (a monitored epoch makes two calls:
     # fresh pages each time would be cleared by the kernel)
     cdef cnp.ndarray eval_scratch
-    # "blas" or "small": the path train_epoch takes (chosen at the making, see train_path)
-    cdef readonly str path
 
-    def __cinit__(self, sizes, dtype, int act_hidden, int act_out, int cost, Py_ssize_t mbs=0,
-                  bint momentum=False, bint dropout=False):
+    def __cinit__(self, sizes, dtype, int act_hidden, int act_out, int cost):
         cdef int L = len(sizes) - 1
         cdef int l
         if L < 1 or any(int(v) < 1 for v in sizes):
             raise ValueError("DenseNet: sizes must hold at least two layer sizes >= 1, got %r" % (sizes,))
-        if not (0 <= act_hidden <= 3 and act_out in (1, 4) and 0 <= cost <= 2 and mbs >= 0):
-            raise ValueError("DenseNet: bad activation, cost or mini-batch size")
+        if not (0 <= act_hidden <= 3 and act_out in (1, 4) and 0 <= cost <= 2):
+            raise ValueError("DenseNet: bad activation or cost")
         if np.dtype(dtype) not in (np.float64, np.float32):
             raise TypeError("DenseNet: dtype must be float64 or float32")
         self.dtype = np.dtype(dtype)
-        self.mbs = mbs
         self.sizes = <nn_size *>malloc(sizeof(nn_size) * (L + 1))
-        self.tables = <void **>malloc(sizeof(void *) * 9 * (L + 1))
+        self.tables = <void **>malloc(sizeof(void *) * 2 * (L + 1))
         if self.sizes == NULL or self.tables == NULL:
             raise MemoryError()
-        for l in range(9 * (L + 1)):
+        for l in range(2 * (L + 1)):
             self.tables[l] = NULL
         for l in range(L + 1):
             self.sizes[l] = sizes[l]
@@ -252,124 +176,29 @@ cdef class DenseNet:
         self.net.cost = cost
         self.net.W = self.tables
         self.net.b = self.tables + (L + 1)
-        self.net.vW = self.tables + 2 * (L + 1) if momentum else NULL
-        self.net.vb = self.tables + 3 * (L + 1) if momentum else NULL
-        self.net.A = self.tables + 4 * (L + 1)
-        self.net.Z = self.tables + 5 * (L + 1)
-        self.net.D = self.tables + 6 * (L + 1)
-        self.net.M = self.tables + 7 * (L + 1) if dropout else NULL
-        self.net.G = self.tables + 8 * (L + 1)
-        self.net.gemm = NULL
         self.keep = []
-        self.work = []
-        self.path = "small"
-        if mbs > 0:
-            for l in range(L + 1):
-                # table slots: 4 = A, 5 = Z, 6 = D, 7 = M (see the pointers set above)
-                for slot, need in ((4, l > 0), (5, l > 0), (6, l > 0), (7, dropout and 0 < l < L)):
-                    if need:
-                        buf = np.zeros((mbs, sizes[l]), dtype=self.dtype)
-                        self.keep.append(buf)
-                        self.tables[slot * (L + 1) + l] = _ptr(buf)
-            pieces = nn_dense_train_uses_blas(self.net.dtype, L, self.sizes, mbs, _train_path_force)
-            if pieces:
-                self.path = "blas"
-                self.net.gemm = <void *>sgemm if self.net.dtype == NN_F32 else <void *>dgemm
-                for l in range(L + 1):
-                    # slot 4 layer 0: A[0], the gathered input rows; slot 8: G[l], gradient sums per piece
-                    buf = np.zeros((mbs, sizes[0]) if l == 0 else (pieces, sizes[l], sizes[l - 1]), dtype=self.dtype)
-                    self.work.append(buf)
-                    self.tables[(4 if l == 0 else 8) * (L + 1) + l] = _ptr(buf)
 
     def __dealloc__(self):
         free(self.sizes)
         free(self.tables)
 
-    def set_params(self, list weights, list biases, list vw=None, list vb=None):
-        """Point the kernels at these arrays (W_l, b_l, and velocities for momentum)."""
+    def set_params(self, list weights, list biases):
+        """Point the kernels at these arrays: weights[l] (J_l, J_{l+1}), C-contiguous (the engine's
+        layout, the transposed views of network's weights), biases[l] (J_{l+1} entries)."""
         cdef int l
-        cdef list params = []
         cdef int L = self.net.L
         if len(weights) != L or len(biases) != L:
             raise ValueError("set_params: %d weight and bias arrays expected" % L)
-        if self.net.vW != NULL and (vw is None or vb is None or len(vw) != L or len(vb) != L):
-            raise ValueError("set_params: momentum needs %d velocity arrays for weights and for biases" % L)
         for l in range(1, L + 1):
             J, K = self.sizes[l], self.sizes[l - 1]
-            _need(weights[l - 1], "weights[%d]" % (l - 1), self.dtype, (J, K), True)
+            _need(weights[l - 1], "weights[%d]" % (l - 1), self.dtype, (K, J))
             if biases[l - 1].size != J:
                 raise ValueError("biases[%d] must have %d entries" % (l - 1, J))
-            _need(biases[l - 1], "biases[%d]" % (l - 1), self.dtype, None, True)
-            if self.net.vW != NULL:
-                _need(vw[l - 1], "vw[%d]" % (l - 1), self.dtype, (J, K), True)
-                if vb[l - 1].size != J:
-                    raise ValueError("vb[%d] must have %d entries" % (l - 1, J))
-                _need(vb[l - 1], "vb[%d]" % (l - 1), self.dtype, None, True)
+            _need(biases[l - 1], "biases[%d]" % (l - 1), self.dtype)
         for l in range(1, self.net.L + 1):
             self.net.W[l] = _ptr(weights[l - 1])
             self.net.b[l] = _ptr(biases[l - 1])
-            params += [weights[l - 1], biases[l - 1]]
-            if self.net.vW != NULL:
-                self.net.vW[l] = _ptr(vw[l - 1])
-                self.net.vb[l] = _ptr(vb[l - 1])
-                params += [vw[l - 1], vb[l - 1]]
-        self.keep = [a for a in self.keep if a.shape[0] == self.mbs and a.base is None] + params
-
-    def train_epoch(self, cnp.ndarray X, cnp.ndarray Y, cnp.ndarray order, double eta,
-                    double lmbda_over_n=0.0, int reg=0, double mu=0.0, double p_dropout=0.0,
-                    uint64_t seed=0, uint64_t counter0=0, int nthreads=1):
-        """One epoch of SGD over ``order`` (int64 rows of X and Y). Returns examples done."""
-        cdef nn_dense_sgd o
-        cdef nn_size done
-        cdef int bad = 0
-        cdef int L = self.net.L
-        if self.mbs < 1 or self.net.W[L] == NULL:
-            raise ValueError("train_epoch: made without a mini-batch size, or set_params not called")
-        _need(X, "X", (np.float32, self.dtype), (None, self.sizes[0]))
-        _need(Y, "Y", self.dtype, (X.shape[0], self.sizes[L]))
-        _need(order, "order", np.int64, (None,))
-        if order.shape[0] and (order.min() < 0 or order.max() >= X.shape[0]):
-            raise ValueError("train_epoch: order holds rows outside 0..%d" % (X.shape[0] - 1))
-        if nthreads < 1:
-            raise ValueError("nthreads must be >= 1")
-        o.X = _ptr(X)
-        o.x_dtype = _code(X)
-        o.ldx = X.shape[1]
-        o.Y = _ptr(Y)
-        o.ldy = Y.shape[1]
-        o.order = <const int64_t *>_ptr(order)
-        o.n = order.shape[0]
-        o.mbs = self.mbs
-        o.eta = eta
-        o.lmbda_over_n = lmbda_over_n
-        o.reg = reg
-        o.mu = mu
-        o.p_dropout = p_dropout
-        o.seed = seed
-        o.counter0 = counter0
-        o.nthreads = nthreads
-        o.stop = NULL
-        o.progress = NULL
-        o.nonfinite = &bad
-        self.nonfinite = False
-        cdef nn_size total = 0
-        while True:
-            with nogil:
-                done = nn_dense_train_epoch(&self.net, &o)
-            if done < 0:
-                raise MemoryError("nnfast: out of memory starting an epoch")
-            total += done
-            self.examples_done += done
-            self.nonfinite = bad
-            if bad or total >= order.shape[0]:
-                return total
-            # a SIGINT ended the call early: Python's handler raises KeyboardInterrupt here
-            # (the weights are as after `total` examples); a handler that does not raise
-            # lets the epoch go on where it stopped
-            PyErr_CheckSignals()
-            o.order += done
-            o.n -= done
-            o.counter0 += <uint64_t>done
+        self.keep = list(weights) + list(biases)
 
     @property
     def eval_rows(self):

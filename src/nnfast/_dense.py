@@ -11,7 +11,7 @@ import operator
 
 import numpy as np
 
-from . import _checks, _config, _core, _train
+from . import _checks, _config, _core, _net3, _train
 
 # codes shared with csrc/nnfast.h
 LINEAR, SIGMOID, TANH, RELU, SOFTMAX = 0, 1, 2, 3, 4
@@ -338,8 +338,8 @@ class Evaluator(object):
 
     def __init__(self, net, params, act_hidden=SIGMOID, act_out=SIGMOID, cost=QUADRATIC):
         L = len(net.sizes) - 1
-        self.core = _core.DenseNet(net.sizes, net.dtype, act_hidden, act_out, cost, 0)
-        self.core.set_params(params.arrays[:L], params.arrays[L:])
+        self.core = _core.DenseNet(net.sizes, net.dtype, act_hidden, act_out, cost)
+        self.core.set_params([w.T for w in params.arrays[:L]], params.arrays[L:])
 
     def __call__(self, X, Y=None, hidden_scale=1.0, want_cost=False, want_output=False):
         with _config.blas_limit(1):
@@ -356,54 +356,70 @@ def evaluate_arrays(net, X, Y=None, act_hidden=SIGMOID, act_out=SIGMOID, cost=QU
 
 
 class Engine(object):
-    """The native SGD of csrc/dense.c on the working arrays of ``params``, as ``_train.Run``
-    drives it.  ``kw``: train_epoch's options (lmbda_over_n, reg, mu, p_dropout, seed)."""
+    """network's and network2's SGD: their fully connected layers on the one training loop of
+    all three networks (csrc/net3.c, through ``_net3.Plan``), on the working arrays of ``params``,
+    as ``_train.Run`` drives it.  The engine's weights are (inputs, units), the working arrays'
+    memory (``_train.dense_params``: each weights[l] a transposed view).  ``kw``: lmbda_over_n,
+    reg, mu, p_dropout, seed (read at each call: a resumed run sets them)."""
 
     def __init__(self, net, params, X, Y, eta, codes, mbs, momentum=False, dropout=False, rows=None, **kw):
-        L = len(net.sizes) - 1
+        sizes, L = net.sizes, len(net.sizes) - 1
+        act_hidden, act_out, cost = codes
         self.rows = rows             # example i is row rows[i] of X and Y (None: row i)
         self.n = len(X) if rows is None else len(rows)
-        self.core = _core.DenseNet(net.sizes, net.dtype, codes[0], codes[1], codes[2], mbs, momentum, dropout)
-        self.params, self.X, self.Y, self.eta, self.kw = params, X, Y, eta, kw
+        self.mbs = mbs
+        self.params, self.X, self.Y, self.eta = params, X, Y, eta
+        self.kw = dict(dict(lmbda_over_n=0.0, reg=REG_L2, mu=0.0, p_dropout=0.0, seed=0), **kw)
         self.velocities = None
-        vel = []
         if momentum:
-            self.velocities = ([np.zeros_like(w) for w in params.arrays[:L]],
+            self.velocities = (_train.transposed_zeros([w.shape for w in params.arrays[:L]], net.dtype),
                                [np.zeros_like(b) for b in params.arrays[L:]])
-            vel = list(self.velocities)
-        self.core.set_params(params.arrays[:L], params.arrays[L:], *vel)
+        p = self.kw["p_dropout"] if dropout else 0.0
+        specs = []
+        for l in range(L):
+            last = l == L - 1
+            spec = dict(kind="softmax" if last and act_out == SOFTMAX else "fc", act=act_out if last else act_hidden,
+                        I=sizes[l], O=sizes[l + 1], w=params.arrays[l].T, b=params.arrays[L + l].reshape(-1),
+                        p=p if l > 0 else 0.0)
+            if momentum:
+                spec.update(vw=self.velocities[0][l].T, vb=self.velocities[1][l].reshape(-1))
+            specs.append(spec)
+        self.plan = _net3.Plan(specs, mbs, net.dtype, targets=True, cost=cost)
         self.threads = _config.effective_threads()
+        self.base = 0
+        self._order = self._rows = None
 
     def start_epoch(self, j):
-        self.core.examples_done = 0
+        self.base = self.plan.batches_done
 
     @property
     def examples_done(self):
-        return self.core.examples_done
+        return min(self.n, (self.plan.batches_done - self.base) * self.mbs)
 
     def train(self, j, order, first, count):
-        mbs = self.core.mbs
-        order = order[first * mbs:(first + count) * mbs]
-        self.core.train_epoch(self.X, self.Y, order if self.rows is None else self.rows[order], self.eta,
-                              counter0=(j or 0) * self.n + first * mbs, nthreads=self.threads, **self.kw)
+        if order is not self._order:       # the epoch's order as rows of X and Y, once per epoch
+            self._order, self._rows = order, order if self.rows is None else self.rows[order]
+        kw = self.kw
+        self.plan.train(self.X, None, self.Y, self._rows, self.n, first, count, self.eta,
+                        self.eta * kw["lmbda_over_n"], kw["reg"] == REG_L1, kw["mu"], kw["seed"], (j or 0) * self.n,
+                        self.threads)
 
     def check(self, j, first, end):
         """TrainingDiverged when the last call met an inf or NaN.
 
-        The kernels check every weighted input and output delta before a
-        mini-batch's update and stop there.  An update can itself overflow
+        The loop checks every weighted input and output delta before a
+        mini-batch's update and stops there.  An update can itself overflow
         (eta times a gradient beyond the largest float): the next mini-batch's
         forward pass then sees it, or, after the last one of a call, the check
         of the parameters here (a few microseconds per call of ~50 ms)."""
         arrays = self.params.arrays + ([] if self.velocities is None else self.velocities[0] + self.velocities[1])
         finite = _train.all_finite(arrays)
-        k = self.core.examples_done // self.core.mbs
-        if self.core.nonfinite and finite:
+        k = self.plan.batches_done - self.base
+        if self.plan.nonfinite and finite:
             raise _train.diverged(j, k if j is not None else None,
                                   "a weighted input or output delta became infinite or NaN", _train.BEFORE)
-        if self.core.nonfinite or not finite:
-            k = k - 1 if self.core.nonfinite else (self.core.examples_done - 1) // self.core.mbs
-            raise _train.diverged(j, k if j is not None else None, *_train.OVERFLOWED)
+        if self.plan.nonfinite or not finite:
+            raise _train.diverged(j, k - 1 if j is not None else None, *_train.OVERFLOWED)
 
 
 def one_step(net, X, Y, make_engine):

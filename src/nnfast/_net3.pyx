@@ -32,6 +32,8 @@ cdef extern from "net3.h":
         void *da
         void *zp
         void *dcol
+        void *vw
+        void *vb
     ctypedef struct nn3_net:
         int L
         nn_size B
@@ -39,14 +41,20 @@ cdef extern from "net3.h":
         nn3_layer *layers
         void *x
         int64_t *y
+        void *t
+        int cost
         void *loss
         void *gemm
-    nn_size nn3_train_f(nn3_net *net, const float *X, const int64_t *Y, const int64_t *order, nn_size first_batch,
-                     nn_size n_batches, float eta, float l2, uint64_t seed, uint64_t first_example,
-                     int nthreads) nogil
-    nn_size nn3_train_d(nn3_net *net, const double *X, const int64_t *Y, const int64_t *order, nn_size first_batch,
-                     nn_size n_batches, double eta, double l2, uint64_t seed, uint64_t first_example,
-                     int nthreads) nogil
+        int nonfinite
+    ctypedef struct nn3_step:
+        int update, l1
+        double eta, decay, mu
+    nn_size nn3_train_f(nn3_net *net, const void *X, int x_f32, const int64_t *Y, const float *T,
+                        const int64_t *order, nn_size n, nn_size first_batch, nn_size n_batches,
+                        const nn3_step *step, uint64_t seed, uint64_t first_example, int nthreads) nogil
+    nn_size nn3_train_d(nn3_net *net, const void *X, int x_f32, const int64_t *Y, const double *T,
+                        const int64_t *order, nn_size n, nn_size first_batch, nn_size n_batches,
+                        const nn3_step *step, uint64_t seed, uint64_t first_example, int nthreads) nogil
     void nn3_gradients_f(nn3_net *net, const float *X, const int64_t *Y, nn_size nb, uint64_t seed,
                          uint64_t first_example) nogil
     void nn3_gradients_d(nn3_net *net, const double *X, const int64_t *Y, nn_size nb, uint64_t seed,
@@ -127,7 +135,9 @@ cdef class Plan:
     """C description of a network plus its buffers, for mini-batches of B rows.
 
     specs: list of dicts with kind ('conv', 'fc', 'softmax'), act (code), w, b (C-contiguous arrays of
-    dtype), p, and for conv C, H, W, F, KH, KW, PH, PW; for fc/softmax I, O.
+    dtype), p, and for conv C, H, W, F, KH, KW, PH, PW; for fc/softmax I, O, and vw, vb (velocities,
+    with momentum).  targets: the last layer trains against target rows (network, network2: a sigmoid
+    output with ``cost``, or softmax), else against integer labels (network3).
     """
     cdef nn3_net net
     cdef readonly object dtype
@@ -141,7 +151,8 @@ cdef class Plan:
     def __cinit__(self):
         self.net.layers = NULL
 
-    def __init__(self, specs, Py_ssize_t B, dtype, int max_parts=4, bint with_grads=False):
+    def __init__(self, specs, Py_ssize_t B, dtype, int max_parts=4, bint with_grads=False, bint targets=False,
+                 int cost=0):
         cdef nn3_layer *ly
         cdef Py_ssize_t l, L = len(specs), K, P
         self.dtype = np.dtype(dtype)
@@ -191,6 +202,10 @@ cdef class Plan:
                     ly.mask = _ptr(buf(B, ly.I))
                     ly.xd = _ptr(buf(B, ly.I))
                 ly.zp = _ptr(buf(max_parts, B, ly.O))
+                if s.get("vw") is not None:
+                    self.keep += [s["vw"], s["vb"]]
+                    ly.vw = _ptr(s["vw"])
+                    ly.vb = _ptr(s["vb"])
             ly.z = _ptr(buf(B, ly.O))
             ly.a = _ptr(buf(B, ly.O))
             ly.da = _ptr(buf(B, ly.O))
@@ -201,6 +216,9 @@ cdef class Plan:
                 ly.gb = _ptr(gb)
         self.net.x = _ptr(buf(B, self.net.layers[0].I))
         self.net.y = <int64_t *>_ptr(buf(B, dtype=np.int64))
+        self.net.cost = cost
+        if targets:
+            self.net.t = _ptr(buf(B, self.net.layers[L - 1].O))
         self.loss = buf(B)
         self.net.loss = _ptr(self.loss)
 
@@ -212,28 +230,66 @@ cdef class Plan:
             raise TypeError("Plan: data dtype does not match the plan's %s" % self.dtype)
         return 0
 
-    def train(self, const floating[:, ::1] X, const int64_t[::1] Y, const int64_t[::1] order,
-              Py_ssize_t first_batch, Py_ssize_t n_batches, double eta, double l2, uint64_t seed,
-              uint64_t first_example, int nthreads):
-        """SGD over mini-batches first_batch .. first_batch + n_batches - 1 (rows order[i*B + r])."""
-        self._check(floating is float)
-        if (first_batch + n_batches) * self.net.B > order.shape[0] or X.shape[1] != self.net.layers[0].I:
-            raise ValueError("Plan.train: arrays do not match the plan")
+    @property
+    def nonfinite(self):
+        """True when the last train() stopped at an inf or NaN weighted input or output delta
+        (the parameters as before that mini-batch)."""
+        return bool(self.net.nonfinite)
+
+    def train(self, X, Y, T, const int64_t[::1] order, Py_ssize_t n, Py_ssize_t first_batch, Py_ssize_t n_batches,
+              double eta, double decay, bint l1, double mu, uint64_t seed, uint64_t first_example, int nthreads):
+        """SGD over mini-batches first_batch .. first_batch + n_batches - 1 of an epoch of n examples
+        (batch i: rows order[i*B + r], r < min(B, n - i*B)), against labels Y (int64) or, for a plan
+        made with targets, target rows T; X of the plan's dtype, or float32 under float64.  The step:
+        net3.h's nn3_step (decay = eta lmbda / n; l1: L1; mu: momentum)."""
+        cdef nn3_step step
         cdef nn_size done
+        cdef Py_ssize_t B = self.net.B, O = self.net.layers[self.net.L - 1].O
+        cdef const void *xp
+        cdef int x_f32
+        cdef const int64_t *yp = NULL
+        cdef void *tp = NULL
+        if not (isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == self.net.layers[0].I
+                and X.flags.c_contiguous and (X.dtype == self.dtype or X.dtype == np.float32)):
+            raise ValueError("Plan.train: X does not match the plan")
+        if (self.net.t != NULL) != (T is not None):
+            raise ValueError("Plan.train: targets T are given exactly for a plan made with targets")
+        if T is not None:
+            if not (isinstance(T, np.ndarray) and T.dtype == self.dtype and T.shape == (X.shape[0], O)
+                    and T.flags.c_contiguous):
+                raise ValueError("Plan.train: T does not match the plan")
+            tp = _ptr(T)
+        else:
+            if not (isinstance(Y, np.ndarray) and Y.dtype == np.int64 and Y.shape == (X.shape[0],)
+                    and Y.flags.c_contiguous):
+                raise ValueError("Plan.train: Y does not match the plan")
+            yp = <const int64_t *>_ptr(Y)
+        if n_batches > 0 and (first_batch < 0 or n > order.shape[0] or (first_batch + n_batches - 1) * B >= n):
+            raise ValueError("Plan.train: mini-batches %d..%d are beyond the %d examples"
+                             % (first_batch, first_batch + n_batches - 1, n))
+        used = np.asarray(order[first_batch * B:min(n, (first_batch + n_batches) * B)])
+        if used.size and (used.min() < 0 or used.max() >= X.shape[0]):
+            raise ValueError("Plan.train: order holds rows outside 0..%d" % (X.shape[0] - 1))
+        xp = _ptr(X)
+        x_f32 = X.dtype == np.float32 and self.dtype == np.float64
+        step.update, step.l1, step.eta, step.decay, step.mu = 1, l1, eta, decay, mu
+        self.net.nonfinite = 0
         while n_batches > 0:
-            if floating is float:
+            if self.dtype == np.float32:
                 with nogil:
-                    done = nn3_train_f(&self.net, &X[0, 0], &Y[0], &order[0], first_batch, n_batches, <float>eta,
-                                       <float>l2, seed, first_example, nthreads)
+                    done = nn3_train_f(&self.net, xp, 0, yp, <const float *>tp, &order[0], n, first_batch,
+                                       n_batches, &step, seed, first_example, nthreads)
             else:
                 with nogil:
-                    done = nn3_train_d(&self.net, &X[0, 0], &Y[0], &order[0], first_batch, n_batches, eta, l2,
-                                       seed, first_example, nthreads)
+                    done = nn3_train_d(&self.net, xp, x_f32, yp, <const double *>tp, &order[0], n, first_batch,
+                                       n_batches, &step, seed, first_example, nthreads)
             if done < 0:
-                raise MemoryError("nnfast: out of memory starting network3's SGD")
+                raise MemoryError("nnfast: out of memory starting SGD")
             self.batches_done += done
             first_batch += done
             n_batches -= done
+            if self.net.nonfinite:
+                return
             if n_batches > 0:
                 # a SIGINT ended the call early: Python's handler raises KeyboardInterrupt here
                 # (parameters as after batches_done mini-batches), or the SGD goes on

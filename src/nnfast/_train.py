@@ -222,10 +222,10 @@ class Params(object):
     ``(30, 784)``); ``read()`` returns them as the network holds them now and
     ``write(arrays)`` gives the network new ones."""
 
-    def __init__(self, names, shapes, dtype, read, write):
+    def __init__(self, names, shapes, dtype, read, write, arrays=None):
         self.names, self.shapes, self.dtype = list(names), [tuple(s) for s in shapes], np.dtype(dtype)
         self._read, self._write = read, write
-        self.arrays = [np.zeros(s, dtype=self.dtype) for s in self.shapes]
+        self.arrays = [np.zeros(s, dtype=self.dtype) for s in self.shapes] if arrays is None else arrays
         self.trained = False     # the working arrays hold training the network has not been given yet
 
     def checked(self):
@@ -251,16 +251,26 @@ class Params(object):
             self.trained = False
 
 
+def transposed_zeros(shapes, dtype):
+    """Zero arrays of these 2-D shapes, each the transposed view of a C-contiguous array: the
+    engine's weight layout, (inputs, units), under the book's (units, inputs)."""
+    return [np.zeros(s[::-1], dtype=dtype).T for s in shapes]
+
+
 def dense_params(net):
-    """network's and network2's ``weights`` and ``biases`` (published as new lists, as the book)."""
+    """network's and network2's ``weights`` and ``biases`` (published as new lists, as the book).
+    The working weights are (units, inputs) as the book's, in the memory of (inputs, units)
+    arrays (``transposed_zeros``): the layout of every network's fully connected layers in the
+    engine, network3's ``w``."""
     sizes, L = net.sizes, len(net.sizes) - 1
 
     def write(arrays):
         net.weights, net.biases = arrays[:L], arrays[L:]
 
+    shapes = [(sizes[l + 1], sizes[l]) for l in range(L)] + [(sizes[l + 1], 1) for l in range(L)]
     return Params(["net.weights[%d]" % l for l in range(L)] + ["net.biases[%d]" % l for l in range(L)],
-                  [(sizes[l + 1], sizes[l]) for l in range(L)] + [(sizes[l + 1], 1) for l in range(L)],
-                  net.dtype, lambda: list(net.weights) + list(net.biases), write)
+                  shapes, net.dtype, lambda: list(net.weights) + list(net.biases), write,
+                  transposed_zeros(shapes[:L], net.dtype) + [np.zeros(s, dtype=net.dtype) for s in shapes[L:]])
 
 
 # ---------------------------------------------------------------------------

@@ -557,11 +557,14 @@ class _Engine(object):
 
     def train(self, j, order, first, count):
         self.before = [p.copy() for p in self.params.arrays]
-        self.plan.train(self.X, self.Y, order, first, count, self.eta, self.l2, self.seed, j * self.used,
-                        self.threads)
+        self.plan.train(self.X, self.Y, None, order, self.used, first, count, self.eta, self.l2, False, 0.0, self.seed,
+                        j * self.used, self.threads)
 
     def check(self, j, first, end):
         if _train.all_finite(self.params.arrays):
+            if self.plan.nonfinite:
+                raise _train.diverged(j, self.plan.batches_done - self.base,
+                                      "a weighted input or output delta became infinite or NaN", _train.BEFORE)
             return
         for p, b in zip(self.params.arrays, self.before):
             p[...] = b
