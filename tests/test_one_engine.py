@@ -1,0 +1,85 @@
+"""One engine runs all three networks.
+
+network3's fully connected sigmoid layers under a softmax layer, and network2 of the same sizes
+with the log-likelihood cost, given the same initial weights and the same mini-batches, end an
+epoch with the same weights to the bit in float64: both walk the one training loop of
+csrc/net3.c, with one weight layout (network2's weights are the transposed views of network3's w).
+network.py is network2 with the quadratic cost: it takes the same loop.
+"""
+import contextlib
+import io
+import random
+
+import numpy as np
+import pytest
+
+import nnfast
+from nnfast import _core, network, network2, network3
+
+needs_openmp = pytest.mark.skipif(not _core.openmp_enabled(), reason="serial build: one thread only")
+
+
+def _pair(sizes, dtype=np.float64):
+    """network2 (LogLikelihoodCost) and network3 (FullyConnectedLayer ..., SoftmaxLayer) holding the
+    same parameters, network3's w the transpose of network2's weights."""
+    np.random.seed(4)
+    n2 = network2.Network(sizes, cost=network2.LogLikelihoodCost, dtype=dtype)
+    layers = [network3.FullyConnectedLayer(k, j) for k, j in zip(sizes[:-2], sizes[1:-1])]
+    n3 = network3.Network(layers + [network3.SoftmaxLayer(sizes[-2], sizes[-1])], 10, dtype=dtype)
+    for layer, w, b in zip(n3.layers, n2.weights, n2.biases):
+        layer.w, layer.b = np.ascontiguousarray(w.T), b.ravel().copy()
+    return n2, n3
+
+
+def _same_bits(n2, n3):
+    return all(np.array_equal(layer.w, w.T) and np.array_equal(layer.b, b.ravel())
+               for layer, w, b in zip(n3.layers, n2.weights, n2.biases))
+
+
+# [784, 600, 10]: its first layer's products (4.7 million multiply-adds at mini-batch 10) take the
+# small-batch kernels, the others BLAS (dense3.c's fc_small)
+@pytest.mark.parametrize("sizes", [[784, 30, 10], [784, 100, 10], [784, 60, 30, 10], [784, 600, 10]])
+@pytest.mark.parametrize("threads", [1, pytest.param(2, marks=needs_openmp)])
+def test_network2_and_network3_end_an_epoch_with_the_same_bits(mnist_test_arrays, monkeypatch, sizes, threads):
+    X, y = mnist_test_arrays
+    X, y = np.asarray(X[:3000], dtype=np.float64), y[:3000]
+    n2, n3 = _pair(sizes)
+    assert _same_bits(n2, n3)
+    # the same mini-batches: network3 takes the examples in their order (shuffle=False), and
+    # network2's random.shuffle is made to leave them so
+    monkeypatch.setattr(random, "shuffle", lambda order: None)
+    with nnfast.num_threads(threads), contextlib.redirect_stdout(io.StringIO()):
+        n2.SGD((X, y), 1, 10, 0.5)
+        n3.SGD((X, y), 1, 10, 0.5)
+    assert not np.array_equal(n3.layers[0].w, _pair(sizes)[1].layers[0].w)    # it did train
+    assert _same_bits(n2, n3)
+
+
+def test_the_bits_part_when_the_arithmetic_differs(mnist_test_arrays, monkeypatch):
+    """The comparison above can fail: network2's cross-entropy cost under a sigmoid output (another
+    last layer) ends the epoch elsewhere."""
+    X, y = mnist_test_arrays
+    X, y = np.asarray(X[:500], dtype=np.float64), y[:500]
+    n2, n3 = _pair([784, 30, 10])
+    n2.cost = network2.CrossEntropyCost
+    monkeypatch.setattr(random, "shuffle", lambda order: None)
+    with contextlib.redirect_stdout(io.StringIO()):
+        n2.SGD((X, y), 1, 10, 0.5)
+        n3.SGD((X, y), 1, 10, 0.5)
+    assert not _same_bits(n2, n3)
+
+
+def test_network_is_network2_with_the_quadratic_cost(mnist_test_arrays, monkeypatch):
+    """network.py and network2 with QuadraticCost and the same weights: the same bits after an epoch
+    with a short last mini-batch (995 examples at 10)."""
+    X, y = mnist_test_arrays
+    X, y = X[:995], y[:995]
+    np.random.seed(2)
+    n1 = network.Network([784, 30, 10])
+    n2 = network2.Network([784, 30, 10], cost=network2.QuadraticCost)
+    n2.weights, n2.biases = [w.copy() for w in n1.weights], [b.copy() for b in n1.biases]
+    monkeypatch.setattr(random, "shuffle", lambda order: None)
+    with contextlib.redirect_stdout(io.StringIO()):
+        n1.SGD((X, y), 1, 10, 3.0)
+        n2.SGD((X, y), 1, 10, 3.0)
+    assert all(np.array_equal(p, q) for p, q in zip(n1.weights + n1.biases, n2.weights + n2.biases))
