@@ -29,6 +29,12 @@
 
 #include "nnfast.h"
 
+/* complex.h (which numpy's headers include before this in the Cython glue) defines I as the
+ * imaginary unit; here I is a shape letter */
+#ifdef I
+#undef I
+#endif
+
 typedef void (*nn3_sgemm_t)(char *ta, char *tb, int *m, int *n, int *k, float *alpha, float *a, int *lda,
                             float *b, int *ldb, float *beta, float *c, int *ldc);
 typedef void (*nn3_dgemm_t)(char *ta, char *tb, int *m, int *n, int *k, double *alpha, double *a, int *lda,

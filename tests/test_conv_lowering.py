@@ -1,5 +1,5 @@
 """network3's two lowerings of a conv layer, each held to the oracle: im2col + BLAS (csrc/conv.c) and
-the direct kernels (csrc/conv_direct.c), forced in turn with _net3.conv_lowering.  Shapes like the
+the direct kernels (csrc/conv_direct.c), forced in turn with _core.conv_lowering.  Shapes like the
 book's first layer (one input map) and second (several), with odd sizes that cross the direct
 kernels' blocks: non-square images and filters, output rows that are not whole vectors, filter counts
 that are not whole blocks of 4, pool windows that leave a remainder; training, evaluation and the
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import nnfast
-from nnfast import _net3
+from nnfast import _core
 from nnfast import network3 as n3
 from nnfast.reference import network3 as R
 from conftest import assert_same_on_thread_counts
@@ -23,9 +23,9 @@ TOL = {np.float64: 1e-10, np.float32: 3e-4}
 
 @pytest.fixture(params=LOWERINGS)
 def lowering(request):
-    old = _net3.conv_lowering(request.param)
+    old = _core.conv_lowering(request.param)
     yield request.param
-    _net3.conv_lowering(old)
+    _core.conv_lowering(old)
 
 
 def first_layer_net(mod, B, act="sigmoid"):
@@ -97,12 +97,12 @@ def test_lowerings_give_the_same_gradients(which):
         x, y = data(which, 6, seed=4)
         grads = {}
         for mode in LOWERINGS:
-            old = _net3.conv_lowering(mode)
+            old = _core.conv_lowering(mode)
             try:
                 net, _ = twins(which, 6, dtype, "tanh")
                 grads[mode] = [g for pair in net._gradients(x.astype(dtype), y) for g in pair]
             finally:
-                _net3.conv_lowering(old)
+                _core.conv_lowering(old)
         for a, b in zip(grads["im2col"], grads["direct"]):
             scale = max(1.0, float(np.abs(a).max()))
             np.testing.assert_allclose(a, b, rtol=0, atol=tol * scale)
@@ -128,14 +128,14 @@ def test_book_first_layer_shape_trains_the_same_on_both_lowerings():
     x, y = rng.random((40, 784)).astype(np.float32), rng.integers(0, 10, 40)
     out = {}
     for mode in LOWERINGS + ("shape",):
-        old = _net3.conv_lowering(mode)
+        old = _core.conv_lowering(mode)
         try:
             np.random.seed(6)
             net = n3.Network(build(n3), 10, dtype=np.float32)
             net.SGD((x, y), 1, 10, 0.1, None, None)
             out[mode] = [p.copy() for p in net.params]
         finally:
-            _net3.conv_lowering(old)
+            _core.conv_lowering(old)
     for a, b in zip(out["im2col"], out["direct"]):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
     # both really ran: their sums run in other orders, so the filters round differently
@@ -154,7 +154,7 @@ def test_shapes_the_direct_kernels_do_not_fit_fall_back_to_im2col():
     w1 = rng.normal(scale=0.01, size=(2 * 64 * 64, 3))   # the softmax layer starts at zero
     out = {}
     for mode in LOWERINGS:
-        old = _net3.conv_lowering(mode)
+        old = _core.conv_lowering(mode)
         try:
             np.random.seed(9)
             net = n3.Network(build(n3), 2)
@@ -162,7 +162,7 @@ def test_shapes_the_direct_kernels_do_not_fit_fall_back_to_im2col():
             net.SGD((x, y), 1, 2, 0.1, None, None)
             out[mode] = [p.copy() for p in net.params]
         finally:
-            _net3.conv_lowering(old)
+            _core.conv_lowering(old)
     for a, b in zip(out["im2col"], out["direct"]):
         np.testing.assert_array_equal(a, b)
 
@@ -172,8 +172,8 @@ import sys
 import numpy as np
 sys.path.insert(0, sys.argv[1])
 import test_conv_lowering as T
-from nnfast import _net3
-_net3.conv_lowering("direct")
+from nnfast import _core
+_core.conv_lowering("direct")
 worst = 0.0
 for which, act in (("first", "tanh"), ("two", "ReLU")):
     for dtype in (np.float64, np.float32):
@@ -200,8 +200,8 @@ WIDE_CHILD = r'''
 import hashlib, sys
 import numpy as np
 import nnfast
-from nnfast import _core, _net3, network3 as n3
-_net3.conv_lowering("direct")
+from nnfast import _core, network3 as n3
+_core.conv_lowering("direct")
 dtype, B = sys.argv[1], 10
 nets = [lambda: [n3.ConvPoolLayer(filter_shape=(5, 1, 5, 4), image_shape=(B, 1, 13, 30), poolsize=(2, 3),
                                   activation_fn=n3.sigmoid),
@@ -243,7 +243,7 @@ def test_avx512_direct_kernels_give_the_avx2_bits(dtype):
 
 @pytest.mark.parametrize("bad", ["blas", "", None.__class__.__name__])
 def test_conv_lowering_rejects_unknown_modes(bad):
-    before = _net3.conv_lowering()
+    before = _core.conv_lowering()
     with pytest.raises(ValueError):
-        _net3.conv_lowering(bad)
-    assert _net3.conv_lowering() == before
+        _core.conv_lowering(bad)
+    assert _core.conv_lowering() == before

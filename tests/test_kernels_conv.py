@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from nnfast import _net3, _testing
+from nnfast import _core, _testing
 from nnfast.reference import _rng
 from nnfast.reference import network3 as R
 
@@ -104,7 +104,7 @@ def test_softmax_extreme_inputs_finite():
 def test_dropout_masks_match_rng_and_keep_fraction(p):
     n, I, seed, stream, first = 400, 300, 12345, 2, 777
     x = np.random.default_rng(0).normal(size=(n, I))
-    mask, xd = _net3.k_dropout_forward(x, p, seed, stream, first)
+    mask, xd = _core.k_dropout_forward(x, p, seed, stream, first)
     np.testing.assert_array_equal(mask, R.dropout_mask(seed, stream, first, n, I, p))
     np.testing.assert_array_equal(xd, x * mask)
     e = np.arange(first, first + n, dtype=np.uint64)[:, None]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import nnfast
-from nnfast import _net3
+from nnfast import _core
 from nnfast import network3 as n3
 from nnfast.reference import _rng
 from nnfast.reference import network3 as R
@@ -20,9 +20,9 @@ TOL = {np.float64: 1e-10, np.float32: 3e-4}
 
 @pytest.fixture(autouse=True)
 def small_kernels():
-    old = _net3.fc_small(64, 0.0)
+    old = _core.fc_small(64, 0.0)
     yield
-    _net3.fc_small(*old)
+    _core.fc_small(*old)
 
 
 def layers(mod, p, act):
@@ -112,7 +112,7 @@ def test_dropout_threshold_is_exactly_u_at_least_p():
     x = np.random.default_rng(1).normal(size=(n, I))
     picks = [u[0, 0], u[4, 257], u.min(), u.max()]
     for p in picks + [np.nextafter(v, d) for v in picks for d in (0.0, 1.0)] + [1.0, 5e-324, 0.0]:
-        mask, xd = _net3.k_dropout_forward(x, p, seed, stream, first)
+        mask, xd = _core.k_dropout_forward(x, p, seed, stream, first)
         np.testing.assert_array_equal(mask.astype(bool), u >= p)
         np.testing.assert_array_equal(xd, x * mask)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nnfast
-from nnfast import _net3
+from nnfast import _core
 from nnfast._gradcheck import gradcheck
 from nnfast import network3 as n3
 from nnfast.reference import network3 as R
@@ -21,9 +21,9 @@ PATHS = {"small": (64, 0.0), "blas": (0, 0.0)}
 
 @pytest.fixture(params=sorted(PATHS))
 def path(request):
-    old = _net3.fc_small(*PATHS[request.param])
+    old = _core.fc_small(*PATHS[request.param])
     yield request.param
-    _net3.fc_small(*old)
+    _core.fc_small(*old)
 
 
 def layers(mod, p=0.0, act=None):
@@ -108,25 +108,25 @@ def test_paths_agree_and_default_choice_is_by_shape():
     x, y = data(60, seed=7)
     out = {}
     for name, setting in PATHS.items():
-        old = _net3.fc_small(*setting)
+        old = _core.fc_small(*setting)
         try:
             net, _ = twin(10, np.float64, act="ReLU")
             net.SGD((x, y), 1, 10, 0.1, None, None)
             out[name] = [p.copy() for p in net.params]
         finally:
-            _net3.fc_small(*old)
+            _core.fc_small(*old)
     for a, b in zip(out["small"], out["blas"]):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
-    rows, macs = _net3.fc_small()
+    rows, macs = _core.fc_small()
     assert 10 <= rows and 10 * 1000 * 1000 >= macs > 10 * 784 * 100
 
 
 @pytest.mark.parametrize("bad", [{"rows": -1}, {"rows": 65}, {"rows": 2.0}, {"macs": -1.0}, {"macs": "1"}])
 def test_fc_small_rejects_bad_settings(bad):
-    before = _net3.fc_small()
+    before = _core.fc_small()
     with pytest.raises(ValueError):
-        _net3.fc_small(**bad)
-    assert _net3.fc_small() == before
+        _core.fc_small(**bad)
+    assert _core.fc_small() == before
 
 
 # ---- conv layers: pool + bias + activation forward, pool routing + derivative, filter step + bias + L2

@@ -312,17 +312,23 @@ def test_training_releases_the_gil():
     rng = np.random.default_rng(0)
     X = rng.random((4000, 200))
     Y = np.eye(10)[rng.integers(0, 10, 4000)]
-    order = np.tile(np.arange(4000, dtype=np.int64), 25)      # 100,000 examples in one call
+    rows = np.tile(np.arange(4000, dtype=np.int64), 25)      # 100,000 examples in one call
     np.random.seed(0)
     net = network.Network([200, 100, 10])
     params = _train.dense_params(net)
     params.load()
-    engine = _dense.Engine(net, params, X, Y, 0.1, (_dense.SIGMOID, _dense.SIGMOID, _dense.QUADRATIC), 10)
-    started, seen_running = threading.Event(), []
+    engine = _dense.Engine(net, params, X, Y, 0.1, (_dense.SIGMOID, _dense.SIGMOID, _dense.QUADRATIC), 10,
+                           rows=rows)
+    engine.threads = 1
+    started, seen_running, errors = threading.Event(), [], []
 
     def train():
         started.set()
-        engine.core.train_epoch(X, Y, order, 0.1, nthreads=1)
+        try:
+            engine.start_epoch(0)
+            engine.train(0, np.arange(len(rows), dtype=np.int64), 0, len(rows) // 10)
+        except BaseException as e:  # noqa: BLE001 - reported by the main thread
+            errors.append(e)
 
     worker = threading.Thread(target=train)
     worker.start()
@@ -333,6 +339,8 @@ def test_training_releases_the_gil():
         if count == 1000:
             seen_running.append(worker.is_alive())
     worker.join()
+    assert not errors, errors
+    assert engine.examples_done == len(rows)
     assert seen_running == [True], "the main thread could not run Python while the epoch ran"
 
 

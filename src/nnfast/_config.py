@@ -99,17 +99,14 @@ def get_num_threads():
 
 
 def set_thread_mode(mode):
-    """How both native modules choose threads: _core.ADAPT, FIXED or CYCLE (tests)."""
-    from . import _net3
+    """How the native loops choose threads: _core.ADAPT, FIXED or CYCLE (tests)."""
     _core.set_thread_mode(mode)
-    _net3.set_thread_mode(mode)
 
 
 def thread_report():
     """Per native loop: (threads it settled on (0: not run adaptively yet), trials of another
     count, seconds they took, drops for waiting), from csrc/threads.c's saved state."""
-    from . import _net3
-    return {"train": _net3.gov_state(1), "dense evaluate": _core.gov_state(0), "network3 predict": _net3.gov_state(2)}
+    return {"train": _core.gov_state(1), "dense evaluate": _core.gov_state(0), "network3 predict": _core.gov_state(2)}
 
 
 def _apply(n, adapt):

@@ -11,7 +11,7 @@ import operator
 
 import numpy as np
 
-from . import _checks, _config, _core, _net3, _train
+from . import _checks, _config, _core, _train
 
 # codes shared with csrc/nnfast.h
 LINEAR, SIGMOID, TANH, RELU, SOFTMAX = 0, 1, 2, 3, 4
@@ -357,7 +357,7 @@ def evaluate_arrays(net, X, Y=None, act_hidden=SIGMOID, act_out=SIGMOID, cost=QU
 
 class Engine(object):
     """network's and network2's SGD: their fully connected layers on the one training loop of
-    all three networks (csrc/net3.c, through ``_net3.Plan``), on the working arrays of ``params``,
+    all three networks (csrc/net3.c, through ``_core.Plan``), on the working arrays of ``params``,
     as ``_train.Run`` drives it.  The engine's weights are (inputs, units), the working arrays'
     memory (``_train.dense_params``: each weights[l] a transposed view).  ``kw``: lmbda_over_n,
     reg, mu, p_dropout, seed (read at each call: a resumed run sets them)."""
@@ -384,7 +384,7 @@ class Engine(object):
             if momentum:
                 spec.update(vw=self.velocities[0][l].T, vb=self.velocities[1][l].reshape(-1))
             specs.append(spec)
-        self.plan = _net3.Plan(specs, mbs, net.dtype, targets=True, cost=cost)
+        self.plan = _core.Plan(specs, mbs, net.dtype, targets=True, cost=cost)
         self.threads = _config.effective_threads()
         self.base = 0
         self._order = self._rows = None

@@ -1,7 +1,7 @@
 # cython: language_level=3
 """Test support: single operations of the native kernels and the thread governor, called one
 at a time from Python.  The training and prediction paths never call these (they allocate per
-call); they live here, out of the production modules _core and _net3, for tests/ to hold each
+call); they live here, out of the production module _core, for tests/ to hold each
 kernel to the oracle.  Built like the other extensions (setup.py), from the same csrc/.
 """
 from libc.stdint cimport int32_t, int64_t, uint64_t
@@ -133,7 +133,7 @@ cdef extern from "net3.h":
     void nn3_softmax_backward_d(const double *a, const int64_t *y, double *dz, nn_size nb, nn_size O) nogil
 
 
-from nnfast._net3 import _f64   # float64, C-contiguous, of the right ndim
+from nnfast._core import _f64   # float64, C-contiguous, of the right ndim
 
 cdef void *_ptr(a) except? NULL:
     """Data pointer of a C-contiguous numpy array."""

@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 
-from . import _checks, _config, _dense, _net3, _netfiles, _train
+from . import _checks, _config, _core, _dense, _netfiles, _train
 from ._errors import BadFileError
 from ._dense import relu, relu_prime, sigmoid, sigmoid_prime, softmax, tanh, tanh_prime  # noqa: F401 - the book's names
 
@@ -550,7 +550,7 @@ class _NumpyEngine(object):
     def _dropout_masks(self, counter0, m):
         """Keep-masks (units, m) of the hidden layers for examples counter0 .. counter0 + m - 1."""
         p = self.net.p_dropout
-        return [_net3.k_dropout_forward(np.ones((m, self.net.sizes[l])), p, self.seed, l, counter0)[0].T
+        return [_core.k_dropout_forward(np.ones((m, self.net.sizes[l])), p, self.seed, l, counter0)[0].T
                 .astype(self.net.dtype) for l in range(1, len(self.net.sizes) - 1)]
 
     def train(self, j, order, first, count):

@@ -38,7 +38,7 @@ import os
 
 import numpy as np
 
-from . import _atomic, _checks, _config, _dense, _net3, _netfiles, _shared, _train
+from . import _atomic, _checks, _config, _core, _dense, _netfiles, _shared, _train
 from ._dense import relu as ReLU, sigmoid, tanh  # the book's activation functions (the network uses their C twins)
 from ._errors import BadFileError
 
@@ -318,7 +318,7 @@ class Network(object):
     def _plan_on(self, arrays, with_grads=False, max_parts=4):
         """The native network over these parameter arrays (w0, b0, w1, ...)."""
         specs = [dict(layer._spec(), w=w, b=b) for layer, w, b in zip(self.layers, arrays[::2], arrays[1::2])]
-        return _net3.Plan(specs, self.mini_batch_size, self.dtype, max_parts, with_grads)
+        return _core.Plan(specs, self.mini_batch_size, self.dtype, max_parts, with_grads)
 
     def _check_x(self, x, name):
         if isinstance(x, (list, tuple)) and len(x) == 2 and not np.isscalar(x[0]):
