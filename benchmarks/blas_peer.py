@@ -1,6 +1,6 @@
 """The BLAS nnfast may use against PyTorch's, on the products of one large mini-batch.
 
-nnfast's BLAS path (csrc/dense_blas.h) makes its matrix products through
+nnfast's fully connected layers (csrc/dense3.c) make their large matrix products through
 scipy.linalg.cython_blas (OpenBLAS in scipy's wheels); PyTorch's CPU build makes
 them through MKL.  At mini-batches of 100 and 1000 an epoch of [784,100,10] is
 almost all products, so whichever library multiplies faster sets a floor under

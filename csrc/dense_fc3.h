@@ -208,7 +208,7 @@ static void S(fc3_update)(const real *x, const real *dz, real *w, real eta, nn_s
                 rows[n++] = dz + r * O;
             }
         }
-        if (n) S(update_units)(&u, NULL, w + j * O, NULL, NULL, NULL, O, d, 2, n, rows, 0, RJ);
+        if (n) S(update_units)(&u, NULL, w + j * O, NULL, O, d, 2, n, rows, 0, RJ);
     }
 }
 #endif

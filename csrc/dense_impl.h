@@ -133,60 +133,31 @@ static void S(forward_units)(const real *const *arows, nn_size B, const real *W,
 
 #ifndef NN_UPD_MODES
 #define NN_UPD_MODES
-enum { UPD_ACCUM = 0, UPD_PLAIN = 1, UPD_L1 = 2, UPD_MOMENTUM = 3 };
+enum { UPD_ACCUM = 0, UPD_PLAIN = 1 };
 #endif
 
 typedef struct {
-    int mode;
-    real c1;      /* PLAIN: 1 - eta*lambda/n (L2 weight decay) */
-    real c2;      /* PLAIN, L1: eta / m */
-    real l1;      /* L1: eta * lambda / n */
-    real mu;      /* MOMENTUM */
-    real eta;     /* MOMENTUM */
-    real reg;     /* MOMENTUM: lambda / n */
-    int reg_l1;/* MOMENTUM: 1 when the regulariser is L1 */
-    real inv_m;   /* MOMENTUM: 1 / m */
+    int mode;     /* ACCUM: w + s (a gradient sum); PLAIN: c1 w - c2 s (an SGD step) */
+    real c1, c2;
 } S(nn_upd);
 
-static inline real S(sgn)(real w) { return (real)((w > 0) - (w < 0)); }
-
-/* One parameter: w (and its velocity v) from the gradient sum s. */
-static inline real S(apply1)(const S(nn_upd) *u, real w, real *v, real s) {
-    switch (u->mode) {
-    case UPD_ACCUM: return w + s;
-    case UPD_PLAIN: return u->c1 * w - u->c2 * s;                    /* book: (1-eta*lmbda/n)*w - (eta/m)*nw */
-    case UPD_L1: return w - u->l1 * S(sgn)(w) - u->c2 * s;           /* w - eta*lmbda/n*sgn(w) - (eta/m)*nw */
-    default: {                                                        /* v = mu*v - eta*(R(w) + nw/m); w += v */
-        real r = u->reg_l1 ? u->reg * S(sgn)(w) : u->reg * w;
-        *v = u->mu * *v - u->eta * (r + s * u->inv_m);
-        return w + *v;
-    }
-    }
+/* One parameter: w from the gradient sum s. */
+static inline real S(apply1)(const S(nn_upd) *u, real w, real s) {
+    return u->mode == UPD_ACCUM ? w + s : u->c1 * w - u->c2 * s;
 }
 
 /* MODE is u->mode, passed as a constant so that each caller below is compiled once
  * per mode with the branch and the coefficients' broadcasts out of its loops. */
-static inline NN_FORCE_INLINE void S(apply_vec)(const int MODE, const S(nn_upd) *u, real *w, real *v,
-                                                                 VEC s) {
-    if (MODE == UPD_PLAIN) {
+static inline NN_FORCE_INLINE void S(apply_vec)(const int MODE, const S(nn_upd) *u, real *w, VEC s) {
+    if (MODE == UPD_PLAIN)
         S(vstore)(w, VSUB(VSCALE(u->c1, S(vload)(w)), VSCALE(u->c2, s)));
-    } else if (MODE == UPD_ACCUM) {
+    else
         S(vstore)(w, VADD(S(vload)(w), s));
-    } else if (MODE == UPD_MOMENTUM && !u->reg_l1 && v) {   /* v = mu*v - eta*(reg*w + s/m); w += v */
-        VEC wv = S(vload)(w);
-        VEC vv = VSUB(VSCALE(u->mu, S(vload)(v)), VSCALE(u->eta, VADD(VSCALE(u->reg, wv), VSCALE(u->inv_m, s))));
-        S(vstore)(v, vv);
-        S(vstore)(w, VADD(wv, vv));
-    } else {
-        real ss[VL];
-        memcpy(ss, &s, sizeof(ss));
-        for (int i = 0; i < VL; i++) w[i] = S(apply1)(u, w[i], v ? v + i : NULL, ss[i]);
-    }
 }
 
 /* Rows j0 (and j0+1 when RJ == 2) of W: s[j, k] = sum_r D[r, j] * A_r[k] in row order. */
 static inline NN_FORCE_INLINE void S(update_rows)(
-    const int RJ, const int MODE, const S(nn_upd) *u, real *W, real *V, nn_size K,
+    const int RJ, const int MODE, const S(nn_upd) *u, real *W, nn_size K,
     const real *Dj, nn_size ldd, nn_size B, const real *const *arows)
 {
     nn_size k = 0;
@@ -205,8 +176,7 @@ static inline NN_FORCE_INLINE void S(update_rows)(
             }
         }
         for (int jj = 0; jj < RJ; jj++)
-            for (int c = 0; c < 4; c++)
-                S(apply_vec)(MODE, u, W + jj * K + k + c * VL, V ? V + jj * K + k + c * VL : NULL, s[jj][c]);
+            for (int c = 0; c < 4; c++) S(apply_vec)(MODE, u, W + jj * K + k + c * VL, s[jj][c]);
     }
     for (; k + VL <= K; k += VL) {
         VEC s0 = S(vzero)(), s1 = S(vzero)();
@@ -215,29 +185,19 @@ static inline NN_FORCE_INLINE void S(update_rows)(
             VMADD(s0, S(vbcast)(Dj[r * ldd]), a);
             if (RJ > 1) VMADD(s1, S(vbcast)(Dj[r * ldd + 1]), a);
         }
-        S(apply_vec)(MODE, u, W + k, V ? V + k : NULL, s0);
-        if (RJ > 1) S(apply_vec)(MODE, u, W + K + k, V ? V + K + k : NULL, s1);
+        S(apply_vec)(MODE, u, W + k, s0);
+        if (RJ > 1) S(apply_vec)(MODE, u, W + K + k, s1);
     }
     for (; k < K; k++)
         for (int jj = 0; jj < RJ; jj++) {
             real s = 0;
             for (nn_size r = 0; r < B; r++) s += Dj[r * ldd + jj] * arows[r][k];
-            W[jj * K + k] = S(apply1)(u, W[jj * K + k], V ? V + jj * K + k : NULL, s);
+            W[jj * K + k] = S(apply1)(u, W[jj * K + k], s);
         }
 }
 
-/* b[j] (and its velocity vb[j]) from the column sum of D (B rows, row stride ldd), summed in row
- * order, for j in [jlo, jhi) (book: nabla_b).  The bias step of every training loop. */
-static inline void S(bias_update)(const S(nn_upd) *ub, real *b, real *vb, const real *D, nn_size ldd, nn_size B,
-                                  nn_size jlo, nn_size jhi) {
-    for (nn_size j = jlo; j < jhi; j++) {
-        real s = 0;
-        for (nn_size r = 0; r < B; r++) s += D[r * ldd + j];
-        b[j] = S(apply1)(ub, b[j], vb ? vb + j : NULL, s);
-    }
-}
-
-/* Update rows [jlo, jhi) of W (J, K) and the same entries of b from D (B, J).
+/* Update rows [jlo, jhi) of W (J, K) from D (B, J), and, when b is not NULL, the same entries of b
+ * from the column sums of D (summed in row order, book: nabla_b) by ub.
  * Never inlined: with a caller's constants in view (c1 = 1) GCC fuses the multiply-adds of the
  * step differently, and the same update would round differently from one caller to another. */
 #ifndef NN_NOINLINE
@@ -247,25 +207,27 @@ static inline void S(bias_update)(const S(nn_upd) *ub, real *b, real *vb, const 
 #define NN_NOINLINE
 #endif
 #endif
-static NN_NOINLINE void S(update_units)(const S(nn_upd) *uw, const S(nn_upd) *ub, real *W, real *V, real *b, real *vb, nn_size K,
-                             const real *D, nn_size ldd, nn_size B, const real *const *arows, nn_size jlo, nn_size jhi)
+static NN_NOINLINE void S(update_units)(const S(nn_upd) *uw, const S(nn_upd) *ub, real *W, real *b, nn_size K,
+                                        const real *D, nn_size ldd, nn_size B, const real *const *arows,
+                                        nn_size jlo, nn_size jhi)
 {
     nn_size j = jlo;
 #define NN_UPDATE_ROWS(MODE)                                                                   \
     do {                                                                                       \
-        for (; j + 2 <= jhi; j += 2)                                                           \
-            S(update_rows)(2, MODE, uw, W + j * K, V ? V + j * K : NULL, K, D + j, ldd, B, arows); \
-        for (; j < jhi; j++)                                                                   \
-            S(update_rows)(1, MODE, uw, W + j * K, V ? V + j * K : NULL, K, D + j, ldd, B, arows); \
+        for (; j + 2 <= jhi; j += 2) S(update_rows)(2, MODE, uw, W + j * K, K, D + j, ldd, B, arows); \
+        for (; j < jhi; j++) S(update_rows)(1, MODE, uw, W + j * K, K, D + j, ldd, B, arows);      \
     } while (0)
-    switch (uw->mode) {
-    case UPD_PLAIN: NN_UPDATE_ROWS(UPD_PLAIN); break;
-    case UPD_ACCUM: NN_UPDATE_ROWS(UPD_ACCUM); break;
-    case UPD_L1: NN_UPDATE_ROWS(UPD_L1); break;
-    default: NN_UPDATE_ROWS(UPD_MOMENTUM); break;
-    }
+    if (uw->mode == UPD_PLAIN)
+        NN_UPDATE_ROWS(UPD_PLAIN);
+    else
+        NN_UPDATE_ROWS(UPD_ACCUM);
 #undef NN_UPDATE_ROWS
-    if (b) S(bias_update)(ub, b, vb, D, ldd, B, jlo, jhi);
+    if (b)
+        for (nn_size jb = jlo; jb < jhi; jb++) {
+            real s = 0;
+            for (nn_size r = 0; r < B; r++) s += D[r * ldd + jb];
+            b[jb] = S(apply1)(ub, b[jb], s);
+        }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -632,7 +594,7 @@ static void S(layer_backward)(const real *A, nn_size lda, nn_size B, const real 
             for (nn_size k = lo; k < hi; k++) dA[r * ldda + k] += gt[k];
         }
         S(split_aligned)(J, nth, t, 2, &lo, &hi);
-        S(update_units)(&u, &u, dW, NULL, db, NULL, K, Dm, ldd, B, ar, lo, hi);
+        S(update_units)(&u, &u, dW, db, K, Dm, ldd, B, ar, lo, hi);
     }
     (void)nthreads;
     free(ar);

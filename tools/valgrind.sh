@@ -42,7 +42,7 @@ with contextlib.redirect_stdout(io.StringIO()):
                    regularization="L1", monitor_evaluation_cost=True, monitor_evaluation_accuracy=True,
                    monitor_training_cost=True, monitor_training_accuracy=True)
             n2.accuracy((X, y)); n2.total_cost((X, y), 0.5)
-            n2.SGD((X, y), 1, 300, 0.1, lmbda=1.0, mu=0.5, p_dropout=0.2)   # BLAS path, two pieces
+            n2.SGD((X, y), 1, 300, 0.1, lmbda=1.0, mu=0.5, p_dropout=0.2)   # BLAS products in chunks of rows
     x3 = X.astype(np.float32)
     n3 = network3.Network([network3.ConvPoolLayer((4, 1, 3, 3), (10, 1, 8, 8), (2, 2), network3.ReLU),
                            network3.FullyConnectedLayer(4 * 3 * 3, 20, p_dropout=0.3),

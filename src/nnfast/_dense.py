@@ -1,7 +1,8 @@
 """What network.py and network2.py share: laying data out once per SGD call,
 the book's functions in numpy (activations, feedforward and backprop of
-examples as columns), and the native engine of csrc/dense.c as the training
-harness (``nnfast._train``) drives it.
+examples as columns), their layer list on the one training loop of all three
+networks (csrc/net3.c, as the harness ``nnfast._train`` drives it), and their
+batched evaluation (csrc/dense.c).
 
 Chapter 1's network is chapter 3's with the quadratic cost and the large
 initialiser, so both modules are thin faces of this one engine.
@@ -431,7 +432,7 @@ def one_step(net, X, Y, make_engine):
     engine.start_epoch(None)
     params.trained = True
     try:
-        with _config.blas_limit(1):   # a large step trains on the BLAS path, itself threaded
+        with _config.blas_limit(1):   # a large step takes BLAS products, threaded unless held
             engine.train(None, np.arange(len(X), dtype=np.int64), 0, 1)
         engine.check(None, 0, 1)
     finally:
