@@ -9,12 +9,12 @@
  * walks the same loop and the kernels' `omp for` loops share out the work (their implicit
  * barriers order the steps).  The SGD step is fused into the backward products: a layer first
  * sends its gradient down with the old weights, then w -= l2 w (when l2 = eta lmbda / n is not 0) and
- * w -= eta dL/dw in one BLAS call (beta 1) (momentum: the same onto the velocity).  The L2 shrink is its own step, not BLAS's beta = 1 - l2:
- * in float32 1 - l2 would round l2 (about 1e-7) by up to 5%.  Each elementwise step runs inside the
- * loop that makes or uses its data, on that loop's slice (bias and activation in the pool loop and
- * on the rows of the FC layer's summed product; activation derivatives, dropout mask, bias gradient
- * and L2 shrink in the backward loops): a conv layer costs 2 barriers forward and 3 backward, an FC
- * layer 2 (1 when it is one part) and 1.
+ * w -= eta dL/dw in one BLAS call (beta 1) (momentum: the same onto the velocity).  The L2 shrink is
+ * its own step, not BLAS's beta = 1 - l2: in float32 1 - l2 would round l2 (about 1e-7) by up to 5%.
+ * Each elementwise step runs inside the loop that makes or uses its data, on that loop's slice (bias
+ * and activation in the pool loop and on the rows of the FC layer's summed product; activation
+ * derivatives, dropout mask, bias gradient and L2 shrink in the backward loops): a conv layer costs
+ * 2 barriers forward and 3 backward, an FC layer 2 (1 when it is one part or cut by rows) and 1.
  * Compiled for float and double (tmpl.h).
  */
 #ifndef NN_TMPL
