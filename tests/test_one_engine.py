@@ -83,3 +83,30 @@ def test_network_is_network2_with_the_quadratic_cost(mnist_test_arrays, monkeypa
         n1.SGD((X, y), 1, 10, 3.0)
         n2.SGD((X, y), 1, 10, 3.0)
     assert all(np.array_equal(p, q) for p, q in zip(n1.weights + n1.biases, n2.weights + n2.biases))
+
+
+def test_the_plan_refuses_arrays_that_do_not_match():
+    """The glue's own checks (the networks check the user's data before): a wrong X, missing or
+    extra targets, rows outside X, mini-batches beyond the examples: ValueError, nothing trained."""
+    np.random.seed(0)
+    net = network2.Network([6, 4, 3], dtype=np.float64)
+    from nnfast import _dense, _train
+    params = _train.dense_params(net)
+    params.load()
+    X, Y = np.random.rand(25, 6), np.eye(3)[np.random.randint(0, 3, 25)]
+    engine = _dense.Engine(net, params, X, Y, 0.5, (_dense.SIGMOID, _dense.SIGMOID, _dense.CROSS_ENTROPY), 10)
+    plan, order = engine.plan, np.arange(25, dtype=np.int64)
+    before = [a.copy() for a in params.arrays]
+    good = dict(X=X, Y=None, T=Y, order=order, n=25, first_batch=0, n_batches=3)
+    bad = [dict(X=X[:, :5]), dict(X=X.astype(np.int64)), dict(X=np.asfortranarray(X)), dict(T=None),
+           dict(Y=np.zeros(25, dtype=np.int64), T=None), dict(T=Y[:, :2]), dict(T=Y.astype(np.float32)),
+           dict(order=order - 1), dict(order=order + 1), dict(n_batches=4), dict(n=26), dict(first_batch=-1)]
+    for change in bad:
+        kw = dict(good, **change)
+        with pytest.raises(ValueError, match="Plan.train"):
+            plan.train(kw["X"], kw["Y"], kw["T"], kw["order"], kw["n"], kw["first_batch"], kw["n_batches"], 0.5,
+                       0.0, False, 0.0, 0, 0, 1)
+    assert plan.batches_done == 0
+    assert all(np.array_equal(a, b) for a, b in zip(params.arrays, before))
+    plan.train(X, None, Y, order, 25, 0, 3, 0.5, 0.0, False, 0.0, 0, 0, 1)     # 10 + 10 + 5 rows
+    assert plan.batches_done == 3 and not all(np.array_equal(a, b) for a, b in zip(params.arrays, before))

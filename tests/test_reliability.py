@@ -539,3 +539,24 @@ def test_custom_cost_numpy_path_raises_training_diverged():
     assert info.value.epoch == 0
     if "as before that mini-batch" in str(info.value):
         assert all(np.isfinite(a).all() for a in params(net))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("act", [ReLU, network3.sigmoid])
+def test_network3_huge_eta_stops_with_finite_parameters(dtype, act):
+    """network3 on the one loop: an inf or NaN weighted input or output delta (or parameters that
+    overflowed) ends SGD with TrainingDiverged naming epoch 0 and the mini-batch, the parameters as
+    before it, finite (huge, after an update at that eta); given fresh weights it trains on."""
+    X, y = toy(n=300, scale=10)
+    np.random.seed(3)
+    net = network3.Network([FullyConnectedLayer(20, 30, activation_fn=act), SoftmaxLayer(30, 5)], 10, dtype=dtype)
+    eta = 1e38 if dtype == np.float32 else 1e308
+    with contextlib.redirect_stdout(io.StringIO()):
+        with pytest.raises(TrainingDiverged, match=r"epoch 0, mini-batch \d+.*as before that mini-batch") as info:
+            net.SGD((X.astype(dtype), y), 2, 10, eta)
+        assert info.value.epoch == 0 and info.value.mini_batch >= 0
+        assert all(np.isfinite(p).all() for layer in net.layers for p in (layer.w, layer.b))
+        for layer in net.layers:
+            layer.w = np.zeros_like(layer.w)
+        net.SGD((X.astype(dtype), y), 1, 10, 0.01)
+    assert all(np.isfinite(p).all() for layer in net.layers for p in (layer.w, layer.b))
