@@ -727,7 +727,7 @@ def busy(ctx):
             ("network3 conv1 epoch (6,000 images)", lambda: net3.SGD((X3, y3), 1, 10, 0.1),
              lambda: thread_report()["train"][0]),
             ("network3 predict (10,000 images)", lambda: net3.predict(Xp),
-             lambda: thread_report()["network3 predict"][0])]
+             lambda: thread_report()["evaluate"][0])]
     configs = [("1 thread", 1), ("2 threads", 2), ("default", None)]
     with quiet():
         for _, fn, _ in work:      # warm up: first calls load data into cache, start the thread pool

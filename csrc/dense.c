@@ -69,26 +69,6 @@ nn_size nn_first_nonfinite_row(int dtype, const void *X, nn_size n, nn_size d, n
 
 const char *nn_dense_path(void) { return NN_PORTABLE_C ? "portable" : nn_use_avx2() ? "avx2+fma" : "baseline"; }
 
-nn_size nn_dense_eval_scratch(const nn_dense_net *net) {
-    return net->dtype == NN_F32 ? eval_scratch_f(net) : eval_scratch_d(net);
-}
-
-nn_size nn_dense_eval_rows(const nn_dense_net *net) {
-    return net->dtype == NN_F32 ? eval_rows_f(net) : eval_rows_d(net);
-}
-
-nn_size nn_dense_eval(const nn_dense_net *net, void *gemm, const void *X, int x_dtype, nn_size ldx, nn_size n,
-                      const void *Y, nn_size ldy, double hidden_scale,
-                      int64_t *pred, double *cost, void *out, void *scratch, int nthreads) {
-    nn_size r = 0;
-    DISPATCH(net->dtype,
-             r = eval_d(net, gemm, X, x_dtype, ldx, n, Y, ldy, hidden_scale, pred, cost, out, scratch, nthreads),
-             r = eval_f(net, gemm, X, x_dtype, ldx, n, Y, ldy, hidden_scale, pred, cost, out, scratch, nthreads),
-             r = eval_d_avx2(net, gemm, X, x_dtype, ldx, n, Y, ldy, hidden_scale, pred, cost, out, scratch, nthreads),
-             r = eval_f_avx2(net, gemm, X, x_dtype, ldx, n, Y, ldy, hidden_scale, pred, cost, out, scratch, nthreads));
-    return r;
-}
-
 void nn_dense_forward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K, nn_size J,
                       const void *b, void *Z, nn_size ldz, int naive, int nthreads) {
     DISPATCH(dtype,

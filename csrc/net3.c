@@ -1,5 +1,6 @@
-/* The one training loop of all three networks: forward (training or evaluation path), backward and
- * the SGD step over a layer list, chaining the kernels of conv.c, pool.c, bias_act.c, dropout.c,
+/* The one training loop of all three networks and their evaluation path (nn3_predict: outputs,
+ * argmax, the book's costs): forward (training or evaluation path), backward and the SGD step over a
+ * layer list, chaining the kernels of conv.c, pool.c, bias_act.c, dropout.c,
  * dense3.c and softmax.c.  network3 gives it its layers; network and network2 give it fully
  * connected layers (their hidden activations, dropout of each hidden layer's output as the next
  * layer's input dropout, a sigmoid output with the quadratic or cross-entropy cost against target
@@ -18,6 +19,8 @@
  * Compiled for float and double (tmpl.h).
  */
 #ifndef NN_TMPL
+#include <float.h>
+#include <math.h>
 #include <string.h>
 #include "net3.h"
 #define NN_TMPL "net3.c"
@@ -60,8 +63,8 @@ static void S(forward)(nn3_net *net, const real *x, nn_size nb, int train, uint6
             S(nn3_fc_forward)(gemm, xin, (const real *)ly->w, (const real *)ly->b, z, (real *)ly->zp, a,
                               ly->kind == NN3_FC ? ly->act : NN_SOFTMAX, scale, out && !net->t ? net->y : NULL,
                               out ? (const real *)net->t : NULL, net->cost, out ? (real *)net->loss : NULL,
-                              out ? (real *)ly->da : NULL, train ? &net->nonfinite : NULL, nb, ly->I, ly->O,
-                              net->max_parts);
+                              out ? (real *)ly->da : NULL, train ? &net->nonfinite : NULL, !train, nb, ly->I,
+                              ly->O, net->max_parts);
         }
         in = a;
     }
@@ -125,11 +128,11 @@ static uint64_t S(shape_key)(const nn3_net *net) {
 
 /* The arguments of nn3_train and nn3_predict, for their threads. */
 typedef struct {
-    nn3_net *net; const real *X;
-    const void *Xt; int x_f32; const int64_t *Y, *order; const real *T; const nn3_step *step;   /* train */
-    uint64_t seed, first_example;
+    nn3_net *net;
+    const void *Xt; int x_f32; const int64_t *Y, *order; const real *T;   /* T: targets (train, predict's costs) */
+    const nn3_step *step; uint64_t seed, first_example;                    /* train */
     nn_size first_batch, n_batches, n;   /* train's mini-batches and examples; predict's rows */
-    int64_t *pred; real *out;   /* predict */
+    int64_t *pred; double *costs; real *out;   /* predict */
 } S(nn3_ctx);
 
 /* Thread t: mini-batches i0, i0 + 1, ... of nn3_train until the governor's segment is over. */
@@ -183,8 +186,8 @@ static uint64_t S(nn3_train_body)(void *ctx, nn_gov *gov, int t, int nth, nn_siz
 nn_size S(nn3_train)(nn3_net *net, const void *X, int x_f32, const int64_t *Y, const real *T, const int64_t *order,
                      nn_size n, nn_size first_batch, nn_size n_batches, const nn3_step *step, uint64_t seed,
                      uint64_t first_example, int nthreads) {
-    S(nn3_ctx) c = {net, NULL, X, x_f32, Y, order, T, step, seed, first_example, first_batch, n_batches, n,
-                    NULL, NULL};
+    S(nn3_ctx) c = {net, X, x_f32, Y, order, T, step, seed, first_example, first_batch, n_batches, n,
+                    NULL, NULL, NULL};
     net->nonfinite = 0;
     return nn_gov_run(NN_GOV_TRAIN, nthreads, S(shape_key)(net), first_batch, first_batch + n_batches, 0,
                       S(nn3_train_body), &c);
@@ -199,16 +202,55 @@ void S(nn3_gradients)(nn3_net *net, const real *X, const int64_t *Y, nn_size nb,
     S(backward)(net, X, nb, &grads);
 }
 
+/* np.nan_to_num of one term: NaN -> 0, +-inf -> +-largest double. */
+static inline double S(nan_to_num)(double v) {
+    if (v != v) return 0.0;
+    if (v == HUGE_VAL) return DBL_MAX;
+    if (v == -HUGE_VAL) return -DBL_MAX;
+    return v;
+}
+
+/* The cost of one example's output a against its target row y, summed in unit order (the book's
+ * QuadraticCost.fn, CrossEntropyCost.fn, LogLikelihoodCost.fn as -sum y ln a), its terms through
+ * nan_to_num: saturated outputs give log(0) terms of DBL_MAX each, whose sum stays at DBL_MAX. */
+static inline double S(cost_row)(int cost, const real *a, const real *y, nn_size J) {
+    double c = 0;
+    if (cost == NN_QUADRATIC) {
+        for (nn_size j = 0; j < J; j++) { double e = (double)a[j] - (double)y[j]; c += e * e; }
+        return S(nan_to_num)(0.5 * c);
+    }
+    for (nn_size j = 0; j < J; j++) {
+        double aj = a[j], yj = y[j], v;
+        if (cost == NN_CROSS_ENTROPY) v = -yj * log(aj) - (1.0 - yj) * log(1.0 - aj);
+        else v = -yj * log(aj);
+        c += S(nan_to_num)(v);
+    }
+    return S(nan_to_num)(c);
+}
+
 /* Thread t: blocks of B rows from row s0 on of nn3_predict until the governor's segment is over. */
 static uint64_t S(nn3_predict_body)(void *ctx, nn_gov *gov, int t, int nth, nn_size s0) {
     const S(nn3_ctx) *c = (const S(nn3_ctx) *)ctx;
     nn3_net *net = c->net;
     const nn_size B = net->B, I0 = net->layers[0].I, O = net->layers[net->L - 1].O, n = c->n;
     const real *a = (const real *)net->layers[net->L - 1].a;
+    real *xb = (real *)net->x;
     (void)nth;
     for (nn_size s = s0; s < n && !gov->flag; s += B) {
         nn_size nb = n - s < B ? n - s : B;
-        S(forward)(net, c->X + s * I0, nb, 0, 0, 0);
+        const real *x = (const real *)c->Xt + s * I0;
+        if (c->x_f32 && sizeof(real) != sizeof(float)) {   /* float32 inputs of a float64 net: exact */
+#ifdef NNFAST_OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+            for (nn_size r = 0; r < nb; r++) {
+                const float *src = (const float *)c->Xt + (s + r) * I0;
+                for (nn_size j = 0; j < I0; j++) xb[r * I0 + j] = (real)src[j];
+            }
+            nn_sync();
+            x = xb;
+        }
+        S(forward)(net, x, nb, 0, 0, 0);
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
@@ -216,6 +258,7 @@ static uint64_t S(nn3_predict_body)(void *ctx, nn_gov *gov, int t, int nth, nn_s
             const real *ar = a + r * O;
             c->pred[s + r] = ARGMAX(ar, O);
             if (c->out) memcpy(c->out + (s + r) * O, ar, O * sizeof(real));
+            if (c->costs) c->costs[s + r] = S(cost_row)(net->cost, ar, c->T + (s + r) * O, O);
         }
         if (t == 0) nn_gov_unit_done(gov, s + nb, s + nb);
         nn_sync();
@@ -223,11 +266,15 @@ static uint64_t S(nn3_predict_body)(void *ctx, nn_gov *gov, int t, int nth, nn_s
     return 0;
 }
 
-/* Evaluation path over n rows of X (n, I0), B at a time: pred[r] = argmax (numpy's: first maximum, first NaN);
- * out (n, O_last) receives the softmax outputs when not NULL.  In segments like nn3_train.
- * Returns the rows done: n, or fewer (a multiple of B) after a SIGINT (-1: out of memory). */
-nn_size S(nn3_predict)(nn3_net *net, const real *X, nn_size n, int64_t *pred, real *out, int nthreads) {
-    S(nn3_ctx) c = {net, X, NULL, 0, NULL, NULL, NULL, NULL, 0, 0, 0, 0, n, pred, out};
-    return nn_gov_run(NN_GOV_NET3_PREDICT, nthreads, S(shape_key)(net), 0, n, 0, S(nn3_predict_body), &c);
+/* The evaluation path (weights scaled by 1 - p where a layer drops its input in training) over n
+ * rows of X (n, I0; float32 under a float64 net when x_f32), B at a time: pred[r] = argmax of the
+ * output (numpy's: first maximum, first NaN); out (n, O_last) receives the outputs when not NULL;
+ * costs[r] the cost (net->cost) of the output against T's row r (n, O_last) when costs is not NULL.
+ * In segments like nn3_train.  Returns the rows done: n, or fewer (a multiple of B) after a SIGINT
+ * (-1: out of memory). */
+nn_size S(nn3_predict)(nn3_net *net, const void *X, int x_f32, nn_size n, const real *T, int64_t *pred,
+                       double *costs, real *out, int nthreads) {
+    S(nn3_ctx) c = {net, X, x_f32, NULL, NULL, T, NULL, 0, 0, 0, 0, n, pred, costs, out};
+    return nn_gov_run(NN_GOV_PREDICT, nthreads, S(shape_key)(net), 0, n, 0, S(nn3_predict_body), &c);
 }
 #endif

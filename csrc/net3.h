@@ -191,8 +191,8 @@ void nn3_set_conv_mode(int mode);
     /* dense3.c (network3's fully connected layers) */                                                  \
     void nn3_fc_forward##S(gemm_t gemm, const real *x, const real *w, const real *b, real *z, real *zp,    \
                            real *a, int act, real scale, const int64_t *y, const real *tgt, int cost,       \
-                           real *loss, real *dz, int *nonfinite, nn_size nb, nn_size I, nn_size O,          \
-                           int max_parts);                                                                \
+                           real *loss, real *dz, int *nonfinite, int eval, nn_size nb, nn_size I,           \
+                           nn_size O, int max_parts);                                                     \
     void nn3_fc_backward##S(gemm_t gemm, const real *dz, const real *x, real *w, real *b, real *gw,         \
                             real *gb, real *vw, real *vb, const nn3_step *step, real *dx,                   \
                             const real *mask, int act_below, const real *z_below, const real *a_below,      \
@@ -203,7 +203,8 @@ void nn3_set_conv_mode(int mode);
                          const nn3_step *step, uint64_t seed, uint64_t first_example, int nthreads);      \
     void nn3_gradients##S(nn3_net *net, const real *X, const int64_t *Y, nn_size nb, uint64_t seed,        \
                           uint64_t first_example);                                                        \
-    nn_size nn3_predict##S(nn3_net *net, const real *X, nn_size n, int64_t *pred, real *out, int nthreads);
+    nn_size nn3_predict##S(nn3_net *net, const void *X, int x_f32, nn_size n, const real *T, int64_t *pred,   \
+                           double *costs, real *out, int nthreads);
 
 NN3_DECLARE(float, _f, nn3_sgemm_t)
 NN3_DECLARE(double, _d, nn3_dgemm_t)

@@ -70,8 +70,7 @@ uint64_t nn_sync_waited(void);        /* ticks the calling thread has waited in 
 #define NN_GOV_LEVELS 16              /* thread counts 1, 2, 4, ..., max */
 
 /* the loops that choose their threads, each with its own state */
-enum nn_gov_kind { NN_GOV_DENSE_EVAL = 0, NN_GOV_TRAIN, NN_GOV_NET3_PREDICT, NN_GOV_TEST,
-                   NN_GOV_KINDS };
+enum nn_gov_kind { NN_GOV_TRAIN = 0, NN_GOV_PREDICT, NN_GOV_TEST, NN_GOV_KINDS };
 
 typedef struct {
     int max;                      /* the caller's thread count */

@@ -119,10 +119,12 @@ COSTS = {"quadratic": lambda a, Y: 0.5 * np.sum((a - Y) ** 2, axis=1),
                                           ("relu", "sigmoid", "quadratic"), ("linear", "softmax", "log-likelihood")])
 def test_evaluation_over_many_chunks_matches_numpy_bit_for_bit_across_threads(dtype, x_dtype, tol, threads, act,
                                                                                out, cost):
-    """Several chunks and a short last one (their rows fixed by the net's shape): outputs,
-    argmax and costs as numpy's, and the same bits on 1 thread, on ``threads`` and with the
-    count changing after every chunk, from one object (its scratch kept between calls)."""
-    from nnfast import _config, _core, _dense
+    """network and network2's evaluation on the engine's evaluation path (_core.Plan.predict through
+    _dense.Evaluator): several blocks and a short last one, outputs, argmax and costs as numpy's,
+    hidden activations times 0.75, and the same bits on 1 thread, on ``threads`` and with the count
+    changing after every block, from one object."""
+    import nnfast
+    from nnfast import _config, _core, _dense, _train, network2
     sizes = [200, 90, 30, 10]
     rng = np.random.default_rng(len(act) * 7 + threads)
     weights = [(rng.standard_normal((j, k)) / np.sqrt(k)).astype(dtype) for k, j in zip(sizes[:-1], sizes[1:])]
@@ -130,19 +132,21 @@ def test_evaluation_over_many_chunks_matches_numpy_bit_for_bit_across_threads(dt
     codes = (_dense.ACTIVATIONS[act], _dense.SOFTMAX if out == "softmax" else _dense.SIGMOID,
              {"quadratic": _dense.QUADRATIC, "cross-entropy": _dense.CROSS_ENTROPY,
               "log-likelihood": _dense.LOG_LIKELIHOOD}[cost])
-    core = _core.DenseNet(sizes, dtype, *codes)
-    core.set_params([np.ascontiguousarray(w.T) for w in weights], biases)   # the engine's layout: (inputs, units)
-    rows = core.eval_rows
-    assert 64 <= rows <= 1024 and rows % 16 == 0
+    net = network2.Network(sizes, dtype=dtype)
+    net.weights, net.biases = weights, [b.reshape(-1, 1) for b in biases]
+    params = _train.dense_params(net)
+    params.load()
+    evaluate = _dense.Evaluator(net, params, *codes)
+    rows = _dense.Evaluator.EVAL_ROWS
     n = 2 * rows + 37
     X = rng.random((n, sizes[0])).astype(x_dtype)
     Y = np.eye(10, dtype=dtype)[rng.integers(0, 10, n)]
     runs = []
     try:
         for mode, t in ((_core.FIXED, 1), (_core.FIXED, threads), (_core.CYCLE, threads), (_core.FIXED, 1)):
-            _config.set_thread_mode(mode)
-            with _config.blas_limit(1):
-                runs.append(core.evaluate(X, Y, 0.75, t, True, True))
+            with nnfast.num_threads(t, adapt=False):
+                _config.set_thread_mode(mode)
+                runs.append(evaluate(X, Y, 0.75, True, True))
     finally:
         _config.set_thread_mode(_core.ADAPT)
     pred, c, a = runs[0]
@@ -153,16 +157,3 @@ def test_evaluation_over_many_chunks_matches_numpy_bit_for_bit_across_threads(dt
     for other in runs[1:]:
         for x, y in zip(runs[0], other):
             assert np.array_equal(x, y)
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_evaluation_chunk_rows_follow_the_shape(dtype):
-    """About 2 MB of scratch per chunk, in blocks of 16 rows, between 64 and 1024 rows."""
-    from nnfast import _core
-    rows = {tuple(s): _core.DenseNet(s, dtype, 1, 1, 1).eval_rows
-            for s in ([784, 30, 10], [784, 100, 10], [784, 1000, 10], [10, 10], [40, 30, 20, 10])}
-    def expect(per_row):
-        return min(1024, max(64, 2 ** 21 // np.dtype(dtype).itemsize // per_row // 16 * 16))
-    assert rows[(784, 100, 10)] == expect(784 + 2 * 100) and rows[(784, 1000, 10)] == expect(784 + 2 * 1000)
-    assert rows[(784, 1000, 10)] < 200 and rows[(10, 10)] == 1024 and rows[(40, 30, 20, 10)] == 1024
-    assert rows[(784, 30, 10)] >= rows[(784, 100, 10)]

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import nnfast
-from nnfast import _config, _core, _testing, network, network2, network3
+from nnfast import _config, _core, _dense, _testing, network, network2, network3
 
 from conftest import child_env
 
@@ -95,8 +95,8 @@ def test_thread_report_tells_what_the_loops_settled_on():
     with nnfast.num_threads(2), contextlib.redirect_stdout(io.StringIO()):
         net.SGD((X, y), 1, 10, 3.0, test_data=(X, y))
     report = _config.thread_report()
-    assert set(report) == {"train", "dense evaluate", "network3 predict"}
-    for loop in ("train", "dense evaluate"):
+    assert set(report) == {"train", "evaluate"}
+    for loop in ("train", "evaluate"):
         threads, trials, seconds, drops = report[loop]
         assert threads in (1, 2) and trials >= 0 and seconds >= 0 and drops >= 0
 
@@ -169,7 +169,7 @@ def test_network2_monitoring_over_many_chunks_same_bits_on_any_threads(dtype, th
     count changing after every chunk."""
     rng = np.random.default_rng(6)
     sizes = [100, 60, 10]
-    rows = _core.DenseNet(sizes, dtype, 1, 1, 1).eval_rows
+    rows = _dense.Evaluator.EVAL_ROWS
     X, y = rng.random((2 * rows + 77, 100)).astype(dtype), rng.integers(0, 10, 2 * rows + 77)
     Xe, ye = rng.random((rows + 5, 100)).astype(dtype), rng.integers(0, 10, rows + 5)
 

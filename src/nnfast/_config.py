@@ -104,9 +104,10 @@ def set_thread_mode(mode):
 
 
 def thread_report():
-    """Per native loop: (threads it settled on (0: not run adaptively yet), trials of another
+    """Per native loop (training, and evaluation: predict and monitoring), of all three networks:
+    (threads it settled on (0: not run adaptively yet), trials of another
     count, seconds they took, drops for waiting), from csrc/threads.c's saved state."""
-    return {"train": _core.gov_state(1), "dense evaluate": _core.gov_state(0), "network3 predict": _core.gov_state(2)}
+    return {"train": _core.gov_state(0), "evaluate": _core.gov_state(1)}
 
 
 def _apply(n, adapt):

@@ -4,9 +4,9 @@
 No logic of its own: typed memoryviews become pointers, the GIL is released
 around every native call, and the thread count is passed down explicitly.
 Python (the network modules) validates everything before it reaches here.
-A ``Plan`` (made once per SGD or predict call, buffers and all) runs the one
-training loop of all three networks; ``DenseNet`` evaluates network and
-network2; the rest is the thread policy, the book's shuffle and input checks.
+A ``Plan`` (made once per SGD, predict or evaluation call, buffers and all)
+runs the one training loop of all three networks and their evaluation path;
+the rest is the thread policy, the book's shuffle and input checks.
 """
 
 from cpython.exc cimport PyErr_CheckSignals
@@ -88,22 +88,7 @@ cnp.import_array()
 
 cdef extern from "dense.h":
     ctypedef Py_ssize_t nn_size
-    enum: NN_F64, NN_F32
-    ctypedef struct nn_dense_net:
-        int dtype
-        int L
-        const nn_size *sizes
-        int act_hidden
-        int act_out
-        int cost
-        void **W
-        void **b
     const char *nn_dense_path() nogil
-    nn_size nn_dense_eval_scratch(const nn_dense_net *net) nogil
-    nn_size nn_dense_eval_rows(const nn_dense_net *net) nogil
-    nn_size nn_dense_eval(const nn_dense_net *net, void *gemm, const void *X, int x_dtype, nn_size ldx, nn_size n,
-                          const void *Y, nn_size ldy, double hidden_scale,
-                          int64_t *pred, double *cost, void *out, void *scratch, int nthreads) nogil
 
 
 def dense_path():
@@ -111,152 +96,8 @@ def dense_path():
     return nn_dense_path().decode()
 
 
-cdef int _code(cnp.ndarray a):
-    return NN_F32 if a.dtype == np.float32 else NN_F64
-
-
-# The checks below guard the C boundary itself: a pointer is only ever taken from an array
-# whose dtype, shape, memory layout and writeability the kernel's reading or writing needs
-# (the network modules check and convert user data before; these are cheap, per call).
-
-cdef _need(a, name, dtype, shape=None, bint writeable=False):
-    """``a`` as an ndarray of ``dtype`` (a tuple: any of them), C-contiguous and aligned, of
-    ``shape`` (None entries: any), writeable when asked; else ValueError / TypeError."""
-    if not isinstance(a, np.ndarray):
-        raise TypeError("%s must be a numpy array, got %s" % (name, type(a).__name__))
-    dtypes = dtype if isinstance(dtype, tuple) else (dtype,)
-    if a.dtype not in dtypes:
-        raise TypeError("%s must have dtype %s, got %s" % (name, " or ".join(str(np.dtype(d)) for d in dtypes), a.dtype))
-    if shape is not None and (a.ndim != len(shape) or any(s is not None and a.shape[i] != s for i, s in enumerate(shape))):
-        raise ValueError("%s must have shape %s, got %s" % (name, tuple("n" if s is None else s for s in shape), a.shape))
-    if not (a.flags.c_contiguous and a.flags.aligned):
-        raise ValueError("%s must be C-contiguous and aligned" % name)
-    if writeable and not a.flags.writeable:
-        raise ValueError("%s must be writeable" % name)
-    return a
-
-
 cdef void *_ptr(cnp.ndarray a):
     return cnp.PyArray_DATA(a)
-
-
-cdef class DenseNet:
-    """Evaluation's view of a fully connected network (network.py, network2.py): the pointer
-    tables into the caller's weight and bias arrays, weights in the engine's (inputs, units)
-    layout.  Their training runs on the one loop of csrc/net3.c (Plan below)."""
-    cdef nn_dense_net net
-    cdef nn_size *sizes
-    cdef void **tables
-    cdef list keep
-    cdef object dtype
-    # evaluate's per-thread scratch, kept from call to call (a monitored epoch makes two calls:
-    # fresh pages each time would be cleared by the kernel)
-    cdef cnp.ndarray eval_scratch
-
-    def __cinit__(self, sizes, dtype, int act_hidden, int act_out, int cost):
-        cdef int L = len(sizes) - 1
-        cdef int l
-        if L < 1 or any(int(v) < 1 for v in sizes):
-            raise ValueError("DenseNet: sizes must hold at least two layer sizes >= 1, got %r" % (sizes,))
-        if not (0 <= act_hidden <= 3 and act_out in (1, 4) and 0 <= cost <= 2):
-            raise ValueError("DenseNet: bad activation or cost")
-        if np.dtype(dtype) not in (np.float64, np.float32):
-            raise TypeError("DenseNet: dtype must be float64 or float32")
-        self.dtype = np.dtype(dtype)
-        self.sizes = <nn_size *>malloc(sizeof(nn_size) * (L + 1))
-        self.tables = <void **>malloc(sizeof(void *) * 2 * (L + 1))
-        if self.sizes == NULL or self.tables == NULL:
-            raise MemoryError()
-        for l in range(2 * (L + 1)):
-            self.tables[l] = NULL
-        for l in range(L + 1):
-            self.sizes[l] = sizes[l]
-        self.net.dtype = NN_F32 if self.dtype == np.float32 else NN_F64
-        self.net.L = L
-        self.net.sizes = self.sizes
-        self.net.act_hidden = act_hidden
-        self.net.act_out = act_out
-        self.net.cost = cost
-        self.net.W = self.tables
-        self.net.b = self.tables + (L + 1)
-        self.keep = []
-
-    def __dealloc__(self):
-        free(self.sizes)
-        free(self.tables)
-
-    def set_params(self, list weights, list biases):
-        """Point the kernels at these arrays: weights[l] (J_l, J_{l+1}), C-contiguous (the engine's
-        layout, the transposed views of network's weights), biases[l] (J_{l+1} entries)."""
-        cdef int l
-        cdef int L = self.net.L
-        if len(weights) != L or len(biases) != L:
-            raise ValueError("set_params: %d weight and bias arrays expected" % L)
-        for l in range(1, L + 1):
-            J, K = self.sizes[l], self.sizes[l - 1]
-            _need(weights[l - 1], "weights[%d]" % (l - 1), self.dtype, (K, J))
-            if biases[l - 1].size != J:
-                raise ValueError("biases[%d] must have %d entries" % (l - 1, J))
-            _need(biases[l - 1], "biases[%d]" % (l - 1), self.dtype)
-        for l in range(1, self.net.L + 1):
-            self.net.W[l] = _ptr(weights[l - 1])
-            self.net.b[l] = _ptr(biases[l - 1])
-        self.keep = list(weights) + list(biases)
-
-    @property
-    def eval_rows(self):
-        """Rows per chunk of ``evaluate`` (fixed by the sizes and dtype, never by the threads)."""
-        return nn_dense_eval_rows(&self.net)
-
-    def evaluate(self, cnp.ndarray X, cnp.ndarray Y=None, double hidden_scale=1.0, int nthreads=1,
-                 bint want_cost=False, bint want_output=False):
-        """Forward pass over every row of X: (argmax per row, cost per row or None, outputs or None).
-
-        The products go through scipy's BLAS on chunks of rows spread over
-        ``nthreads`` threads: the caller holds BLAS to one thread meanwhile."""
-        if self.net.W[self.net.L] == NULL:
-            raise ValueError("evaluate: set_params not called")
-        _need(X, "X", (np.float32, self.dtype), (None, self.sizes[0]))
-        if want_cost:
-            _need(Y, "Y", self.dtype, (X.shape[0], self.sizes[self.net.L]))
-        if nthreads < 1:
-            raise ValueError("nthreads must be >= 1")
-        cdef void *gemm = <void *>sgemm if self.net.dtype == NN_F32 else <void *>dgemm
-        cdef nn_size n = X.shape[0]
-        cdef int L = self.net.L
-        cdef cnp.ndarray pred = np.empty(n, dtype=np.int64)
-        cdef cnp.ndarray cost = np.empty(n, dtype=np.float64) if want_cost else None
-        cdef cnp.ndarray out = np.empty((n, self.sizes[L]), dtype=self.dtype) if want_output else None
-        # taken out while in use: another Python thread evaluating with this object makes its own
-        cdef cnp.ndarray scratch = self.eval_scratch
-        self.eval_scratch = None
-        if scratch is None or scratch.shape[0] < nthreads * nn_dense_eval_scratch(&self.net):
-            scratch = np.empty(nthreads * nn_dense_eval_scratch(&self.net), dtype=self.dtype)
-        cdef const void *yp = _ptr(Y) if want_cost else NULL
-        cdef nn_size ldy = Y.shape[1] if want_cost else 0
-        cdef double *cp = <double *>_ptr(cost) if want_cost else NULL
-        cdef void *op = _ptr(out) if want_output else NULL
-        cdef const void *xp = _ptr(X)
-        cdef int xd = _code(X)
-        cdef nn_size ldx = X.shape[1]
-        cdef int64_t *pp = <int64_t *>_ptr(pred)
-        cdef void *sp = _ptr(scratch)
-        cdef nn_size done = 0, got
-        cdef size_t J = self.sizes[L], xsize = X.itemsize, tsize = self.dtype.itemsize
-        while True:
-            with nogil:
-                got = nn_dense_eval(&self.net, gemm, <const char *>xp + done * ldx * xsize, xd, ldx, n - done,
-                                    <const char *>yp + done * ldy * tsize if yp != NULL else NULL, ldy,
-                                    hidden_scale, pp + done, cp + done if cp != NULL else NULL,
-                                    <char *>op + done * J * tsize if op != NULL else NULL, sp, nthreads)
-            if got < 0:
-                raise MemoryError("nnfast: out of memory evaluating")
-            done += got
-            if done >= n:
-                break
-            PyErr_CheckSignals()   # stopped by a SIGINT: raise, or go on if the handler did not
-        self.eval_scratch = scratch
-        return pred, cost, out
 
 
 # ---------------------------------------------------------------------------
@@ -359,9 +200,10 @@ cdef extern from "net3.h":
                          uint64_t first_example) nogil
     void nn3_gradients_d(nn3_net *net, const double *X, const int64_t *Y, nn_size nb, uint64_t seed,
                          uint64_t first_example) nogil
-    nn_size nn3_predict_f(nn3_net *net, const float *X, nn_size n, int64_t *pred, float *out, int nthreads) nogil
-    nn_size nn3_predict_d(nn3_net *net, const double *X, nn_size n, int64_t *pred, double *out,
-                          int nthreads) nogil
+    nn_size nn3_predict_f(nn3_net *net, const void *X, int x_f32, nn_size n, const float *T, int64_t *pred,
+                          double *costs, float *out, int nthreads) nogil
+    nn_size nn3_predict_d(nn3_net *net, const void *X, int x_f32, nn_size n, const double *T, int64_t *pred,
+                          double *costs, double *out, int nthreads) nogil
 
     int nn3_fc_small_rows
     double nn3_fc_small_macs
@@ -588,35 +430,50 @@ cdef class Plan:
                 nn3_gradients_d(&self.net, &X[0, 0], &Y[0], nb, seed, first_example)
         return self.grads
 
-    def predict(self, const floating[:, ::1] X, int nthreads, bint outputs=False):
-        """(labels int64 (n,), softmax outputs (n, O) or None) on the evaluation path."""
-        cdef Py_ssize_t n = X.shape[0], O = self.net.layers[self.net.L - 1].O
-        self._check(floating is float)
-        if X.shape[1] != self.net.layers[0].I:
+    def predict(self, X, int nthreads, bint outputs=False, T=None):
+        """(labels int64 (n,), outputs (n, O) or None, costs float64 (n,) or None) on the evaluation
+        path; X of the plan's dtype, or float32 under float64; costs (the plan's cost) against the
+        target rows T when given."""
+        cdef Py_ssize_t n, O = self.net.layers[self.net.L - 1].O, I = self.net.layers[0].I
+        if not (isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == I and X.flags.c_contiguous
+                and (X.dtype == self.dtype or X.dtype == np.float32)):
             raise ValueError("Plan.predict: X does not match the plan")
+        n = X.shape[0]
+        if T is not None and not (isinstance(T, np.ndarray) and T.dtype == self.dtype and T.shape == (n, O)
+                                  and T.flags.c_contiguous):
+            raise ValueError("Plan.predict: T does not match the plan")
         pred = np.zeros(n, dtype=np.int64)
         out = np.zeros((n, O), dtype=self.dtype) if outputs else None
-        cdef int64_t[::1] pv = pred
-        cdef void *op = _addr(out)
+        cost = np.zeros(n, dtype=np.float64) if T is not None else None
         if n == 0:
-            return pred, out
+            return pred, out, cost
+        cdef int64_t *pp = <int64_t *>_addr(pred)
+        cdef void *op = _addr(out)
+        cdef double *cp = <double *>_addr(cost)
+        cdef const char *xp = <const char *>_addr(X)
+        cdef const char *tp = <const char *>_addr(T)
+        cdef int x_f32 = X.dtype == np.float32 and self.dtype == np.float64
+        cdef size_t xs = X.itemsize, ts = self.dtype.itemsize
         cdef nn_size done = 0, got
-        cdef Py_ssize_t I = X.shape[1]
         while done < n:
-            if floating is float:
+            if self.dtype == np.float32:
                 with nogil:
-                    got = nn3_predict_f(&self.net, &X[0, 0] + done * I, n - done, &pv[0] + done,
+                    got = nn3_predict_f(&self.net, xp + done * I * xs, 0, n - done,
+                                        <const float *>(tp + done * O * ts) if tp != NULL else NULL, pp + done,
+                                        cp + done if cp != NULL else NULL,
                                         <float *>op + done * O if op != NULL else NULL, nthreads)
             else:
                 with nogil:
-                    got = nn3_predict_d(&self.net, &X[0, 0] + done * I, n - done, &pv[0] + done,
+                    got = nn3_predict_d(&self.net, xp + done * I * xs, x_f32, n - done,
+                                        <const double *>(tp + done * O * ts) if tp != NULL else NULL, pp + done,
+                                        cp + done if cp != NULL else NULL,
                                         <double *>op + done * O if op != NULL else NULL, nthreads)
             if got < 0:
                 raise MemoryError("nnfast: out of memory in predict")
             done += got
             if done < n:
                 PyErr_CheckSignals()   # stopped by a SIGINT: raise, or go on if the handler did not
-        return pred, out
+        return pred, out, cost
 
 
 # ---- dropout masks (network2's numpy path draws its masks here, as network3's loop does) ----

@@ -1,8 +1,8 @@
 """What network.py and network2.py share: laying data out once per SGD call,
 the book's functions in numpy (activations, feedforward and backprop of
-examples as columns), their layer list on the one training loop of all three
-networks (csrc/net3.c, as the harness ``nnfast._train`` drives it), and their
-batched evaluation (csrc/dense.c).
+examples as columns), and their layer list on the one engine of all three
+networks (csrc/net3.c: training, as the harness ``nnfast._train`` drives it,
+and the batched evaluation path).
 
 Chapter 1's network is chapter 3's with the quadratic cost and the large
 initialiser, so both modules are thin faces of this one engine.
@@ -334,17 +334,26 @@ def labels_of(Y):
 # ---------------------------------------------------------------------------
 
 class Evaluator(object):
-    """Batched native forward passes over whole data sets with the parameter arrays of
-    ``params`` (a ``_train.Params``): predictions, and per-row costs or outputs when asked."""
+    """Batched forward passes over whole data sets on the engine's evaluation path (``_core.Plan``,
+    blocks of EVAL_ROWS rows) with the parameter arrays of ``params`` (a ``_train.Params``):
+    predictions, and per-row costs or outputs when asked.  Hidden activations are times
+    ``hidden_scale`` (1 - p_dropout): the plan scales each layer's product above them."""
+
+    EVAL_ROWS = 1024
 
     def __init__(self, net, params, act_hidden=SIGMOID, act_out=SIGMOID, cost=QUADRATIC):
-        L = len(net.sizes) - 1
-        self.core = _core.DenseNet(net.sizes, net.dtype, act_hidden, act_out, cost)
-        self.core.set_params([w.T for w in params.arrays[:L]], params.arrays[L:])
+        self.net, self.params, self.codes, self.plans = net, params, (act_hidden, act_out, cost), {}
+
+    def _plan(self, hidden_scale):
+        if hidden_scale not in self.plans:
+            self.plans[hidden_scale] = _plan(self.net, self.params, self.codes, self.EVAL_ROWS, 1.0 - hidden_scale)
+        return self.plans[hidden_scale]
 
     def __call__(self, X, Y=None, hidden_scale=1.0, want_cost=False, want_output=False):
         with _config.blas_limit(1):
-            return self.core.evaluate(X, Y, hidden_scale, _config.effective_threads(), want_cost, want_output)
+            pred, out, cost = self._plan(hidden_scale).predict(X, _config.effective_threads(), want_output,
+                                                               Y if want_cost else None)
+        return pred, cost, out
 
 
 def evaluate_arrays(net, X, Y=None, act_hidden=SIGMOID, act_out=SIGMOID, cost=QUADRATIC,
@@ -356,6 +365,26 @@ def evaluate_arrays(net, X, Y=None, act_hidden=SIGMOID, act_out=SIGMOID, cost=QU
     return Evaluator(net, params, act_hidden, act_out, cost)(X, Y, hidden_scale, want_cost, want_output)
 
 
+def _plan(net, params, codes, rows, p, velocities=None):
+    """network's or network2's layer list for the engine (``_core.Plan``, buffers for ``rows`` rows
+    at a time): fully connected layers over the working arrays of ``params`` (weights as (inputs,
+    units): their transposes), the hidden ones' outputs dropped with probability ``p`` (training) or
+    scaled by 1 - p (evaluation), the last a sigmoid with the cost codes[2] or softmax; velocities
+    (momentum) as the parameters."""
+    sizes, L = net.sizes, len(net.sizes) - 1
+    act_hidden, act_out, cost = codes
+    specs = []
+    for l in range(L):
+        last = l == L - 1
+        spec = dict(kind="softmax" if last and act_out == SOFTMAX else "fc", act=act_out if last else act_hidden,
+                    I=sizes[l], O=sizes[l + 1], w=params.arrays[l].T, b=params.arrays[L + l].reshape(-1),
+                    p=p if l > 0 else 0.0)
+        if velocities is not None:
+            spec.update(vw=velocities[0][l].T, vb=velocities[1][l].reshape(-1))
+        specs.append(spec)
+    return _core.Plan(specs, rows, net.dtype, targets=True, cost=cost)
+
+
 class Engine(object):
     """network's and network2's SGD: their fully connected layers on the one training loop of
     all three networks (csrc/net3.c, through ``_core.Plan``), on the working arrays of ``params``,
@@ -364,8 +393,7 @@ class Engine(object):
     reg, mu, p_dropout, seed (read at each call: a resumed run sets them)."""
 
     def __init__(self, net, params, X, Y, eta, codes, mbs, momentum=False, dropout=False, rows=None, **kw):
-        sizes, L = net.sizes, len(net.sizes) - 1
-        act_hidden, act_out, cost = codes
+        L = len(net.sizes) - 1
         self.rows = rows             # example i is row rows[i] of X and Y (None: row i)
         self.n = len(X) if rows is None else len(rows)
         self.mbs = mbs
@@ -375,17 +403,7 @@ class Engine(object):
         if momentum:
             self.velocities = (_train.transposed_zeros([w.shape for w in params.arrays[:L]], net.dtype),
                                [np.zeros_like(b) for b in params.arrays[L:]])
-        p = self.kw["p_dropout"] if dropout else 0.0
-        specs = []
-        for l in range(L):
-            last = l == L - 1
-            spec = dict(kind="softmax" if last and act_out == SOFTMAX else "fc", act=act_out if last else act_hidden,
-                        I=sizes[l], O=sizes[l + 1], w=params.arrays[l].T, b=params.arrays[L + l].reshape(-1),
-                        p=p if l > 0 else 0.0)
-            if momentum:
-                spec.update(vw=self.velocities[0][l].T, vb=self.velocities[1][l].reshape(-1))
-            specs.append(spec)
-        self.plan = _core.Plan(specs, mbs, net.dtype, targets=True, cost=cost)
+        self.plan = _plan(net, params, codes, mbs, self.kw["p_dropout"] if dropout else 0.0, self.velocities)
         self.threads = _config.effective_threads()
         self.base = 0
         self._order = self._rows = None

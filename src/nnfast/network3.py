@@ -432,7 +432,7 @@ class Network(object):
             m = (len(data[1]) // B) * B
             if m == 0:
                 return float("nan")
-            pred, _ = evaluate.predict(data[0][:m], run.threads)
+            pred = evaluate.predict(data[0][:m], run.threads)[0]
             return float(np.mean(pred == data[1][:m]))
 
         def after_epoch(epoch):
@@ -487,7 +487,7 @@ class Network(object):
         self._sync()
         plan = self._plan()
         with _config.blas_limit(1):
-            return plan.predict(x, _config.effective_threads(), outputs)
+            return plan.predict(x, _config.effective_threads(), outputs)[:2]
 
     def _gradients(self, x, y, seed=0, first_example=0):
         """[(dw, db)] per layer of the data term of the cost on one mini-batch (the training path)."""
