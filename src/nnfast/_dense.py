@@ -346,7 +346,8 @@ class Evaluator(object):
 
     def _plan(self, hidden_scale):
         if hidden_scale not in self.plans:
-            self.plans[hidden_scale] = _plan(self.net, self.params, self.codes, self.EVAL_ROWS, 1.0 - hidden_scale)
+            self.plans[hidden_scale] = _plan(self.net, self.params, self.codes, self.EVAL_ROWS, 1.0 - hidden_scale,
+                                             train=False)
         return self.plans[hidden_scale]
 
     def __call__(self, X, Y=None, hidden_scale=1.0, want_cost=False, want_output=False):
@@ -365,12 +366,12 @@ def evaluate_arrays(net, X, Y=None, act_hidden=SIGMOID, act_out=SIGMOID, cost=QU
     return Evaluator(net, params, act_hidden, act_out, cost)(X, Y, hidden_scale, want_cost, want_output)
 
 
-def _plan(net, params, codes, rows, p, velocities=None):
+def _plan(net, params, codes, rows, p, velocities=None, train=True):
     """network's or network2's layer list for the engine (``_core.Plan``, buffers for ``rows`` rows
     at a time): fully connected layers over the working arrays of ``params`` (weights as (inputs,
     units): their transposes), the hidden ones' outputs dropped with probability ``p`` (training) or
     scaled by 1 - p (evaluation), the last a sigmoid with the cost codes[2] or softmax; velocities
-    (momentum) as the parameters."""
+    (momentum) as the parameters; ``train`` False: for the evaluation path only (no target buffer)."""
     sizes, L = net.sizes, len(net.sizes) - 1
     act_hidden, act_out, cost = codes
     specs = []
@@ -382,7 +383,7 @@ def _plan(net, params, codes, rows, p, velocities=None):
         if velocities is not None:
             spec.update(vw=velocities[0][l].T, vb=velocities[1][l].reshape(-1))
         specs.append(spec)
-    return _core.Plan(specs, rows, net.dtype, targets=True, cost=cost)
+    return _core.Plan(specs, rows, net.dtype, targets=train, cost=cost)
 
 
 class Engine(object):
