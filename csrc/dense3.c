@@ -54,9 +54,9 @@ static inline int S(finite_row)(const real *v, nn_size n) {
  * chunk's products fit BLAS's small-matrix kernels, which do not pack their operands.  The evaluation
  * path (no backward pass, nothing to keep on one thread) cuts every width by rows, wider layers in
  * chunks of NN3_FC_EVAL_ROWS float64 rows (twice as many float32 ones), where BLAS packs w once per
- * chunk: network2's evaluation of [784,100,10] over 50,000 MNIST rows took 0.97x to 1.03x the time of
- * the separate evaluation loop it replaced in float64 (1.07x to 1.16x with chunks of 32 rows), 0.99x
- * to 1.10x in float32, one and two threads.  Measured
+ * chunk: network2's evaluation of [784,100,10] over 50,000 MNIST rows took 0.99x to 1.03x the time of
+ * the separate evaluation loop it replaced in float64 (1.12x to 1.26x with chunks of 32 rows), 0.99x
+ * to 1.10x in float32, one and two threads (alternated processes, best of 7 calls).  Measured
  * (network, [784,30,10], mini-batch 1000, MNIST, alternated processes): 0.81x the time of the cut
  * over the inputs (float64, one thread, two runs each); chunks of 32 rows 0.84x to 0.90x the time
  * of chunks of 64 (float64 and float32, one and two threads, medians of 3), and the gradient in

@@ -258,7 +258,8 @@ cdef class Plan:
     specs: list of dicts with kind ('conv', 'fc', 'softmax'), act (code), w, b (C-contiguous arrays of
     dtype), p, and for conv C, H, W, F, KH, KW, PH, PW; for fc/softmax I, O, and vw, vb (velocities,
     with momentum).  targets: the last layer trains against target rows (network, network2: a sigmoid
-    output with ``cost``, or softmax), else against integer labels (network3).
+    output with ``cost``, or softmax), else against integer labels (network3); ``cost`` is also the
+    one predict's costs take (network.py, network2 evaluation).
     """
     cdef nn3_net net
     cdef readonly object dtype
