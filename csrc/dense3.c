@@ -174,12 +174,13 @@ static inline nn_size S(fc_block)(nn_size O) {
     return rows < 2 ? 2 : rows;
 }
 
-/* w[i] for i in [lo, hi) after the regularisation step: w - decay R(w) (R(w) = w, or sgn(w) for L1). */
-static inline void S(decay_range)(real *w, real decay, int l1, nn_size lo, nn_size hi) {
+/* v[i] -= decay R(w[i]) for i in [lo, hi): the regularisation step, R(w) = w (L2) or sgn(w) (L1); v is
+ * w itself, or its velocity under momentum. */
+static inline void S(decay_range)(real *v, const real *w, real decay, int l1, nn_size lo, nn_size hi) {
     if (l1)
-        for (nn_size i = lo; i < hi; i++) w[i] -= decay * (real)((w[i] > 0) - (w[i] < 0));
+        for (nn_size i = lo; i < hi; i++) v[i] -= decay * (real)((w[i] > 0) - (w[i] < 0));
     else
-        for (nn_size i = lo; i < hi; i++) w[i] -= decay * w[i];
+        for (nn_size i = lo; i < hi; i++) v[i] -= decay * w[i];
 }
 
 /* A fully connected layer's backward pass and SGD step in one loop over slices [lo, hi) of its
@@ -227,15 +228,9 @@ void S(nn3_fc_backward)(GEMM_T gemm, const real *dz, const real *x, real *w, rea
                         for (nn_size i = j; i < j1; i++) dx[r * I + i] *= mask[r * I + i];
                 if (z_below) S(nn3_act_backward_cols)(dx, z_below, a_below, act_below, nb, I, j, j1);
             }
-            if (mom) {   /* v = mu v - decay R(w), then v -= eta dw below, then w += v */
+            if (mom)   /* v = mu v - decay R(w), then v -= eta dw below, then w += v */
                 for (nn_size i = j * O; i < j1 * O; i++) vw[i] *= mu;
-                if (decay != 0) {
-                    for (nn_size i = j * O; i < j1 * O; i++)
-                        vw[i] -= decay * (step->l1 ? (real)((w[i] > 0) - (w[i] < 0)) : w[i]);
-                }
-            } else if (decay != 0) {
-                S(decay_range)(w, decay, step->l1, j * O, j1 * O);
-            }
+            if (decay != 0) S(decay_range)(mom ? vw : w, w, decay, step->l1, j * O, j1 * O);
             if (upd && small)
                 nn_fc3_update(DTYPE, x, dz, acc, eta, nb, I, O, j, j1);
             else if (S(fc_by_rows)(nb, O, 0))

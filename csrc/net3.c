@@ -135,6 +135,16 @@ typedef struct {
     int64_t *pred; double *costs; real *out;   /* predict */
 } S(nn3_ctx);
 
+/* Row k of X (rows of I0 numbers of the net's type, or float32 when x_f32: widened exactly) into dst. */
+static inline void S(load_row)(real *dst, const void *X, int x_f32, int64_t k, nn_size I0) {
+    if (x_f32 && sizeof(real) != sizeof(float)) {
+        const float *src = (const float *)X + k * I0;
+        for (nn_size j = 0; j < I0; j++) dst[j] = (real)src[j];
+    } else {
+        memcpy(dst, (const real *)X + k * I0, I0 * sizeof(real));
+    }
+}
+
 /* Thread t: mini-batches i0, i0 + 1, ... of nn3_train until the governor's segment is over. */
 static uint64_t S(nn3_train_body)(void *ctx, nn_gov *gov, int t, int nth, nn_size i0) {
     const S(nn3_ctx) *c = (const S(nn3_ctx) *)ctx;
@@ -150,12 +160,7 @@ static uint64_t S(nn3_train_body)(void *ctx, nn_gov *gov, int t, int nth, nn_siz
 #endif
         for (nn_size r = 0; r < nb; r++) {
             int64_t k = c->order[i * B + r];
-            if (c->x_f32 && sizeof(real) != sizeof(float)) {   /* float32 inputs of a float64 net: exact */
-                const float *src = (const float *)c->Xt + k * I0;
-                for (nn_size j = 0; j < I0; j++) xb[r * I0 + j] = (real)src[j];
-            } else {
-                memcpy(xb + r * I0, (const real *)c->Xt + k * I0, I0 * sizeof(real));
-            }
+            S(load_row)(xb + r * I0, c->Xt, c->x_f32, k, I0);
             if (c->T)
                 memcpy(tb + r * O, c->T + k * O, O * sizeof(real));
             else
@@ -243,10 +248,7 @@ static uint64_t S(nn3_predict_body)(void *ctx, nn_gov *gov, int t, int nth, nn_s
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
-            for (nn_size r = 0; r < nb; r++) {
-                const float *src = (const float *)c->Xt + (s + r) * I0;
-                for (nn_size j = 0; j < I0; j++) xb[r * I0 + j] = (real)src[j];
-            }
+            for (nn_size r = 0; r < nb; r++) S(load_row)(xb + r * I0, c->Xt, 1, s + r, I0);
             nn_sync();
             x = xb;
         }
