@@ -76,8 +76,7 @@ static inline int S(fc_by_rows)(nn_size nb, nn_size O, int eval) {
 /* Row r of a fully connected layer's output from its parts' products: z = scale (zp[0] + zp[1] + ...)
  * in part order (one part: z holds the product), then bias and activation, or softmax (act NN_SOFTMAX).
  * An output layer (dz not NULL) also makes its dL/dz: softmax.c's (labels y or target rows tgt), or,
- * under a sigmoid output, the book's cost's delta / nb against tgt (cost: quadratic (a - tgt) act'(z),
- * cross-entropy a - tgt).  nonfinite (when not NULL) is set to 1 when z or dz holds an inf or a NaN. */
+ * under a sigmoid output, cost.c's for the book's cost against tgt.  nonfinite (when not NULL) is set to 1 when z or dz holds an inf or a NaN. */
 static void S(fc_row)(real *z, const real *zp, real *a, const real *b, int act, real scale, const int64_t *y,
                       const real *tgt, int cost, real *loss, real *dz, int *nonfinite, nn_size nb, nn_size O,
                       nn_size parts, nn_size r) {
@@ -96,14 +95,7 @@ static void S(fc_row)(real *z, const real *zp, real *a, const real *b, int act, 
         S(nn3_softmax_rows)(z, a, b, y, tgt, loss, dz, nb, O, r, r + 1);
     } else {
         S(nn3_bias_act_cols)(zr, ar, b, act, 1, O, 0, O);
-        if (dz) {
-            const real inv = (real)1 / (real)nb, *tr = tgt + r * O;
-            real *dr = dz + r * O;
-            if (cost == NN_QUADRATIC)
-                for (nn_size j = 0; j < O; j++) dr[j] = (ar[j] - tr[j]) * ACT_PRIME(act, zr[j], ar[j]) * inv;
-            else
-                for (nn_size j = 0; j < O; j++) dr[j] = ar[j] * inv - tr[j] * inv;
-        }
+        if (dz) S(nn3_cost_backward)(cost, act, zr, ar, tgt + r * O, dz + r * O, (real)1 / (real)nb, O);
     }
     if (nonfinite && (!S(finite_row)(zr, O) || (dz && !S(finite_row)(dz + r * O, O)))) *nonfinite = 1;
 }
@@ -223,9 +215,7 @@ void S(nn3_fc_backward)(GEMM_T gemm, const real *dz, const real *x, real *w, rea
                     nn_fc3_backward_x(DTYPE, dz, w, dx, nb, I, O, j, j1);
                 else
                     S(gemm_rm)(gemm, 0, 1, nb, j1 - j, O, 1, dz, O, w + j * O, O, 0, dx + j, I);
-                if (mask)
-                    for (nn_size r = 0; r < nb; r++)
-                        for (nn_size i = j; i < j1; i++) dx[r * I + i] *= mask[r * I + i];
+                if (mask) S(nn3_dropout_backward_cols)(dx, mask, nb, I, j, j1);
                 if (z_below) S(nn3_act_backward_cols)(dx, z_below, a_below, act_below, nb, I, j, j1);
             }
             if (mom)   /* v = mu v - decay R(w), then v -= eta dw below, then w += v */

@@ -1,7 +1,8 @@
 /* Dropout of a layer's input: keep mask from the counter-based generator of rng.h.
  *
- * mask[r, u] = 1 if nn_uniform(seed, stream, first + r, u) >= p else 0; xd = x * mask (no rescaling:
- * as the book, the evaluation path scales the weights by 1 - p instead).
+ * forward:  mask[r, u] = 1 if nn_uniform(seed, stream, first + r, u) >= p else 0; xd = x * mask (no
+ *           rescaling: as the book, the evaluation path scales the weights by 1 - p instead);
+ * backward: dx = dxd * mask.
  * Shapes: x, mask, xd, dx (nb, I).  A mask bit depends only on (seed, stream, example, unit).
  * Compiled for float and double (tmpl.h).
  */
@@ -66,5 +67,13 @@ void S(nn3_dropout_forward)(const real *x, real *mask, real *xd, double p, uint6
         }
     }
     nn_sync();   /* the loop's barrier, timed */
+}
+
+/* dL/dx = dL/dxd * mask on columns [lo, hi) of dx (nb, I), in place: the input gradient of the
+ * layer that dropped them (dense3.c's backward pass runs it on each slice it makes).  By the calling
+ * thread alone. */
+void S(nn3_dropout_backward_cols)(real *dx, const real *mask, nn_size nb, nn_size I, nn_size lo, nn_size hi) {
+    for (nn_size r = 0; r < nb; r++)
+        for (nn_size i = lo; i < hi; i++) dx[r * I + i] *= mask[r * I + i];
 }
 #endif

@@ -1,7 +1,7 @@
 /* The one training loop of all three networks and their evaluation path (nn3_predict: outputs,
  * argmax, the book's costs): forward (training or evaluation path), backward and the SGD step over a
  * layer list, chaining the kernels of conv.c, pool.c, bias_act.c, dropout.c,
- * dense3.c and softmax.c.  network3 gives it its layers; network and network2 give it fully
+ * dense3.c, softmax.c and cost.c.  network3 gives it its layers; network and network2 give it fully
  * connected layers (their hidden activations, dropout of each hidden layer's output as the next
  * layer's input dropout, a sigmoid output with the quadratic or cross-entropy cost against target
  * rows, or softmax with the log-likelihood), and their rules: L2 or L1, momentum (nn3_step).
@@ -19,8 +19,6 @@
  * Compiled for float and double (tmpl.h).
  */
 #ifndef NN_TMPL
-#include <float.h>
-#include <math.h>
 #include <string.h>
 #include "net3.h"
 #define NN_TMPL "net3.c"
@@ -207,32 +205,6 @@ void S(nn3_gradients)(nn3_net *net, const real *X, const int64_t *Y, nn_size nb,
     S(backward)(net, X, nb, &grads);
 }
 
-/* np.nan_to_num of one term: NaN -> 0, +-inf -> +-largest double. */
-static inline double S(nan_to_num)(double v) {
-    if (v != v) return 0.0;
-    if (v == HUGE_VAL) return DBL_MAX;
-    if (v == -HUGE_VAL) return -DBL_MAX;
-    return v;
-}
-
-/* The cost of one example's output a against its target row y, summed in unit order (the book's
- * QuadraticCost.fn, CrossEntropyCost.fn, LogLikelihoodCost.fn as -sum y ln a), its terms through
- * nan_to_num: saturated outputs give log(0) terms of DBL_MAX each, whose sum stays at DBL_MAX. */
-static inline double S(cost_row)(int cost, const real *a, const real *y, nn_size J) {
-    double c = 0;
-    if (cost == NN_QUADRATIC) {
-        for (nn_size j = 0; j < J; j++) { double e = (double)a[j] - (double)y[j]; c += e * e; }
-        return S(nan_to_num)(0.5 * c);
-    }
-    for (nn_size j = 0; j < J; j++) {
-        double aj = a[j], yj = y[j], v;
-        if (cost == NN_CROSS_ENTROPY) v = -yj * log(aj) - (1.0 - yj) * log(1.0 - aj);
-        else v = -yj * log(aj);
-        c += S(nan_to_num)(v);
-    }
-    return S(nan_to_num)(c);
-}
-
 /* Thread t: blocks of B rows from row s0 on of nn3_predict until the governor's segment is over. */
 static uint64_t S(nn3_predict_body)(void *ctx, nn_gov *gov, int t, int nth, nn_size s0) {
     const S(nn3_ctx) *c = (const S(nn3_ctx) *)ctx;
@@ -260,7 +232,7 @@ static uint64_t S(nn3_predict_body)(void *ctx, nn_gov *gov, int t, int nth, nn_s
             const real *ar = a + r * O;
             c->pred[s + r] = ARGMAX(ar, O);
             if (c->out) memcpy(c->out + (s + r) * O, ar, O * sizeof(real));
-            if (c->costs) c->costs[s + r] = S(cost_row)(net->cost, ar, c->T + (s + r) * O, O);
+            if (c->costs) c->costs[s + r] = S(nn3_cost_forward)(net->cost, ar, c->T + (s + r) * O, O);
         }
         if (t == 0) nn_gov_unit_done(gov, s + nb, s + nb);
         nn_sync();

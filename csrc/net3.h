@@ -182,6 +182,12 @@ void nn3_set_conv_mode(int mode);
     /* dropout.c */                                                                                      \
     void nn3_dropout_forward##S(const real *x, real *mask, real *xd, double p, uint64_t seed,             \
                                 uint64_t stream, uint64_t first, nn_size nb, nn_size I);                   \
+    void nn3_dropout_backward_cols##S(real *dx, const real *mask, nn_size nb, nn_size I, nn_size lo,       \
+                                      nn_size hi);                                                        \
+    /* cost.c */                                                                                         \
+    double nn3_cost_forward##S(int cost, const real *a, const real *y, nn_size O);                         \
+    void nn3_cost_backward##S(int cost, int act, const real *z, const real *a, const real *y, real *dz,    \
+                              real inv, nn_size O);                                                        \
     /* softmax.c */                                                                                      \
     void nn3_softmax_forward##S(real *z, real *a, const real *b, const int64_t *y, real *loss,             \
                                 nn_size nb, nn_size O);                                                    \

@@ -110,3 +110,22 @@ def test_the_plan_refuses_arrays_that_do_not_match():
     assert all(np.array_equal(a, b) for a, b in zip(params.arrays, before))
     plan.train(X, None, Y, order, 25, 0, 3, 0.5, 0.0, False, 0.0, 0, 0, 1)     # 10 + 10 + 5 rows
     assert plan.batches_done == 3 and not all(np.array_equal(a, b) for a, b in zip(params.arrays, before))
+
+
+def test_an_evaluation_plan_predicts_as_a_training_plan_and_refuses_to_train():
+    """A plan made for predict alone (training=False: no dropout masks, no gradient buffers) gives
+    the training plan's outputs to the bit, and refuses train() and gradients() with a ValueError."""
+    from nnfast import _core
+    rng = np.random.default_rng(3)
+    specs = [dict(kind="fc", act=0, I=12, O=7, p=0.0, w=rng.standard_normal((12, 7)), b=rng.standard_normal(7)),
+             dict(kind="softmax", I=7, O=4, p=0.3, w=rng.standard_normal((7, 4)), b=rng.standard_normal(4))]
+    X = rng.random((23, 12))
+    full, bare = _core.Plan(specs, 5, np.float64), _core.Plan(specs, 5, np.float64, training=False)
+    got = [plan.predict(X, 2, True) for plan in (full, bare)]
+    assert np.array_equal(got[0][0], got[1][0]) and np.array_equal(got[0][1], got[1][1])
+    assert len(bare.keep) < len(full.keep)
+    with pytest.raises(ValueError, match="Plan.train: .*predict alone"):
+        bare.train(X, np.zeros(23, dtype=np.int64), None, np.arange(23, dtype=np.int64), 23, 0, 1, 0.1, 0.0,
+                   False, 0.0, 0, 0, 1)
+    with pytest.raises(ValueError, match="Plan.gradients: .*predict alone"):
+        bare.gradients(X[:5], np.zeros(5, dtype=np.int64), 0, 0)

@@ -259,13 +259,15 @@ cdef class Plan:
     dtype), p, and for conv C, H, W, F, KH, KW, PH, PW; for fc/softmax I, O, and vw, vb (velocities,
     with momentum).  targets: the last layer trains against target rows (network, network2: a sigmoid
     output with ``cost``, or softmax), else against integer labels (network3); ``cost`` is also the
-    one predict's costs take (network.py, network2 evaluation).
+    one predict's costs take (network.py, network2 evaluation).  training False: a plan for predict
+    alone, without the buffers only training uses (dropout masks, gradients of the activations).
     """
     cdef nn3_net net
     cdef readonly object dtype
     cdef readonly list keep
     cdef readonly list grads
     cdef readonly object loss
+    cdef readonly bint training
     # mini-batches trained by train() so far: counted here, in C, because a KeyboardInterrupt
     # can surface right after the call returns, before Python sees anything else
     cdef public Py_ssize_t batches_done
@@ -274,7 +276,7 @@ cdef class Plan:
         self.net.layers = NULL
 
     def __init__(self, specs, Py_ssize_t B, dtype, int max_parts=4, bint with_grads=False, bint targets=False,
-                 int cost=0):
+                 int cost=0, bint training=True):
         cdef nn3_layer *ly
         cdef Py_ssize_t l, L = len(specs), K, P
         self.dtype = np.dtype(dtype)
@@ -282,6 +284,7 @@ cdef class Plan:
             raise TypeError("Plan: dtype must be float32 or float64")
         self.keep = []
         self.grads = []
+        self.training = training
         self.net.layers = <nn3_layer *>PyMem_Calloc(L, sizeof(nn3_layer))
         if self.net.layers == NULL:
             raise MemoryError()
@@ -320,7 +323,7 @@ cdef class Plan:
                     ly.dcol = _addr(buf(K, B * P))
             else:
                 ly.I, ly.O = s["I"], s["O"]
-                if ly.p > 0:
+                if ly.p > 0 and training:
                     ly.mask = _addr(buf(B, ly.I))
                     ly.xd = _addr(buf(B, ly.I))
                 ly.zp = _addr(buf(max_parts, B, ly.O))
@@ -330,7 +333,8 @@ cdef class Plan:
                     ly.vb = _addr(s["vb"])
             ly.z = _addr(buf(B, ly.O))
             ly.a = _addr(buf(B, ly.O))
-            ly.da = _addr(buf(B, ly.O))
+            if training:
+                ly.da = _addr(buf(B, ly.O))
             if with_grads:
                 gw, gb = buf(*w.shape), buf(*b.shape)
                 self.grads.append((gw, gb))
@@ -339,7 +343,7 @@ cdef class Plan:
         self.net.x = _addr(buf(B, self.net.layers[0].I))
         self.net.y = <int64_t *>_addr(buf(B, dtype=np.int64))
         self.net.cost = cost
-        if targets:
+        if targets and training:
             self.net.t = _addr(buf(B, self.net.layers[L - 1].O))
         self.loss = buf(B)
         self.net.loss = _addr(self.loss)
@@ -371,6 +375,8 @@ cdef class Plan:
         cdef int x_f32
         cdef const int64_t *yp = NULL
         cdef void *tp = NULL
+        if not self.training:
+            raise ValueError("Plan.train: this plan was made for predict alone (training=False)")
         if not (isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == self.net.layers[0].I
                 and X.flags.c_contiguous and (X.dtype == self.dtype or X.dtype == np.float32)):
             raise ValueError("Plan.train: X does not match the plan")
@@ -421,6 +427,8 @@ cdef class Plan:
         """Data-term gradients of one mini-batch into self.grads (serial)."""
         cdef Py_ssize_t nb = X.shape[0]
         self._check(floating is float)
+        if not self.training:
+            raise ValueError("Plan.gradients: this plan was made for predict alone (training=False)")
         if nb < 1 or nb > self.net.B or Y.shape[0] != nb or X.shape[1] != self.net.layers[0].I:
             raise ValueError("Plan.gradients: arrays do not match the plan")
         if floating is float:

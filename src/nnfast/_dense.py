@@ -371,7 +371,7 @@ def _plan(net, params, codes, rows, p, velocities=None, train=True):
     at a time): fully connected layers over the working arrays of ``params`` (weights as (inputs,
     units): their transposes), the hidden ones' outputs dropped with probability ``p`` (training) or
     scaled by 1 - p (evaluation), the last a sigmoid with the cost codes[2] or softmax; velocities
-    (momentum) as the parameters; ``train`` False: for the evaluation path only (no target buffer)."""
+    (momentum) as the parameters; ``train`` False: for the evaluation path only (no buffers only training uses)."""
     sizes, L = net.sizes, len(net.sizes) - 1
     act_hidden, act_out, cost = codes
     specs = []
@@ -383,7 +383,7 @@ def _plan(net, params, codes, rows, p, velocities=None, train=True):
         if velocities is not None:
             spec.update(vw=velocities[0][l].T, vb=velocities[1][l].reshape(-1))
         specs.append(spec)
-    return _core.Plan(specs, rows, net.dtype, targets=train, cost=cost)
+    return _core.Plan(specs, rows, net.dtype, targets=True, cost=cost, training=train)
 
 
 class Engine(object):

@@ -312,13 +312,15 @@ class Network(object):
         to the network's dtype where they are not (as new arrays)."""
         self._assign(self._parameters().checked())
 
-    def _plan(self, with_grads=False, max_parts=4):
-        return self._plan_on([p for layer in self.layers for p in (layer.w, layer.b)], with_grads, max_parts)
+    def _plan(self, with_grads=False, max_parts=4, training=True):
+        return self._plan_on([p for layer in self.layers for p in (layer.w, layer.b)], with_grads, max_parts,
+                             training)
 
-    def _plan_on(self, arrays, with_grads=False, max_parts=4):
-        """The native network over these parameter arrays (w0, b0, w1, ...)."""
+    def _plan_on(self, arrays, with_grads=False, max_parts=4, training=True):
+        """The native network over these parameter arrays (w0, b0, w1, ...); training False: for
+        predict alone."""
         specs = [dict(layer._spec(), w=w, b=b) for layer, w, b in zip(self.layers, arrays[::2], arrays[1::2])]
-        return _core.Plan(specs, self.mini_batch_size, self.dtype, max_parts, with_grads)
+        return _core.Plan(specs, self.mini_batch_size, self.dtype, max_parts, with_grads, training=training)
 
     def _check_x(self, x, name):
         if isinstance(x, (list, tuple)) and len(x) == 2 and not np.isscalar(x[0]):
@@ -426,7 +428,7 @@ class Network(object):
         engine = _Engine(self, params, training_x, training_y, eta, eta * lmbda / num_training_batches, seed,
                          run.threads)
         self.last_threads = run.threads
-        evaluate = self._plan_on(params.arrays)
+        evaluate = self._plan_on(params.arrays, training=False)
 
         def batch_accuracy(data):
             m = (len(data[1]) // B) * B
@@ -485,7 +487,7 @@ class Network(object):
     def _run(self, x, name, outputs=False):
         x = self._check_x(x, name)
         self._sync()
-        plan = self._plan()
+        plan = self._plan(training=False)
         with _config.blas_limit(1):
             return plan.predict(x, _config.effective_threads(), outputs)[:2]
 
