@@ -63,8 +63,8 @@ void nn_sync(void);                   /* barrier of the enclosing parallel regio
 uint64_t nn_sync_waited(void);        /* ticks the calling thread has waited in nn_sync() so far */
 
 #define NN_SEG_SECONDS 0.004          /* wall time of one segment of a loop */
-#define NN_GOV_DROP_RETRY 0.016       /* seconds after a drop for waiting before the count is tried again */
-#define NN_GOV_MIN_PERIOD 0.05        /* seconds between trials of another thread count ... */
+#define NN_GOV_DROP_RETRY 0.016       /* loop seconds after a drop for waiting before the count is tried again */
+#define NN_GOV_MIN_PERIOD 0.05        /* loop seconds between trials of another thread count ... */
 #define NN_GOV_MAX_PERIOD 1.6         /* ... doubling up to this while the count holds */
 #define NN_GOV_MARGIN 0.95            /* a trial count must be this much faster per unit to be kept */
 #define NN_GOV_LEVELS 16              /* thread counts 1, 2, 4, ..., max */
@@ -82,8 +82,10 @@ typedef struct {
     double seg_seconds;           /* wall time of one segment (NN_SEG_SECONDS; 0 when cycling) */
     uint64_t key;                 /* shape of the work the rates are for */
     double rate[NN_GOV_LEVELS];   /* seconds per unit of work at each level, 0 unknown */
-    double period;                /* seconds between trials */
-    double next_explore;          /* nn_now() of the next trial */
+    double clock;                 /* seconds this loop kind has run, all its calls together: the
+                                     governor's time, which paces its trials */
+    double period;                /* seconds of that time between trials */
+    double next_explore;          /* clock of the next trial */
     double trials, trial_seconds; /* trials so far and the seconds they took (benchmarks) */
     double drops;                 /* drops for waiting so far */
     /* this call */

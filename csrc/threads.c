@@ -27,6 +27,9 @@
  *        machine pays almost nothing for them); below all the threads it does not double,
  *        so that the threads come back soon after a load ends.  When the other count wins,
  *        the period goes back to NN_GOV_MIN_PERIOD.
+ *    The governor's time (periods, the retry after a drop) is the loop's own running time summed
+ *    over its calls (`clock`), not wall time: a loop called now and then, as predict or an epoch's
+ *    evaluation is, found a trial due at the start of almost every call on wall time.
  *    Results never depend on the thread count (see nnfast.h), so switching between
  *    segments changes no number.  The state of each loop kind lives across calls (an
  *    epoch is several native calls); it starts afresh when the caller's maximum changes,
@@ -147,7 +150,7 @@ int nn_gov_begin(nn_gov *g, int kind, int max_threads, uint64_t key) {
          * before the first trial, on a count that may be the slower one for this shape. */
         g->key = key;
         memset(g->rate, 0, sizeof(g->rate));
-        g->next_explore = nn_now();
+        g->next_explore = g->clock;
     }
     g->from = -1;
     g->seg_seconds = mode == NN_GOV_CYCLE ? 0.0 : NN_SEG_SECONDS;
@@ -180,7 +183,7 @@ int nn_gov_threads(const nn_gov *g) { return g->mode == NN_GOV_FIXED ? g->max : 
 void nn_gov_segment(nn_gov *g, double seconds, double units, double wait) {
     if (g->mode == NN_GOV_CYCLE) g->level = g->level < g->top ? g->level + 1 : 0;
     if (g->mode != NN_GOV_ADAPT || g->top == 0 || units <= 0 || seconds <= 0) return;
-    const double now = nn_now(), r = seconds / units;
+    const double now = (g->clock += seconds), r = seconds / units;
     const int L = g->level;
     if (g->from >= 0) {   /* this segment measured level L against level `from` */
         const int F = g->from;

@@ -47,7 +47,7 @@ def test_governor_keeps_its_threads_while_waiting_is_cheap():
 def test_governor_compares_the_counts_it_tried():
     """A fresh governor runs its second segment on the other count, and again one segment each
     time the trial period has passed; the faster per unit of work stays.  (A number in the list:
-    seconds to sleep, for the period to pass.)"""
+    seconds of the loop's own time passing, for the period to pass.)"""
     counts = _testing.governor_trace(2, [(0.004, 40, 0.1), (0.002, 40, 0.0), (0.002, 40, 0.0)])
     assert counts == [2, 1, 1, 1], counts     # one thread did it in half the time: kept
     counts = _testing.governor_trace(2, [(0.004, 40, 0.1), (0.008, 40, 0.0), (0.004, 40, 0.7)])
