@@ -69,25 +69,6 @@ nn_size nn_first_nonfinite_row(int dtype, const void *X, nn_size n, nn_size d, n
 
 const char *nn_dense_path(void) { return NN_PORTABLE_C ? "portable" : nn_use_avx2() ? "avx2+fma" : "baseline"; }
 
-void nn_dense_forward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K, nn_size J,
-                      const void *b, void *Z, nn_size ldz, int naive, int nthreads) {
-    DISPATCH(dtype,
-             layer_forward_d(A, lda, B, W, K, J, b, Z, ldz, naive, nthreads),
-             layer_forward_f(A, lda, B, W, K, J, b, Z, ldz, naive, nthreads),
-             layer_forward_d_avx2(A, lda, B, W, K, J, b, Z, ldz, naive, nthreads),
-             layer_forward_f_avx2(A, lda, B, W, K, J, b, Z, ldz, naive, nthreads));
-}
-
-void nn_dense_backward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K, nn_size J,
-                       const void *D, nn_size ldd, void *dA, nn_size ldda, void *dW, void *db, int naive,
-                       int nthreads) {
-    DISPATCH(dtype,
-             layer_backward_d(A, lda, B, W, K, J, D, ldd, dA, ldda, dW, db, naive, nthreads),
-             layer_backward_f(A, lda, B, W, K, J, D, ldd, dA, ldda, dW, db, naive, nthreads),
-             layer_backward_d_avx2(A, lda, B, W, K, J, D, ldd, dA, ldda, dW, db, naive, nthreads),
-             layer_backward_f_avx2(A, lda, B, W, K, J, D, ldd, dA, ldda, dW, db, naive, nthreads));
-}
-
 /* network3's fully connected layers at small mini-batches (dense_fc3.h) */
 /* 1: the CPU (and the OS) has AVX-512 F/DQ/BW/VL, and the AVX2 path is in use (NNFAST_SIMD=baseline
  * turns both off). */

@@ -27,12 +27,4 @@ const char *nn_dense_path(void);   /* "avx2+fma", "baseline" or "portable": the 
  * isfinite and any over blocks of rows write and read a boolean array as large as each block). */
 nn_size nn_first_nonfinite_row(int dtype, const void *X, nn_size n, nn_size d, nn_size ld);
 
-/* Single-layer kernels, exposed for tests (fast and naive reference versions).
- * dense_forward:  Z (B, J) = A (B, K) . W^T (J, K) + b (J)
- * dense_backward: dA (B, K) += D (B, J) . W (J, K);  dW (J, K) += D^T . A;  db (J) += sum_rows D */
-void nn_dense_forward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K, nn_size J,
-                      const void *b, void *Z, nn_size ldz, int naive, int nthreads);
-void nn_dense_backward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K, nn_size J,
-                       const void *D, nn_size ldd, void *dA, nn_size ldda, void *dW, void *db, int naive, int nthreads);
-
 #endif

@@ -6,10 +6,10 @@
  * end in _avx2 there).
  * Shape letters as in dense.h (B rows, J units, K inputs, L layers).
  *
- * Determinism: every output element is computed by one thread with a fixed order
- * of operations (vector lanes along K, then a fixed pairwise lane sum, then the
- * K tail), whatever the thread count or the blocking it falls into; work is split
- * across threads over units (rows of W) or over examples, never over a sum.
+ * Determinism: every output element is computed with a fixed order of operations
+ * (vector lanes along K, then a fixed pairwise lane sum, then the K tail).  They
+ * start no threads: dense3.c gives each thread slices (through dense_fc3.h) cut by
+ * the shapes, never by the thread count.
  */
 
 #define VEC S(nn_vec)
@@ -230,50 +230,6 @@ static NN_NOINLINE void S(update_units)(const S(nn_upd) *uw, const S(nn_upd) *ub
         }
 }
 
-/* ------------------------------------------------------------------------ */
-/* input gradient: G (B, K) = D (B, J) . W (J, K), columns [klo, khi)       */
-/* (the hidden delta multiplies G by act'(z) and the dropout mask)          */
-/* ------------------------------------------------------------------------ */
-
-/* G[r, k] = sum_j D[r, j] * W[j, k] (j ascending), for one row r. */
-static void S(backprop_row)(const real *Dr, const real *W, nn_size J, nn_size K, real *G, nn_size klo, nn_size khi)
-{
-    nn_size k = klo;
-    for (; k + 2 * VL <= khi; k += 2 * VL) {
-        VEC g0 = S(vzero)(), g1 = S(vzero)();
-        for (nn_size j = 0; j < J; j++) {
-            VEC d = S(vbcast)(Dr[j]);
-            VMADD(g0, d, S(vload)(W + j * K + k));
-            VMADD(g1, d, S(vload)(W + j * K + k + VL));
-        }
-        S(vstore)(G + k, g0);
-        S(vstore)(G + k + VL, g1);
-    }
-    for (; k + VL <= khi; k += VL) {
-        VEC g0 = S(vzero)();
-        for (nn_size j = 0; j < J; j++) VMADD(g0, S(vbcast)(Dr[j]), S(vload)(W + j * K + k));
-        S(vstore)(G + k, g0);
-    }
-    for (; k < khi; k++) {
-        real g = 0;
-        for (nn_size j = 0; j < J; j++) g += Dr[j] * W[j * K + k];
-        G[k] = g;
-    }
-}
-
-/* Balanced split of [0, n) over nt parts in whole blocks of `align` items (part t is [lo, hi)),
- * so that every item is handled by
- * the same code path (paired or single row of W, vector or scalar tail) whatever
- * the thread count: the compiler may fuse multiply-adds differently in those
- * paths, and a result must not depend on how many threads ran. */
-static inline void S(split_aligned)(nn_size n, int nt, int t, nn_size align, nn_size *lo, nn_size *hi) {
-    nn_size blocks = (n + align - 1) / align;
-    *lo = align * (blocks * t / nt);
-    *hi = align * (blocks * (t + 1) / nt);
-    if (*lo > n) *lo = n;
-    if (*hi > n) *hi = n;
-}
-
 /* 1 when every z[r * ld + j], r in [0, B), j in [jlo, jhi), is finite.  x * 0 is 0 for a
  * finite x and NaN for +-inf or NaN, so a sum of x * 0 tells.  The sum runs in NN_FINITE_LANES
  * independent lanes (lane i takes every NN_FINITE_LANES-th element of a row), which the compiler
@@ -301,92 +257,5 @@ static nn_size S(first_nonfinite_row)(const real *X, nn_size n, nn_size d, nn_si
         if (!S(finite_block)(X + r * ld, ld, 1, 0, d)) return r;
     return -1;
 }
-
-/* ------------------------------------------------------------------------ */
-/* single-layer kernels for tests: fast (above) and naive                    */
-/* ------------------------------------------------------------------------ */
-
-static void S(layer_forward)(const real *A, nn_size lda, nn_size B, const real *W, nn_size K, nn_size J,
-                              const real *b, real *Z, nn_size ldz, int naive, int nthreads)
-{
-    if (naive) {
-        for (nn_size r = 0; r < B; r++)
-            for (nn_size j = 0; j < J; j++) {
-                real s = 0;
-                for (nn_size k = 0; k < K; k++) s += A[r * lda + k] * W[j * K + k];
-                Z[r * ldz + j] = s + b[j];
-            }
-        return;
-    }
-    const real **ar = (const real **)malloc(sizeof(real *) * (size_t)(B > 0 ? B : 1));
-    if (!ar) return;
-    for (nn_size r = 0; r < B; r++) ar[r] = A + r * lda;
-#ifdef NNFAST_OPENMP
-#pragma omp parallel num_threads(nthreads < 1 ? 1 : nthreads)
-    {
-        nn_size lo, hi;
-        S(split_aligned)(J, omp_get_num_threads(), omp_get_thread_num(), 2, &lo, &hi);
-        S(forward_units)(ar, B, W, K, b, Z, ldz, lo, hi);
-    }
-#else
-    (void)nthreads;
-    S(forward_units)(ar, B, W, K, b, Z, ldz, 0, J);
-#endif
-    free(ar);
-}
-
-static void S(layer_backward)(const real *A, nn_size lda, nn_size B, const real *W, nn_size K, nn_size J,
-                               const real *Dm, nn_size ldd, real *dA, nn_size ldda, real *dW, real *db, int naive, int nthreads)
-{
-    if (naive) {
-        for (nn_size r = 0; r < B; r++)
-            for (nn_size k = 0; k < K; k++) {
-                real s = 0;
-                for (nn_size j = 0; j < J; j++) s += Dm[r * ldd + j] * W[j * K + k];
-                dA[r * ldda + k] += s;
-            }
-        for (nn_size j = 0; j < J; j++) {
-            for (nn_size k = 0; k < K; k++) {
-                real s = 0;
-                for (nn_size r = 0; r < B; r++) s += Dm[r * ldd + j] * A[r * lda + k];
-                dW[j * K + k] += s;
-            }
-            real s = 0;
-            for (nn_size r = 0; r < B; r++) s += Dm[r * ldd + j];
-            db[j] += s;
-        }
-        return;
-    }
-    const real **ar = (const real **)malloc(sizeof(real *) * (size_t)(B > 0 ? B : 1));
-    real *g = (real *)malloc(sizeof(real) * (size_t)(K > 0 ? K : 1) * (size_t)(nthreads < 1 ? 1 : nthreads));
-    if (!ar || !g) { free(ar); free(g); return; }
-    for (nn_size r = 0; r < B; r++) ar[r] = A + r * lda;
-    S(nn_upd) u;
-    memset(&u, 0, sizeof(u));
-    u.mode = UPD_ACCUM;
-#ifdef NNFAST_OPENMP
-#pragma omp parallel num_threads(nthreads < 1 ? 1 : nthreads)
-#endif
-    {
-#ifdef NNFAST_OPENMP
-        int t = omp_get_thread_num(), nth = omp_get_num_threads();
-#else
-        int t = 0, nth = 1;
-#endif
-        nn_size lo, hi;
-        S(split_aligned)(K, nth, t, 2 * VL, &lo, &hi);
-        real *gt = g + (size_t)t * (size_t)K;
-        for (nn_size r = 0; r < B; r++) {
-            S(backprop_row)(Dm + r * ldd, W, J, K, gt, lo, hi);
-            for (nn_size k = lo; k < hi; k++) dA[r * ldda + k] += gt[k];
-        }
-        S(split_aligned)(J, nth, t, 2, &lo, &hi);
-        S(update_units)(&u, &u, dW, db, K, Dm, ldd, B, ar, lo, hi);
-    }
-    (void)nthreads;
-    free(ar);
-    free(g);
-}
-
 
 #undef VEC

@@ -300,49 +300,76 @@ def test_network3_sgd_predict_accuracy_feedforward(p, eta):
 # ---------------------------------------------------------------------------
 
 @st.composite
-def dense_args(draw):
-    B, K, J = draw(st.integers(0, 9)), draw(st.integers(0, 40)), draw(st.integers(0, 9))
-    dtype = draw(st.sampled_from(["float64", "float32", "float16", "int64", "object"]))
+def fc_small_args(draw):
+    """Operands of the small-batch kernels with up to two flaws (a wrong dtype, layout or shape, more than
+    their 64 rows, a slice out of range; none as often as not, or few draws would get past the checks):
+    sizes, a dtype, a layout each, and slices [lo, hi) of z's columns (forward) and of the inputs."""
+    flaws = draw(st.sets(st.sampled_from(["dtype", "layout", "shape", "rows", "slice"]), max_size=2))
+    nb = draw(st.integers(65, 70) if "rows" in flaws else st.one_of(st.integers(0, 9), st.integers(60, 64)))
+    I, O = draw(st.integers(0, 40)), draw(st.integers(0, 40))
+    dtype = draw(st.sampled_from(["float16", "int64", "object"] if "dtype" in flaws else ["float64", "float32"]))
     rng = np.random.default_rng(draw(st.integers(0, 99)))
-    shapes = {"A": (B, K), "W": (J, K), "b": (J,), "D": (B, J)}
-    if draw(st.booleans()):       # a wrong shape somewhere
+    shapes = {"x": (nb, I), "w": (I, O), "dz": (nb, O)}
+    if "shape" in flaws:
         name = draw(st.sampled_from(sorted(shapes)))
         shapes[name] = tuple(s + draw(st.integers(1, 3)) for s in shapes[name])
-    arrs = {k: layout(rng.standard_normal(s).astype(dtype), draw(st.sampled_from(LAYOUTS)))
+    bad = draw(st.sampled_from(sorted(shapes))) if "layout" in flaws else None
+    arrs = {k: layout(rng.standard_normal(s).astype(dtype),
+                      draw(st.sampled_from(["F", "reversed", "strided"] if k == bad else ["C", "C", "readonly"])))
             for k, s in shapes.items()}
-    return B, K, J, dtype, shapes, arrs
+    wrong = draw(st.sampled_from(["cols", "ins"])) if "slice" in flaws else None
+    slices = []
+    for which, n in (("cols", O), ("ins", I)):
+        if which == wrong:
+            slices.append(draw(st.tuples(st.integers(-2, n + 2), st.integers(-2, n + 2)).filter(
+                lambda s, n=n: not 0 <= s[0] <= s[1] <= n)))
+        else:
+            lo = draw(st.integers(0, n))
+            slices.append((lo, draw(st.integers(lo, n))))
+    return nb, I, O, dtype, shapes, arrs, slices[0], slices[1]
 
 
 @FUZZ
-@given(args=dense_args(), naive=st.booleans(), threads=st.integers(-1, 3))
-def test_dense_kernels(args, naive, threads):
-    B, K, J, dtype, shapes, arrs = args
-    A, W, b, D = arrs["A"], arrs["W"], arrs["b"], arrs["D"]
-    right = {"A": (B, K), "W": (J, K), "b": (J,), "D": (B, J)}
-    ok_type = dtype in ("float64", "float32") and threads >= 1
-
-    def good(*names):
-        return ok_type and all(shapes[k] == right[k] and arrs[k].flags.c_contiguous for k in names)
-    try:
-        Z = _testing.dense_forward(A, W, b, naive, threads)
-    except BAD:
-        assert not good("A", "W", "b")
-    else:
-        assert good("A", "W", "b")
-        tol = 1e-4 if dtype == "float32" else 1e-10
-        np.testing.assert_allclose(Z, A.astype(np.float64) @ W.astype(np.float64).T + b, rtol=tol, atol=tol)
-    out = [np.zeros((B, K), dtype), np.zeros((J, K), dtype), np.zeros(J, dtype)]
-    try:
-        _testing.dense_backward(A, W, D, out[0], out[1], out[2], naive, threads)
-    except BAD:
-        assert not good("A", "W", "D")
-        return
-    assert good("A", "W", "D")
+@given(args=fc_small_args(), scale=st.sampled_from([1.0, 0.5, -3.0]), eta=st.sampled_from([0.1, 2.0, -0.5]))
+def test_small_batch_kernels(args, scale, eta):
+    """nnfast._testing.fc_small_*: numpy's numbers on the slice (zeros, or w as it was, elsewhere), or a
+    TypeError (dtype) or ValueError (shape, layout, read-only w, more than 64 rows, a slice out of range)."""
+    nb, I, O, dtype, shapes, arrs, (lo, hi), (ilo, ihi) = args
+    x, w, dz = arrs["x"], arrs["w"], arrs["dz"]
+    right = {"x": (nb, I), "w": (I, O), "dz": (nb, O)}
+    ok_type = dtype in ("float64", "float32")
     tol = 1e-4 if dtype == "float32" else 1e-10
-    A64, W64, D64 = (v.astype(np.float64) for v in (A, W, D))
-    np.testing.assert_allclose(out[0], D64 @ W64, rtol=tol, atol=tol)
-    np.testing.assert_allclose(out[1], D64.T @ A64, rtol=tol, atol=tol)
-    np.testing.assert_allclose(out[2], D64.sum(axis=0), rtol=tol, atol=tol)
+    x64, w64, dz64 = (v.astype(np.float64) if ok_type else None for v in (x, w, dz))
+
+    def run(call, names, *slices):
+        """call(), which must fail unless its arrays (names) and slices (lo, hi, n) are right; True when it ran."""
+        good = ok_type and nb <= 64 and all(0 <= a <= b <= n for a, b, n in slices) and all(
+            shapes[k] == right[k] and arrs[k].flags.c_contiguous for k in names)
+        try:
+            call()
+        except BAD as e:
+            assert not good
+            assert isinstance(e, ValueError if ok_type else TypeError), e
+            return False
+        assert good
+        return True
+    out = {}
+    if run(lambda: out.setdefault("z", _testing.fc_small_forward(x, w, scale, lo, hi, ilo, ihi)), ["x", "w"],
+           (lo, hi, O), (ilo, ihi, I)):
+        expect = np.zeros((nb, O))
+        expect[:, lo:hi] = scale * x64[:, ilo:ihi] @ w64[ilo:ihi, lo:hi]
+        np.testing.assert_allclose(out["z"], expect, rtol=tol, atol=tol)
+    if run(lambda: out.setdefault("dx", _testing.fc_small_backward_x(dz, w, ilo, ihi)), ["dz", "w"], (ilo, ihi, I)):
+        expect = np.zeros((nb, I))
+        expect[:, ilo:ihi] = dz64 @ w64[ilo:ihi].T
+        np.testing.assert_allclose(out["dx"], expect, rtol=tol, atol=tol)
+    if not w.flags.writeable:     # the update writes w
+        with pytest.raises(BAD):
+            _testing.fc_small_update(x, dz, w, eta, ilo, ihi)
+    elif run(lambda: _testing.fc_small_update(x, dz, w, eta, ilo, ihi), ["x", "dz", "w"], (ilo, ihi, I)):
+        expect = w64.copy()
+        expect[ilo:ihi] -= eta * x64[:, ilo:ihi].T @ dz64
+        np.testing.assert_allclose(w, expect, rtol=tol, atol=tol)
 
 
 @FUZZ

@@ -8,6 +8,8 @@ from libc.stdint cimport int32_t, int64_t, uint64_t
 from cython cimport floating
 from scipy.linalg.cython_blas cimport dgemm
 
+import operator
+
 import numpy as np
 
 ctypedef Py_ssize_t nn_size
@@ -25,18 +27,26 @@ cdef extern from "nnfast.h":
 
 cdef extern from "dense.h":
     enum: NN_F64, NN_F32
-    void nn_dense_forward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K, nn_size J,
-                          const void *b, void *Z, nn_size ldz, int naive, int nthreads) nogil
-    void nn_dense_backward(int dtype, const void *A, nn_size lda, nn_size B, const void *W, nn_size K,
-                           nn_size J, const void *D, nn_size ldd, void *dA, nn_size ldda, void *dW, void *db,
-                           int naive, int nthreads) nogil
+
+cdef extern from "net3.h":
+    void nn_fc3_forward(int dtype, const void *x, nn_size ldx, const void *w, void *z, double scale, nn_size nb,
+                        nn_size I, nn_size O, nn_size lo, nn_size hi) nogil
+    void nn_fc3_backward_x(int dtype, const void *dz, const void *w, void *dx, nn_size nb, nn_size I, nn_size O,
+                           nn_size lo, nn_size hi) nogil
+    void nn_fc3_update(int dtype, const void *x, const void *dz, void *w, double eta, nn_size nb, nn_size I,
+                       nn_size O, nn_size lo, nn_size hi) nogil
 
 
-# ---- the fully connected kernels (csrc/dense.h), float32 and float64 ----
+# ---- the small-batch fully connected kernels (csrc/dense_fc3.h, through net3.h's nn_fc3_*: the products ----
+# ---- dense3.c runs at mini-batches of at most 64 rows), float32 and float64                            ----
 
-cdef inline const floating *_at(const floating[:, ::1] a) noexcept nogil:
-    """Pointer to a's first element; NULL when a is empty (the kernels then never read it)."""
-    return &a[0, 0] if a.shape[0] and a.shape[1] else NULL
+FC_SMALL_ROWS = 64      # the most rows of a mini-batch the kernels take (their arrays on the stack)
+
+cdef double _nowhere[8]  # where an empty array points: a valid address the kernels never read through
+
+cdef inline floating *_at(const floating[:, ::1] a) noexcept nogil:
+    """Pointer to a's first element (_nowhere when a is empty, whose own pointer may be NULL)."""
+    return <floating *>&a[0, 0] if a.shape[0] and a.shape[1] else <floating *>_nowhere
 
 
 def _shape(name, a, shape):
@@ -44,34 +54,103 @@ def _shape(name, a, shape):
         raise ValueError("%s must have shape %s, got %s" % (name, shape, tuple(a.shape[:len(shape)])))
 
 
-def dense_forward(const floating[:, ::1] A, const floating[:, ::1] W, const floating[::1] b, bint naive=False,
-                  int nthreads=1):
-    """Z = A W^T + b for one layer (the fast kernel, or the naive C reference)."""
-    cdef nn_size B = A.shape[0], K = A.shape[1], J = W.shape[0]
-    _shape("W", W, (J, K))
-    _shape("b", b, (J,))
-    if nthreads < 1:
-        raise ValueError("nthreads must be >= 1")
-    Z = np.empty((B, J), dtype=np.float32 if floating is float else np.float64)
+def _rows(nb):
+    if nb > FC_SMALL_ROWS:
+        raise ValueError("the small-batch kernels take at most %d rows, got %d" % (FC_SMALL_ROWS, nb))
+
+
+def _range(name, lo, hi, n):
+    """(lo, hi) as ints, hi None meaning n: a slice [lo, hi) of range(n)."""
+    lo, hi = operator.index(lo), n if hi is None else operator.index(hi)
+    if not 0 <= lo <= hi <= n:
+        raise ValueError("%s: [%d, %d) is not a slice of [0, %d)" % (name, lo, hi, n))
+    return lo, hi
+
+
+def _written(name, a, dtype, shape, inputs):
+    """a, the array a kernel writes (a new one of zeros when None), checked: numpy, dtype, shape,
+    C order, writable, sharing no memory with the inputs."""
+    if a is None:
+        return np.zeros(shape, dtype)
+    if not isinstance(a, np.ndarray) or a.dtype != dtype:
+        raise TypeError("%s must be a numpy array of %s" % (name, np.dtype(dtype)))
+    _shape(name, a, shape)
+    if not (a.flags.c_contiguous and a.flags.writeable and a.flags.aligned):
+        raise ValueError("%s must be C-contiguous, aligned and writable" % name)
+    if any(np.may_share_memory(a, b) for b in inputs):
+        raise ValueError("%s must not share memory with the inputs" % name)
+    return a
+
+
+def _floats(**arrays):
+    """TypeError unless the arrays are numpy arrays all of float32 or all of float64 (the kernels' element
+    types); ValueError for one not aligned to its element."""
+    dtypes = {a.dtype if isinstance(a, np.ndarray) else None for a in arrays.values()}
+    if len(dtypes) != 1 or dtypes.pop() not in (np.float32, np.float64):
+        raise TypeError("%s must be numpy arrays, all float32 or all float64, got %s"
+                        % (", ".join(arrays), ", ".join(str(getattr(a, "dtype", type(a))) for a in arrays.values())))
+    for name, a in arrays.items():
+        if not a.flags.aligned:
+            raise ValueError("%s is not aligned to its element" % name)
+
+
+def fc_small_forward(x, w, scale=1.0, lo=0, hi=None, ilo=0, ihi=None, out=None):
+    """z[:, lo:hi] = scale * x[:, ilo:ihi] @ w[ilo:ihi, lo:hi] (nn_fc3_forward), x (nb, I), w (I, O):
+    into out (nb, O) when given, else into a new array of zeros; z's other columns stay as they were.
+    dense3.c takes [ilo, ihi) a part of the inputs (x's rows I apart) and [lo, hi) all of z's columns."""
+    _floats(x=x, w=w)
+    return _forward(x, w, scale, lo, hi, ilo, ihi, out)
+
+
+def fc_small_backward_x(dz, w, lo=0, hi=None, out=None):
+    """dx[:, lo:hi] = dz @ w[lo:hi].T (nn_fc3_backward_x), dz (nb, O), w (I, O): into out (nb, I) when
+    given, else into a new array of zeros; dx's other columns stay as they were."""
+    _floats(dz=dz, w=w)
+    return _backward_x(dz, w, lo, hi, out)
+
+
+def fc_small_update(x, dz, w, eta, lo=0, hi=None):
+    """w[lo:hi] -= eta * x[:, lo:hi].T @ dz in place (nn_fc3_update, the SGD step), x (nb, I), dz (nb, O),
+    w (I, O); w's other rows stay as they were."""
+    _floats(x=x, dz=dz, w=w)
+    _update(x, dz, w, eta, lo, hi)
+
+
+def _forward(const floating[:, ::1] x, const floating[:, ::1] w, double scale, lo, hi, ilo, ihi, out):
+    cdef nn_size nb = x.shape[0], I = x.shape[1], O = w.shape[1], c0, c1, i0, i1
+    _shape("w", w, (I, O))
+    _rows(nb)
+    c0, c1 = _range("lo, hi", lo, hi, O)
+    i0, i1 = _range("ilo, ihi", ilo, ihi, I)
+    Z = _written("out", out, np.float32 if floating is float else np.float64, (nb, O), (x.base, w.base))
     cdef floating[:, ::1] z = Z
     with nogil:
-        nn_dense_forward(NN_F32 if floating is float else NN_F64, _at(A), K, B, _at(W), K, J,
-                         &b[0] if J else NULL, <void *>_at(z), J, naive, nthreads)
+        nn_fc3_forward(NN_F32 if floating is float else NN_F64, _at(x) + i0, I, _at(w) + i0 * O, _at(z), scale,
+                       nb, i1 - i0, O, c0, c1)
     return Z
 
 
-def dense_backward(const floating[:, ::1] A, const floating[:, ::1] W, const floating[:, ::1] D,
-                   floating[:, ::1] dA, floating[:, ::1] dW, floating[::1] db, bint naive=False, int nthreads=1):
-    """dA += D W; dW += D^T A; db += column sums of D (accumulating, as llm.c's backward)."""
-    cdef nn_size B = A.shape[0], K = A.shape[1], J = W.shape[0]
-    for name, a, shape in (("W", W, (J, K)), ("D", D, (B, J)), ("dA", dA, (B, K)), ("dW", dW, (J, K)),
-                           ("db", db, (J,))):
-        _shape(name, a, shape)
-    if nthreads < 1:
-        raise ValueError("nthreads must be >= 1")
+def _backward_x(const floating[:, ::1] dz, const floating[:, ::1] w, lo, hi, out):
+    cdef nn_size nb = dz.shape[0], O = dz.shape[1], I = w.shape[0], c0, c1
+    _shape("w", w, (I, O))
+    _rows(nb)
+    c0, c1 = _range("lo, hi", lo, hi, I)
+    DX = _written("out", out, np.float32 if floating is float else np.float64, (nb, I), (dz.base, w.base))
+    cdef floating[:, ::1] dx = DX
     with nogil:
-        nn_dense_backward(NN_F32 if floating is float else NN_F64, _at(A), K, B, _at(W), K, J, _at(D), J,
-                          <void *>_at(dA), K, <void *>_at(dW), &db[0] if J else NULL, naive, nthreads)
+        nn_fc3_backward_x(NN_F32 if floating is float else NN_F64, _at(dz), _at(w), _at(dx), nb, I, O, c0, c1)
+    return DX
+
+
+def _update(const floating[:, ::1] x, const floating[:, ::1] dz, floating[:, ::1] w, double eta, lo, hi):
+    cdef nn_size nb = x.shape[0], I = x.shape[1], O = dz.shape[1], r0, r1
+    _shape("dz", dz, (nb, O))
+    _shape("w", w, (I, O))
+    _rows(nb)
+    r0, r1 = _range("lo, hi", lo, hi, I)
+    _written("w", w.base, np.float32 if floating is float else np.float64, (I, O), (x.base, dz.base))   # overlap
+    with nogil:
+        nn_fc3_update(NN_F32 if floating is float else NN_F64, _at(x), _at(dz), _at(w), eta, nb, I, O, r0, r1)
 
 
 # ---- the governor (csrc/threads.c) ----
