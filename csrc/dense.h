@@ -2,8 +2,7 @@
  * runs its small-batch products on them (dense_fc3.h); every network trains on net3.c's loop.
  *
  * Shape letters, used in every comment of dense*.{c,h}:
- *   B  rows of a mini-batch (examples), at most MB (the mini-batch size)
- *   L  weight layers; layer l = 1..L maps J_{l-1} = sizes[l-1] inputs to J_l = sizes[l] units
+ *   B  rows of a mini-batch (examples), at most 64 here
  *   K  inputs of the layer at hand, J its units
  * The kernels take the book's W (J, K), rows the receiving units (dense_fc3.h maps network3's w
  * (I, O) onto them); b has J entries; activations are (B, J) row-major, one example per row.

@@ -5,7 +5,7 @@
  *
  * network3 keeps the book's x·w layout, w (I, O) row-major, where dense_impl.h's W is (J, K) with a
  * row per unit.  The same kernels serve with the roles of the matrices exchanged:
- *   z = x w        has the sums of update_units (W += D^T A) with W = z, D = x^T, A = w, over chunks
+ *   z = x w        is summed as update_units sums s = D^T A, with s = z, D = x^T, A = w, over chunks
  *                  of 64 inputs, in its own kernel below (register blocks of 5 rows x 2 vectors over
  *                  a slice of z's columns; update_units would hold 2 rows of z, and needs whole rows);
  *   dx = dz w^T    is forward_units (Z = A W^T + b) with A = dz, W = w, b = 0: register blocks of
@@ -13,7 +13,8 @@
  *   w -= eta x^T dz  is update_units (W <- c1 W - c2 D^T A) with D = x, A = dz, c1 = 1, c2 = eta.
  * None packs w, as BLAS does for every call on a (10, 1000) x (1000, 1000) product: at the book's
  * mini-batch of 10 the packing costs as much as the arithmetic.
- * Each output element is one fixed sequence of operations whatever slice it falls in.
+ * Each output element is one fixed sequence of operations for a given shape and slice; the slices
+ * are fixed by the shape (dense3.c), never by the thread count.
  */
 #ifndef NN_FC3_WIDE
 #include "dense_impl.h"
@@ -129,8 +130,8 @@ static int S(fc3_fwd_sparse)(const real *x, nn_size ldx, const real *w, nn_size 
 /* z[:, lo:hi] = scale x w[:, lo:hi]: all nb rows (nb <= 64) of z, columns lo..hi; x (nb, I) with row stride
  * ldx, w (I, O), z (nb, O).
  * Over chunks of NN_FC3_CHUNK inputs, each element takes s = the chunk's sum from zero in input order,
- * then z += s (from z = 0): the sums of update_units (W += D^T A, ACCUM) with z as W, so the numbers
- * are those of running it over the rows of z.  The last columns (fewer than a vector) go through the
+ * then z += s (from z = 0): update_units' sums s = D^T A with z as s, so the numbers are those of
+ * running them over the rows of z.  The last columns (fewer than a vector) go through the
  * vector block too, on padded copies: a scalar loop there is vectorised by GCC into products and
  * separate sums, not the fused multiply-adds of update_units' tail.  Register blocks of 5 rows x 2 vectors (w read once per
  * 5 rows, not per 2); a thread takes a slice of columns, so it streams only that slice of w. */
@@ -186,16 +187,18 @@ static void S(fc3_backward_x)(const real *dz, const real *w, real *dx, nn_size n
 
 /* w[lo:hi] -= eta x[:, lo:hi]^T dz for rows r < nb (nb <= 64); x (nb, I), dz (nb, O).  update_units on
  * each pair of w's rows, with the mini-batch rows whose x is 0 in both left out: their terms add 0 to
- * a sum (at most turning -0 into +0, and w - eta*(+-0) is w), so the numbers are update_units' on all
- * the rows, and a pair whose x is 0 in every row is left as it is.  Under dropout and ReLU most of x
+ * a sum (at most turning -0 into +0, and w - eta*(+-0) is w), and a pair whose x is 0 in every row is
+ * left as it is.  The numbers are update_units' on all the rows to within rounding, not to the bit:
+ * in the AVX2 build GCC contracts the multiply-adds of the scalar tail (w's last columns, fewer than a
+ * vector) differently for another count of rows (float64, 63 rows, O = 33: the last column differed
+ * by an ulp in 22 of 200 random cases).  Which rows are left out depends on x alone, so the numbers are
+ * the same for any thread count.  Under dropout and ReLU most of x
  * is 0 (a quarter of it is not, at the dropout net's 1000-unit layers). */
 static void S(fc3_update)(const real *x, const real *dz, real *w, real eta, nn_size nb, nn_size I, nn_size O,
                           nn_size lo, nn_size hi) {
     S(nn_upd) u;
     real d[2 * 64];
     const real *rows[64];
-    memset(&u, 0, sizeof(u));
-    u.mode = UPD_PLAIN;
     u.c1 = 1;
     u.c2 = eta;
     for (nn_size j = lo; j < hi; j += 2) {   /* rows j, j + 1 of w: x's columns j, j + 1 */
@@ -208,7 +211,7 @@ static void S(fc3_update)(const real *x, const real *dz, real *w, real eta, nn_s
                 rows[n++] = dz + r * O;
             }
         }
-        if (n) S(update_units)(&u, NULL, w + j * O, NULL, O, d, 2, n, rows, 0, RJ);
+        if (n) S(update_units)(&u, w + j * O, O, d, 2, n, rows, 0, RJ);
     }
 }
 #endif

@@ -4,7 +4,7 @@
  * Instantiated by dense.c through tmpl.h (real, S(), VL, ACT, EXP, ...) for float and
  * double, once for the baseline instruction set and once more for AVX2+FMA (S() names
  * end in _avx2 there).
- * Shape letters as in dense.h (B rows, J units, K inputs, L layers).
+ * Shape letters as in dense.h (B rows, J units, K inputs).
  *
  * Determinism: every output element is computed with a fixed order of operations
  * (vector lanes along K, then a fixed pairwise lane sum, then the K tail).  They
@@ -127,39 +127,20 @@ static void S(forward_units)(const real *const *arows, nn_size B, const real *W,
 }
 
 /* ------------------------------------------------------------------------ */
-/* weight gradient and update: s (J, K) = D^T (J, B) . A (B, K), then       */
-/* W <- update(W, s) row by row; likewise b with s_b (J) = sum_rows D      */
+/* weight gradient and SGD step: s (J, K) = D^T (J, B) . A (B, K), then     */
+/* W <- c1 W - c2 s row by row                                              */
 /* ------------------------------------------------------------------------ */
 
-#ifndef NN_UPD_MODES
-#define NN_UPD_MODES
-enum { UPD_ACCUM = 0, UPD_PLAIN = 1 };
-#endif
-
 typedef struct {
-    int mode;     /* ACCUM: w + s (a gradient sum); PLAIN: c1 w - c2 s (an SGD step) */
-    real c1, c2;
+    real c1, c2;   /* the step W <- c1 W - c2 s (dense_fc3.h's: c1 = 1, c2 = eta) */
 } S(nn_upd);
 
-/* One parameter: w from the gradient sum s. */
-static inline real S(apply1)(const S(nn_upd) *u, real w, real s) {
-    return u->mode == UPD_ACCUM ? w + s : u->c1 * w - u->c2 * s;
-}
-
-/* MODE is u->mode, passed as a constant so that each caller below is compiled once
- * per mode with the branch and the coefficients' broadcasts out of its loops. */
-static inline NN_FORCE_INLINE void S(apply_vec)(const int MODE, const S(nn_upd) *u, real *w, VEC s) {
-    if (MODE == UPD_PLAIN)
-        S(vstore)(w, VSUB(VSCALE(u->c1, S(vload)(w)), VSCALE(u->c2, s)));
-    else
-        S(vstore)(w, VADD(S(vload)(w), s));
-}
-
-/* Rows j0 (and j0+1 when RJ == 2) of W: s[j, k] = sum_r D[r, j] * A_r[k] in row order. */
+/* Rows j0 (and j0+1 when RJ == 2) of W: s[j, k] = sum_r D[r, j] * A_r[k] in row order, then the step. */
 static inline NN_FORCE_INLINE void S(update_rows)(
-    const int RJ, const int MODE, const S(nn_upd) *u, real *W, nn_size K,
-    const real *Dj, nn_size ldd, nn_size B, const real *const *arows)
+    const int RJ, const S(nn_upd) *u, real *W, nn_size K, const real *Dj, nn_size ldd, nn_size B,
+    const real *const *arows)
 {
+#define NN_STEP_VEC(w, s) S(vstore)(w, VSUB(VSCALE(u->c1, S(vload)(w)), VSCALE(u->c2, s)))
     nn_size k = 0;
     for (; k + 4 * VL <= K; k += 4 * VL) {
         VEC s[2][4];
@@ -176,7 +157,7 @@ static inline NN_FORCE_INLINE void S(update_rows)(
             }
         }
         for (int jj = 0; jj < RJ; jj++)
-            for (int c = 0; c < 4; c++) S(apply_vec)(MODE, u, W + jj * K + k + c * VL, s[jj][c]);
+            for (int c = 0; c < 4; c++) NN_STEP_VEC(W + jj * K + k + c * VL, s[jj][c]);
     }
     for (; k + VL <= K; k += VL) {
         VEC s0 = S(vzero)(), s1 = S(vzero)();
@@ -185,19 +166,19 @@ static inline NN_FORCE_INLINE void S(update_rows)(
             VMADD(s0, S(vbcast)(Dj[r * ldd]), a);
             if (RJ > 1) VMADD(s1, S(vbcast)(Dj[r * ldd + 1]), a);
         }
-        S(apply_vec)(MODE, u, W + k, s0);
-        if (RJ > 1) S(apply_vec)(MODE, u, W + K + k, s1);
+        NN_STEP_VEC(W + k, s0);
+        if (RJ > 1) NN_STEP_VEC(W + K + k, s1);
     }
+#undef NN_STEP_VEC
     for (; k < K; k++)
         for (int jj = 0; jj < RJ; jj++) {
             real s = 0;
             for (nn_size r = 0; r < B; r++) s += Dj[r * ldd + jj] * arows[r][k];
-            W[jj * K + k] = S(apply1)(u, W[jj * K + k], s);
+            W[jj * K + k] = u->c1 * W[jj * K + k] - u->c2 * s;
         }
 }
 
-/* Update rows [jlo, jhi) of W (J, K) from D (B, J), and, when b is not NULL, the same entries of b
- * from the column sums of D (summed in row order, book: nabla_b) by ub.
+/* The step on rows [jlo, jhi) of W (J, K) from D (B, J) and the rows arows of A.
  * Never inlined: with a caller's constants in view (c1 = 1) GCC fuses the multiply-adds of the
  * step differently, and the same update would round differently from one caller to another. */
 #ifndef NN_NOINLINE
@@ -207,27 +188,12 @@ static inline NN_FORCE_INLINE void S(update_rows)(
 #define NN_NOINLINE
 #endif
 #endif
-static NN_NOINLINE void S(update_units)(const S(nn_upd) *uw, const S(nn_upd) *ub, real *W, real *b, nn_size K,
-                                        const real *D, nn_size ldd, nn_size B, const real *const *arows,
-                                        nn_size jlo, nn_size jhi)
+static NN_NOINLINE void S(update_units)(const S(nn_upd) *u, real *W, nn_size K, const real *D, nn_size ldd,
+                                        nn_size B, const real *const *arows, nn_size jlo, nn_size jhi)
 {
     nn_size j = jlo;
-#define NN_UPDATE_ROWS(MODE)                                                                   \
-    do {                                                                                       \
-        for (; j + 2 <= jhi; j += 2) S(update_rows)(2, MODE, uw, W + j * K, K, D + j, ldd, B, arows); \
-        for (; j < jhi; j++) S(update_rows)(1, MODE, uw, W + j * K, K, D + j, ldd, B, arows);      \
-    } while (0)
-    if (uw->mode == UPD_PLAIN)
-        NN_UPDATE_ROWS(UPD_PLAIN);
-    else
-        NN_UPDATE_ROWS(UPD_ACCUM);
-#undef NN_UPDATE_ROWS
-    if (b)
-        for (nn_size jb = jlo; jb < jhi; jb++) {
-            real s = 0;
-            for (nn_size r = 0; r < B; r++) s += D[r * ldd + jb];
-            b[jb] = S(apply1)(ub, b[jb], s);
-        }
+    for (; j + 2 <= jhi; j += 2) S(update_rows)(2, u, W + j * K, K, D + j, ldd, B, arows);
+    for (; j < jhi; j++) S(update_rows)(1, u, W + j * K, K, D + j, ldd, B, arows);
 }
 
 /* 1 when every z[r * ld + j], r in [0, B), j in [jlo, jhi), is finite.  x * 0 is 0 for a
