@@ -76,7 +76,8 @@ static inline int S(fc_by_rows)(nn_size nb, nn_size O, int eval) {
 /* Row r of a fully connected layer's output from its parts' products: z = scale (zp[0] + zp[1] + ...)
  * in part order (one part: z holds the product), then bias and activation, or softmax (act NN_SOFTMAX).
  * An output layer (dz not NULL) also makes its dL/dz: softmax.c's (labels y or target rows tgt), or,
- * under a sigmoid output, cost.c's for the book's cost against tgt.  nonfinite (when not NULL) is set to 1 when z or dz holds an inf or a NaN. */
+ * under a sigmoid output, cost.c's for the book's cost against tgt.  nonfinite (when not NULL) is set
+ * to 1 when z or dz holds an inf or a NaN. */
 static void S(fc_row)(real *z, const real *zp, real *a, const real *b, int act, real scale, const int64_t *y,
                       const real *tgt, int cost, real *loss, real *dz, int *nonfinite, nn_size nb, nn_size O,
                       nn_size parts, nn_size r) {

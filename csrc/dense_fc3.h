@@ -192,8 +192,8 @@ static void S(fc3_backward_x)(const real *dz, const real *w, real *dx, nn_size n
  * in the AVX2 build GCC contracts the multiply-adds of the scalar tail (w's last columns, fewer than a
  * vector) differently for another count of rows (float64, 63 rows, O = 33: the last column differed
  * by an ulp in 22 of 200 random cases).  Which rows are left out depends on x alone, so the numbers are
- * the same for any thread count.  Under dropout and ReLU most of x
- * is 0 (a quarter of it is not, at the dropout net's 1000-unit layers). */
+ * the same for any thread count.  Under dropout and ReLU most of x is 0 (a quarter of it is not, at
+ * the dropout net's 1000-unit layers). */
 static void S(fc3_update)(const real *x, const real *dz, real *w, real eta, nn_size nb, nn_size I, nn_size O,
                           nn_size lo, nn_size hi) {
     S(nn_upd) u;
