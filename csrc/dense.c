@@ -103,3 +103,30 @@ void nn_fc3_update(int dtype, const void *x, const void *dz, void *w, double eta
              fc3_update_d_avx2(x, dz, w, eta, nb, I, O, lo, hi),
              fc3_update_f_avx2(x, dz, w, (float)eta, nb, I, O, lo, hi));
 }
+
+/* The first fully connected layer on its nonzero inputs (dense_sparse.h); dtype as above. */
+#ifdef NN_HAVE_AVX2_PATH
+#define DISPATCH3(dtype, name, args_d, args_f)                                                              \
+    do {                                                                                                  \
+        if (nn_use_avx512()) { if ((dtype) == NN_F32) name##_f_avx512 args_f; else name##_d_avx512 args_d; } \
+        else DISPATCH(dtype, name##_d args_d, name##_f args_f, name##_d_avx2 args_d, name##_f_avx2 args_f);   \
+    } while (0)
+#else
+#define DISPATCH3(dtype, name, args_d, args_f) DISPATCH(dtype, name##_d args_d, name##_f args_f, , )
+#endif
+
+int nn_sparse_forward(int dtype, const void *x, nn_size ldx, const void *w, void *z, nn_size nb, nn_size O, nn_size lo,
+                      nn_size hi, double density) {
+    int done = 0;
+    DISPATCH3(dtype, done = sparse_forward, (x, ldx, w, z, nb, O, lo, hi, density),
+              (x, ldx, w, z, nb, O, lo, hi, density));
+    return done;
+}
+
+int nn_sparse_update(int dtype, const void *x, nn_size ldx, const void *dz, void *acc, double alpha, nn_size nb,
+                     nn_size O, nn_size lo, nn_size hi, double density) {
+    int done = 0;
+    DISPATCH3(dtype, done = sparse_update, (x, ldx, dz, acc, alpha, nb, O, lo, hi, density),
+              (x, ldx, dz, acc, (float)alpha, nb, O, lo, hi, density));
+    return done;
+}

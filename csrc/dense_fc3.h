@@ -165,6 +165,9 @@ static void S(fc3_forward)(const real *x, nn_size ldx, const real *w, real *z, r
             for (nn_size j = lo; j < hi; j++) z[r * O + j] *= scale;
 }
 
+/* the first layer on its nonzero inputs (every instantiation, AVX-512 included) */
+#include "dense_sparse.h"
+
 #undef FC3_VL
 #undef FC3_LOAD
 #undef FC3_STORE

@@ -31,7 +31,8 @@
  * layer's weighted input or the output's dL/dz holds an inf or a NaN; else the evaluation path
  * (weights scaled by 1 - p).  Bias and activation run inside the pool loop of a conv layer and on
  * each row of a fully connected layer as its parts are summed. */
-static void S(forward)(nn3_net *net, const real *x, nn_size nb, int train, uint64_t seed, uint64_t first) {
+static void S(forward)(nn3_net *net, const real *x, int sparse, nn_size nb, int train, uint64_t seed,
+                       uint64_t first) {
     GEMM_T gemm = (GEMM_T)net->gemm;
     const real *in = x;
     for (int l = 0; l < net->L; l++) {
@@ -61,8 +62,9 @@ static void S(forward)(nn3_net *net, const real *x, nn_size nb, int train, uint6
             S(nn3_fc_forward)(gemm, xin, (const real *)ly->w, (const real *)ly->b, z, (real *)ly->zp, a,
                               ly->kind == NN3_FC ? ly->act : NN_SOFTMAX, scale, out && !net->t ? net->y : NULL,
                               out ? (const real *)net->t : NULL, net->cost, out ? (real *)net->loss : NULL,
-                              out ? (real *)ly->da : NULL, train ? &net->nonfinite : NULL, !train, nb, ly->I,
-                              ly->O, net->max_parts);
+                              out ? (real *)ly->da : NULL, train ? &net->nonfinite : NULL, !train,
+                              sparse && l == 0 && (!train || ly->p == 0), nb, ly->I, ly->O,
+                              net->max_parts);
         }
         in = a;
     }
@@ -73,7 +75,7 @@ static void S(forward)(nn3_net *net, const real *x, nn_size nb, int train, uint6
  * layer turns its da into dL/dz in place; a fully connected layer does it for the layer below on each
  * slice of the input gradient it makes (nn3_fc_backward), so that layer finds its dL/dz ready
  * (`ready`). */
-static void S(backward)(nn3_net *net, const real *x, nn_size nb, const nn3_step *step) {
+static void S(backward)(nn3_net *net, const real *x, int sparse, nn_size nb, const nn3_step *step) {
     GEMM_T gemm = (GEMM_T)net->gemm;
     const int update = step->update;
     real alpha = update ? -(real)step->eta : 1, beta_w = update ? 1 : 0, l2 = update ? (real)step->decay : 0;
@@ -108,8 +110,8 @@ static void S(backward)(nn3_net *net, const real *x, nn_size nb, const nn3_step 
             S(nn3_fc_backward)(gemm, da, p ? (const real *)ly->xd : in, (real *)ly->w, (real *)ly->b, (real *)ly->gw,
                                (real *)ly->gb, (real *)ly->vw, (real *)ly->vb, step, dx,
                                p ? (const real *)ly->mask : NULL, below ? below->act : 0,
-                               below ? (const real *)below->z : NULL, below ? (const real *)below->a : NULL, nb,
-                               ly->I, ly->O, net->max_parts);
+                               below ? (const real *)below->z : NULL, below ? (const real *)below->a : NULL,
+                               sparse && l == 0 && !p, nb, ly->I, ly->O, net->max_parts);
             ready = 1;
         }
     }
@@ -165,14 +167,14 @@ static uint64_t S(nn3_train_body)(void *ctx, nn_gov *gov, int t, int nth, nn_siz
                 net->y[r] = c->Y[k];
         }
         nn_sync();
-        S(forward)(net, xb, nb, 1, c->seed, c->first_example + (uint64_t)(i * B));
+        S(forward)(net, xb, 1, nb, 1, c->seed, c->first_example + (uint64_t)(i * B));
         /* every thread reads the flag after forward's last barrier (nobody writes it again before
          * the next mini-batch): all leave together, the parameters as after mini-batch i - 1 */
         if (net->nonfinite) {
             gov->stop = 1;
             break;
         }
-        S(backward)(net, xb, nb, c->step);
+        S(backward)(net, xb, 1, nb, c->step);
         if (t == 0) nn_gov_unit_done(gov, i + 1, i + 1 - c->first_batch);
         nn_sync();
     }
@@ -201,8 +203,8 @@ void S(nn3_gradients)(nn3_net *net, const real *X, const int64_t *Y, nn_size nb,
                       uint64_t first_example) {
     const nn3_step grads = {0, 0, 0, 0, 0};
     memcpy(net->y, Y, nb * sizeof(int64_t));
-    S(forward)(net, X, nb, 1, seed, first_example);
-    S(backward)(net, X, nb, &grads);
+    S(forward)(net, X, 0, nb, 1, seed, first_example);
+    S(backward)(net, X, 0, nb, &grads);
 }
 
 /* Thread t: blocks of B rows from row s0 on of nn3_predict until the governor's segment is over. */
@@ -224,7 +226,7 @@ static uint64_t S(nn3_predict_body)(void *ctx, nn_gov *gov, int t, int nth, nn_s
             nn_sync();
             x = xb;
         }
-        S(forward)(net, x, nb, 0, 0, 0);
+        S(forward)(net, x, 1, nb, 0, 0, 0);
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif

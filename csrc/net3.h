@@ -109,6 +109,17 @@ void nn_fc3_backward_x(int dtype, const void *dz, const void *w, void *dx, nn_si
                        nn_size lo, nn_size hi);
 void nn_fc3_update(int dtype, const void *x, const void *dz, void *w, double eta, nn_size nb, nn_size I, nn_size O,
                    nn_size lo, nn_size hi);
+/* The first fully connected layer on its nonzero inputs (dense_sparse.h; dense.c's dispatchers): 0 when
+ * more than `density` of x[:, lo:hi] is nonzero (nothing written; the caller takes the dense product). */
+int nn_sparse_forward(int dtype, const void *x, nn_size ldx, const void *w, void *z, nn_size nb, nn_size O, nn_size lo,
+                      nn_size hi, double density);
+int nn_sparse_update(int dtype, const void *x, nn_size ldx, const void *dz, void *acc, double alpha, nn_size nb,
+                     nn_size O, nn_size lo, nn_size hi, double density);
+/* The density they take from the first layer (dense3.c says why this much); tests set it (0: never,
+ * 1: always) with nn3_set_sparse. */
+#define NN3_SPARSE_DENSITY 0.3
+extern double nn3_sparse_density;
+void nn3_set_sparse(double density);
 /* A layer takes them (else BLAS) at mini-batches of at most nn3_fc_small_rows rows (at most 64) when
  * its product has at least nn3_fc_small_macs multiply-adds (dense3.c says why).  Tests set them to
  * hold both paths to the oracle (nn3_set_fc_small). */
@@ -197,12 +208,12 @@ void nn3_set_conv_mode(int mode);
     /* dense3.c (network3's fully connected layers) */                                                  \
     void nn3_fc_forward##S(gemm_t gemm, const real *x, const real *w, const real *b, real *z, real *zp,    \
                            real *a, int act, real scale, const int64_t *y, const real *tgt, int cost,       \
-                           real *loss, real *dz, int *nonfinite, int eval, nn_size nb, nn_size I,           \
-                           nn_size O, int max_parts);                                                     \
+                           real *loss, real *dz, int *nonfinite, int eval, int sparse, nn_size nb,  \
+                           nn_size I, nn_size O, int max_parts);                                          \
     void nn3_fc_backward##S(gemm_t gemm, const real *dz, const real *x, real *w, real *b, real *gw,         \
                             real *gb, real *vw, real *vb, const nn3_step *step, real *dx,                   \
                             const real *mask, int act_below, const real *z_below, const real *a_below,      \
-                            nn_size nb, nn_size I, nn_size O, int max_parts);                               \
+                            int sparse, nn_size nb, nn_size I, nn_size O, int max_parts);           \
     /* net3.c */                                                                                         \
     nn_size nn3_train##S(nn3_net *net, const void *X, int x_f32, const int64_t *Y, const real *T,          \
                          const int64_t *order, nn_size n, nn_size first_batch, nn_size n_batches,          \

@@ -223,6 +223,22 @@ def fc_small(rows=None, macs=None):
     return old
 
 
+cdef extern from "net3.h":
+    double nn3_sparse_density
+    void nn3_set_sparse(double density) nogil
+
+def sparse_inputs(density=None):
+    """The largest share of nonzero inputs at which a mini-batch (or evaluation block) goes through
+    the first fully connected layer on its nonzeros alone (csrc/dense_sparse.h): 0 never, 1 always.
+    Sets it when given (tests hold both paths to the oracle); returns the previous share."""
+    old = nn3_sparse_density
+    if density is not None:
+        if not (isinstance(density, (int, float)) and 0 <= density <= 1):
+            raise ValueError("sparse_inputs: density must be a number from 0 to 1, got %r" % (density,))
+        nn3_set_sparse(float(density))
+    return old
+
+
 KINDS = {"conv": 0, "fc": 1, "softmax": 2}
 
 

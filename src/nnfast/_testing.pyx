@@ -35,6 +35,10 @@ cdef extern from "net3.h":
                            nn_size lo, nn_size hi) nogil
     void nn_fc3_update(int dtype, const void *x, const void *dz, void *w, double eta, nn_size nb, nn_size I,
                        nn_size O, nn_size lo, nn_size hi) nogil
+    int nn_sparse_forward(int dtype, const void *x, nn_size ldx, const void *w, void *z, nn_size nb, nn_size O,
+                          nn_size lo, nn_size hi, double density) nogil
+    int nn_sparse_update(int dtype, const void *x, nn_size ldx, const void *dz, void *acc, double alpha, nn_size nb,
+                         nn_size O, nn_size lo, nn_size hi, double density) nogil
 
 
 # ---- the small-batch fully connected kernels (csrc/dense_fc3.h, through net3.h's nn_fc3_*: the products ----
@@ -151,6 +155,50 @@ def _update(const floating[:, ::1] x, const floating[:, ::1] dz, floating[:, ::1
     _written("w", w.base, np.float32 if floating is float else np.float64, (I, O), (x.base, dz.base))   # overlap
     with nogil:
         nn_fc3_update(NN_F32 if floating is float else NN_F64, _at(x), _at(dz), _at(w), eta, nb, I, O, r0, r1)
+
+
+# ---- the first layer on its nonzero inputs (csrc/dense_sparse.h, through net3.h's nn_sparse_*) ----
+def sparse_forward(x, w, lo=0, hi=None, density=1.0, out=None):
+    """z = x[:, lo:hi] @ w[lo:hi] over the nonzeros of x (nn_sparse_forward), x (nb, I), w (I, O): into out
+    (nb, O) when given, else into a new array; None, out untouched, when more than ``density`` of
+    x[:, lo:hi] is nonzero (the caller's dense product then)."""
+    _floats(x=x, w=w)
+    return _sp_forward(x, w, lo, hi, density, out)
+
+
+def sparse_update(x, dz, acc, alpha, lo=0, hi=None, density=1.0):
+    """acc[lo:hi] += alpha * x[:, lo:hi].T @ dz in place over the nonzeros of x (nn_sparse_update: the SGD
+    step with alpha = -eta), x (nb, I), dz (nb, O), acc (I, O); acc's other rows stay as they were.
+    False, acc untouched, when more than ``density`` of x[:, lo:hi] is nonzero."""
+    _floats(x=x, dz=dz, acc=acc)
+    return _sp_update(x, dz, acc, alpha, lo, hi, density)
+
+
+def _sp_forward(const floating[:, ::1] x, const floating[:, ::1] w, lo, hi, double density, out):
+    cdef nn_size nb = x.shape[0], I = x.shape[1], O = w.shape[1], i0, i1
+    cdef int done
+    _shape("w", w, (I, O))
+    i0, i1 = _range("lo, hi", lo, hi, I)
+    Z = _written("out", out, np.float32 if floating is float else np.float64, (nb, O), (x.base, w.base))
+    cdef floating[:, ::1] z = Z
+    with nogil:
+        done = nn_sparse_forward(NN_F32 if floating is float else NN_F64, _at(x), I, _at(w), _at(z), nb, O, i0, i1,
+                                 density)
+    return Z if done else None
+
+
+def _sp_update(const floating[:, ::1] x, const floating[:, ::1] dz, floating[:, ::1] acc, double alpha, lo, hi,
+               double density):
+    cdef nn_size nb = x.shape[0], I = x.shape[1], O = dz.shape[1], i0, i1
+    cdef int done
+    _shape("dz", dz, (nb, O))
+    _shape("acc", acc, (I, O))
+    i0, i1 = _range("lo, hi", lo, hi, I)
+    _written("acc", acc.base, np.float32 if floating is float else np.float64, (I, O), (x.base, dz.base))
+    with nogil:
+        done = nn_sparse_update(NN_F32 if floating is float else NN_F64, _at(x), I, _at(dz), _at(acc), alpha, nb, O,
+                                i0, i1, density)
+    return bool(done)
 
 
 # ---- the governor (csrc/threads.c) ----

@@ -1,0 +1,188 @@
+/* The first fully connected layer on its nonzero inputs: MNIST's pixels are 81% zero (Fashion-MNIST's
+ * 50%), and a zero input adds nothing to z = x w nor to dw = x^T dz.  Included by dense_fc3.h in each of
+ * its instantiations (baseline, AVX2, AVX-512: its FC3_* vectors), reached through dense.c's
+ * dispatchers nn_sparse_*, taken by dense3.c for the first layer (net3.c says when).
+ *
+ * Shapes as in dense3.c: x (nb, I) rows ldx apart, w (I, O), z, dz (nb, O); [lo, hi) a slice of the
+ * inputs (of w's rows).
+ *   forward:  z[r, :] = sum over i in [lo, hi) with x[r, i] != 0 of x[r, i] w[i, :], from zero in
+ *             input order
+ *   update:   for each band of rows, acc[i, :] += alpha s[i, :], s[i, :] = sum over the band's rows r
+ *             with x[r, i] != 0 of x[r, i] dz[r, :], from zero in row order (one band at mini-batches
+ *             up to NN_SP_BAND): the SGD step w -= eta dw (alpha = -eta; acc the weights, or their
+ *             velocity under momentum)
+ * Each returns 0, having written nothing, when more than `density` of x[:, lo:hi]'s numbers are
+ * nonzero (the caller then takes the dense product).
+ * The rows go in bands of at most NN_SP_BAND; a band's inputs in chunks of NN_SP_CHUNK, each with a mask
+ * per input of the band's rows where it is not 0.  A row of w (forward) or of acc (update) is read once
+ * per band and input where the mask is not 0 (BLAS reads all of w per block of rows; a loop over each
+ * row's nonzeros read a row of w per nonzero: twice the traffic from L2 at mini-batch 10, measured
+ * slower).  z's and dz's band rows stay in L1.
+ * A term left out is 0 * w (or 0 * dz), which adds 0 (at most turning -0 into +0): the numbers are the
+ * dense products' to within rounding (BLAS orders its additions otherwise).  Each output element is one
+ * fixed sequence of operations for a given x, shape and slice: the same for any thread count.
+ * The O columns are ceil(O / VL) vectors, the last one ending at column O (overlapping the one before
+ * when VL does not divide O), in groups of at most 4 vectors, as even as can be so that the last two
+ * share a group: a group loads all its vectors before it stores any, and the lanes two vectors share
+ * are computed the same way twice (O < VL: scalars).
+ */
+#ifndef NN_SP_BAND
+#define NN_SP_BAND 32
+#define NN_SP_CHUNK 1024
+#if NN_PORTABLE_C
+static inline int nn_ctz32(uint32_t m) { int r = 0; while (!(m & 1u)) { m >>= 1; r++; } return r; }
+#else
+#define nn_ctz32(m) __builtin_ctz(m)
+#endif
+#endif
+
+/* 1 when at most density of x[r, lo:hi], r < nb, are nonzero. */
+static int S(sparse_enough)(const real *x, nn_size ldx, nn_size nb, nn_size lo, nn_size hi, double density) {
+    nn_size n = 0;
+    for (nn_size r = 0; r < nb; r++) {
+        const real *xr = x + r * ldx;
+        int32_t c = 0;
+        for (nn_size i = lo; i < hi; i++) c += xr[i] != 0;
+        n += c;
+    }
+    return (double)n <= density * (double)nb * (double)(hi - lo);
+}
+
+/* mask[i - i0] = the band's rows r < nb (bit r) with x[r, i] != 0, for i in [i0, i1); returns 1 when any. */
+static int S(sparse_masks)(const real *x, nn_size ldx, nn_size nb, nn_size i0, nn_size i1, uint32_t *mask) {
+    uint32_t any = 0;
+    for (nn_size i = i0; i < i1; i++) mask[i - i0] = 0;
+    for (nn_size r = 0; r < nb; r++) {
+        const real *xr = x + r * ldx;
+        for (nn_size i = i0; i < i1; i++) mask[i - i0] |= (uint32_t)(xr[i] != 0) << r;
+    }
+    for (nn_size i = i0; i < i1; i++) any |= mask[i - i0];
+    return any != 0;
+}
+
+/* Group g of G: vectors [v0, v1) of the nv vectors of a row of O columns, and their columns col[]. */
+static inline int S(sparse_group)(nn_size O, nn_size nv, nn_size G, nn_size g, nn_size col[4]) {
+    const nn_size v0 = nv * g / G, v1 = nv * (g + 1) / G;
+    for (nn_size v = v0; v < v1; v++) col[v - v0] = v * FC3_VL + FC3_VL <= O ? v * FC3_VL : O - FC3_VL;
+    return (int)(v1 - v0);
+}
+
+/* z[r, col[v] ...] += x[r, i] w[i, col[v] ...] for the NV vectors, inputs i in [i0, i1) with a mask, rows
+ * r of their masks in ascending order. */
+static inline NN_FORCE_INLINE void S(sparse_fwd_group)(const int NV, const nn_size *col, const real *x, nn_size ldx,
+                                                       const uint32_t *mask, nn_size i0, nn_size i1, const real *w,
+                                                       nn_size O, real *z) {
+    for (nn_size i = i0; i < i1; i++) {
+        uint32_t m = mask[i - i0];
+        if (!m) continue;
+        S(fc3_vec) wv[4], t[4];
+        for (int v = 0; v < NV; v++) wv[v] = FC3_LOAD(w + i * O + col[v]);
+        do {
+            const int r = nn_ctz32(m);
+            real *zr = z + r * O;
+            S(fc3_vec) c = FC3_BCAST(x[r * ldx + i]);
+            m &= m - 1;
+            for (int v = 0; v < NV; v++) t[v] = FC3_LOAD(zr + col[v]);
+            for (int v = 0; v < NV; v++) {
+                VMADD(t[v], c, wv[v]);
+                FC3_STORE(zr + col[v], t[v]);
+            }
+        } while (m);
+    }
+}
+
+/* acc[i, col[v] ...] += alpha sum over the rows r of i's mask (ascending) of x[r, i] dz[r, col[v] ...]. */
+static inline NN_FORCE_INLINE void S(sparse_upd_group)(const int NV, const nn_size *col, const real *x, nn_size ldx,
+                                                       const uint32_t *mask, nn_size i0, nn_size i1, const real *dz,
+                                                       real alpha, real *acc, nn_size O) {
+    for (nn_size i = i0; i < i1; i++) {
+        uint32_t m = mask[i - i0];
+        if (!m) continue;
+        S(fc3_vec) s[4], a[4];
+        for (int v = 0; v < NV; v++) s[v] = FC3_ZERO();
+        do {
+            const int r = nn_ctz32(m);
+            S(fc3_vec) c = FC3_BCAST(x[r * ldx + i]);
+            m &= m - 1;
+            for (int v = 0; v < NV; v++) VMADD(s[v], c, FC3_LOAD(dz + r * O + col[v]));
+        } while (m);
+        for (int v = 0; v < NV; v++) a[v] = FC3_LOAD(acc + i * O + col[v]);
+        for (int v = 0; v < NV; v++) FC3_STORE(acc + i * O + col[v], VADD(a[v], VSCALE(alpha, s[v])));
+    }
+}
+
+/* The scalar form of both, for O < FC3_VL. */
+static void S(sparse_scalar)(int upd, const real *x, nn_size ldx, const uint32_t *mask, nn_size i0, nn_size i1,
+                             const real *m_, real alpha, real *out, nn_size O) {
+    for (nn_size i = i0; i < i1; i++) {
+        for (nn_size j = 0; j < O; j++) {
+            real s = 0;
+            for (uint32_t m = mask[i - i0]; m; m &= m - 1) {
+                const int r = nn_ctz32(m);
+                if (upd)
+                    s += x[r * ldx + i] * m_[r * O + j];
+                else
+                    out[r * O + j] += x[r * ldx + i] * m_[i * O + j];
+            }
+            if (upd && mask[i - i0]) out[i * O + j] += alpha * s;
+        }
+    }
+}
+
+/* The band's work over inputs [lo, hi): forward (upd 0: z += x w, m_ = w, out = z) or update (upd 1:
+ * acc += alpha x^T dz, m_ = dz, out = acc), chunk by chunk of inputs, group by group of columns. */
+static void S(sparse_band)(int upd, const real *x, nn_size ldx, nn_size nb, nn_size lo, nn_size hi, const real *m_,
+                           real alpha, real *out, nn_size O) {
+    uint32_t mask[NN_SP_CHUNK];
+    const nn_size nv = (O + FC3_VL - 1) / FC3_VL, G = (nv + 3) / 4;
+    for (nn_size i0 = lo; i0 < hi; i0 += NN_SP_CHUNK) {
+        const nn_size i1 = hi - i0 < NN_SP_CHUNK ? hi : i0 + NN_SP_CHUNK;
+        if (!S(sparse_masks)(x, ldx, nb, i0, i1, mask)) continue;
+        if (O < FC3_VL) {
+            S(sparse_scalar)(upd, x, ldx, mask, i0, i1, m_, alpha, out, O);
+            continue;
+        }
+        for (nn_size g = 0; g < G; g++) {
+            nn_size col[4];
+            const int NV = S(sparse_group)(O, nv, G, g, col);
+#define SP_CASE(K)                                                                         \
+    case K:                                                                                \
+        if (upd) S(sparse_upd_group)(K, col, x, ldx, mask, i0, i1, m_, alpha, out, O);     \
+        else S(sparse_fwd_group)(K, col, x, ldx, mask, i0, i1, m_, O, out);                \
+        break;
+            switch (NV) { SP_CASE(4) SP_CASE(3) SP_CASE(2) SP_CASE(1) default: break; }
+#undef SP_CASE
+        }
+    }
+}
+
+/* The bands of nb rows: as even as can be, at most NN_SP_BAND each. */
+static inline nn_size S(sparse_band_lo)(nn_size nb, nn_size b) {
+    const nn_size bands = (nb + NN_SP_BAND - 1) / NN_SP_BAND;
+    return nb * b / bands;
+}
+
+/* z[r, :] = sum over i in [lo, hi) with x[r, i] != 0 of x[r, i] w[i, :], rows r < nb; 0 when too dense. */
+static int S(sparse_forward)(const real *x, nn_size ldx, const real *w, real *z, nn_size nb, nn_size O, nn_size lo,
+                             nn_size hi, double density) {
+    if (!S(sparse_enough)(x, ldx, nb, lo, hi, density)) return 0;
+    memset(z, 0, (size_t)(nb * O) * sizeof(real));
+    const nn_size bands = (nb + NN_SP_BAND - 1) / NN_SP_BAND;
+    for (nn_size b = 0; b < bands; b++) {
+        const nn_size r0 = S(sparse_band_lo)(nb, b), r1 = S(sparse_band_lo)(nb, b + 1);
+        S(sparse_band)(0, x + r0 * ldx, ldx, r1 - r0, lo, hi, w, 1, z + r0 * O, O);
+    }
+    return 1;
+}
+
+/* acc[i, :] += alpha x[:, i]^T dz band by band, for i in [lo, hi); 0 when too dense. */
+static int S(sparse_update)(const real *x, nn_size ldx, const real *dz, real *acc, real alpha, nn_size nb, nn_size O,
+                            nn_size lo, nn_size hi, double density) {
+    if (!S(sparse_enough)(x, ldx, nb, lo, hi, density)) return 0;
+    const nn_size bands = (nb + NN_SP_BAND - 1) / NN_SP_BAND;
+    for (nn_size b = 0; b < bands; b++) {
+        const nn_size r0 = S(sparse_band_lo)(nb, b), r1 = S(sparse_band_lo)(nb, b + 1);
+        S(sparse_band)(1, x + r0 * ldx, ldx, r1 - r0, lo, hi, dz + r0 * O, alpha, acc, O);
+    }
+    return 1;
+}
