@@ -12,20 +12,29 @@
  *             up to NN_SP_BAND): the SGD step w -= eta dw (alpha = -eta; acc the weights, or their
  *             velocity under momentum)
  * Each returns 0, having written nothing, when more than `density` of x[:, lo:hi]'s numbers are
- * nonzero (the caller then takes the dense product).
+ * nonzero in its first band of rows (the caller then takes the dense product).
  * The rows go in bands of at most NN_SP_BAND; a band's inputs in chunks of NN_SP_CHUNK, each with a mask
  * per input of the band's rows where it is not 0.  A row of w (forward) or of acc (update) is read once
  * per band and input where the mask is not 0 (BLAS reads all of w per block of rows; a loop over each
  * row's nonzeros read a row of w per nonzero: twice the traffic from L2 at mini-batch 10, measured
  * slower).  z's and dz's band rows stay in L1.
  * A term left out is 0 * w (or 0 * dz), which adds 0 (at most turning -0 into +0): the numbers are the
- * dense products' to within rounding (BLAS orders its additions otherwise).  Each output element is one
+ * dense products' to within rounding, often to the bit (OpenBLAS's small-matrix kernels add in the same
+ * order; its larger ones otherwise).  Each output element is one
  * fixed sequence of operations for a given x, shape and slice: the same for any thread count.
  * The O columns are ceil(O / VL) vectors, the last one ending at column O (overlapping the one before
- * when VL does not divide O), in groups of at most 4 vectors, as even as can be so that the last two
- * share a group: a group loads all its vectors before it stores any, and the lanes two vectors share
- * are computed the same way twice (O < VL: scalars).
+ * when VL does not divide O), in groups of at most SP_MAXV vectors (8 in the AVX-512 build, with its 32
+ * registers: [784,100,10] float32 at mini-batch 1000 took 0.94x the time of groups of 4; 4 in the
+ * others), as even as can be so that the last two share a group: a group loads all its vectors before
+ * it stores any, and the lanes two vectors share are computed the same way twice (O < VL: scalars).
+ * Tried and not kept: the update's sums in two sets (odd and even rows; 0.99x to 1.02x the time).
  */
+#undef SP_MAXV
+#ifdef NN_FC3_WIDE
+#define SP_MAXV 8
+#else
+#define SP_MAXV 4
+#endif
 #ifndef NN_SP_BAND
 #define NN_SP_BAND 32
 #define NN_SP_CHUNK 1024
@@ -36,9 +45,12 @@ static inline int nn_ctz32(uint32_t m) { int r = 0; while (!(m & 1u)) { m >>= 1;
 #endif
 #endif
 
-/* 1 when at most density of x[r, lo:hi], r < nb, are nonzero. */
+/* 1 when at most density of x[r, lo:hi] are nonzero, r in the first band (all rows up to NN_SP_BAND; above,
+ * a sample: training's mini-batches are random rows, and counting them all read x once more from L3,
+ * 11% of an epoch at mini-batch 1000). */
 static int S(sparse_enough)(const real *x, nn_size ldx, nn_size nb, nn_size lo, nn_size hi, double density) {
     nn_size n = 0;
+    if (nb > NN_SP_BAND) nb = NN_SP_BAND;
     for (nn_size r = 0; r < nb; r++) {
         const real *xr = x + r * ldx;
         int32_t c = 0;
@@ -61,7 +73,7 @@ static int S(sparse_masks)(const real *x, nn_size ldx, nn_size nb, nn_size i0, n
 }
 
 /* Group g of G: vectors [v0, v1) of the nv vectors of a row of O columns, and their columns col[]. */
-static inline int S(sparse_group)(nn_size O, nn_size nv, nn_size G, nn_size g, nn_size col[4]) {
+static inline int S(sparse_group)(nn_size O, nn_size nv, nn_size G, nn_size g, nn_size col[SP_MAXV]) {
     const nn_size v0 = nv * g / G, v1 = nv * (g + 1) / G;
     for (nn_size v = v0; v < v1; v++) col[v - v0] = v * FC3_VL + FC3_VL <= O ? v * FC3_VL : O - FC3_VL;
     return (int)(v1 - v0);
@@ -75,7 +87,7 @@ static inline NN_FORCE_INLINE void S(sparse_fwd_group)(const int NV, const nn_si
     for (nn_size i = i0; i < i1; i++) {
         uint32_t m = mask[i - i0];
         if (!m) continue;
-        S(fc3_vec) wv[4], t[4];
+        S(fc3_vec) wv[SP_MAXV], t[SP_MAXV];
         for (int v = 0; v < NV; v++) wv[v] = FC3_LOAD(w + i * O + col[v]);
         do {
             const int r = nn_ctz32(m);
@@ -98,7 +110,7 @@ static inline NN_FORCE_INLINE void S(sparse_upd_group)(const int NV, const nn_si
     for (nn_size i = i0; i < i1; i++) {
         uint32_t m = mask[i - i0];
         if (!m) continue;
-        S(fc3_vec) s[4], a[4];
+        S(fc3_vec) s[SP_MAXV], a[SP_MAXV];
         for (int v = 0; v < NV; v++) s[v] = FC3_ZERO();
         do {
             const int r = nn_ctz32(m);
@@ -134,7 +146,7 @@ static void S(sparse_scalar)(int upd, const real *x, nn_size ldx, const uint32_t
 static void S(sparse_band)(int upd, const real *x, nn_size ldx, nn_size nb, nn_size lo, nn_size hi, const real *m_,
                            real alpha, real *out, nn_size O) {
     uint32_t mask[NN_SP_CHUNK];
-    const nn_size nv = (O + FC3_VL - 1) / FC3_VL, G = (nv + 3) / 4;
+    const nn_size nv = (O + FC3_VL - 1) / FC3_VL, G = (nv + SP_MAXV - 1) / SP_MAXV;
     for (nn_size i0 = lo; i0 < hi; i0 += NN_SP_CHUNK) {
         const nn_size i1 = hi - i0 < NN_SP_CHUNK ? hi : i0 + NN_SP_CHUNK;
         if (!S(sparse_masks)(x, ldx, nb, i0, i1, mask)) continue;
@@ -143,14 +155,19 @@ static void S(sparse_band)(int upd, const real *x, nn_size ldx, nn_size nb, nn_s
             continue;
         }
         for (nn_size g = 0; g < G; g++) {
-            nn_size col[4];
+            nn_size col[SP_MAXV];
             const int NV = S(sparse_group)(O, nv, G, g, col);
 #define SP_CASE(K)                                                                         \
     case K:                                                                                \
         if (upd) S(sparse_upd_group)(K, col, x, ldx, mask, i0, i1, m_, alpha, out, O);     \
         else S(sparse_fwd_group)(K, col, x, ldx, mask, i0, i1, m_, O, out);                \
         break;
-            switch (NV) { SP_CASE(4) SP_CASE(3) SP_CASE(2) SP_CASE(1) default: break; }
+            switch (NV) {
+#if SP_MAXV > 4
+                SP_CASE(8) SP_CASE(7) SP_CASE(6) SP_CASE(5)
+#endif
+                SP_CASE(4) SP_CASE(3) SP_CASE(2) SP_CASE(1) default: break;
+            }
 #undef SP_CASE
         }
     }

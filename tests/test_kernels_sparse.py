@@ -97,6 +97,22 @@ def test_sparse_kernels_hand_dense_inputs_back_untouched(dtype):
     np.testing.assert_array_equal(acc, w)
 
 
+def test_sparse_kernels_decide_on_the_first_band_of_rows():
+    """Above 32 rows the share is counted on the first 32 (training's rows are a random sample): dense
+    first rows hand the work back however sparse the rest, sparse first rows take it all, correctly."""
+    x, w, dz = operands(np.float64, (70, 60, 20), seed=6, zeros=0.0)
+    x[32:] = 0
+    assert _testing.sparse_forward(x, w, density=0.3) is None
+    acc = w.copy()
+    assert not _testing.sparse_update(x, dz, acc, 0.1, density=0.3)
+    x, w, dz = operands(np.float64, (70, 60, 20), seed=6, zeros=0.9)
+    x[40:] = np.random.default_rng(1).standard_normal((30, 60))
+    np.testing.assert_allclose(_testing.sparse_forward(x, w, density=0.3), x @ w, rtol=0, atol=1e-12)
+    acc = w.copy()
+    assert _testing.sparse_update(x, dz, acc, 0.1, density=0.3)
+    np.testing.assert_allclose(acc, w + 0.1 * x.T @ dz, rtol=0, atol=1e-12)
+
+
 def test_sparse_kernels_keep_infinities_and_nans_of_x():
     """Only exact zeros are left out: an inf or a NaN input reaches the sums as in the dense product."""
     x, w, dz = operands(np.float64, (4, 20, 9), seed=3)
