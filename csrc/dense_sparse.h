@@ -80,27 +80,51 @@ static inline int S(sparse_group)(nn_size O, nn_size nv, nn_size G, nn_size g, n
 }
 
 /* z[r, col[v] ...] += x[r, i] w[i, col[v] ...] for the NV vectors, inputs i in [i0, i1) with a mask, rows
- * r of their masks in ascending order. */
+ * r of their masks.  Inputs go in pairs: a row nonzero at both takes the two multiply-adds, i's then
+ * i + 1's, between one load and one store of its z (MNIST's strokes are runs of nonzero pixels; the
+ * stores set the pace), the other rows one.  Each z row so adds its terms in input order. */
 static inline NN_FORCE_INLINE void S(sparse_fwd_group)(const int NV, const nn_size *col, const real *x, nn_size ldx,
                                                        const uint32_t *mask, nn_size i0, nn_size i1, const real *w,
                                                        nn_size O, real *z) {
-    for (nn_size i = i0; i < i1; i++) {
-        uint32_t m = mask[i - i0];
-        if (!m) continue;
-        S(fc3_vec) wv[SP_MAXV], t[SP_MAXV];
-        for (int v = 0; v < NV; v++) wv[v] = FC3_LOAD(w + i * O + col[v]);
-        do {
-            const int r = nn_ctz32(m);
-            real *zr = z + r * O;
-            S(fc3_vec) c = FC3_BCAST(x[r * ldx + i]);
-            m &= m - 1;
-            for (int v = 0; v < NV; v++) t[v] = FC3_LOAD(zr + col[v]);
-            for (int v = 0; v < NV; v++) {
-                VMADD(t[v], c, wv[v]);
-                FC3_STORE(zr + col[v], t[v]);
-            }
-        } while (m);
+    S(fc3_vec) w0[SP_MAXV], w1[SP_MAXV], t[SP_MAXV];
+#define SP_FWD_ROWS(m, ...)                                  \
+    for (uint32_t mm = (m); mm; mm &= mm - 1) {              \
+        const int r = nn_ctz32(mm);                          \
+        real *zr = z + r * O;                                \
+        for (int v = 0; v < NV; v++) t[v] = FC3_LOAD(zr + col[v]); \
+        __VA_ARGS__                                          \
+        for (int v = 0; v < NV; v++) FC3_STORE(zr + col[v], t[v]); \
     }
+    nn_size i = i0;
+    for (; i + 2 <= i1; i += 2) {
+        const uint32_t m0 = mask[i - i0], m1 = mask[i + 1 - i0];
+        if (!(m0 | m1)) continue;
+        for (int v = 0; v < NV; v++) {
+            w0[v] = FC3_LOAD(w + i * O + col[v]);
+            w1[v] = FC3_LOAD(w + (i + 1) * O + col[v]);
+        }
+        SP_FWD_ROWS(m0 & m1, {
+            S(fc3_vec) c0 = FC3_BCAST(x[r * ldx + i]), c1 = FC3_BCAST(x[r * ldx + i + 1]);
+            for (int v = 0; v < NV; v++) VMADD(t[v], c0, w0[v]);
+            for (int v = 0; v < NV; v++) VMADD(t[v], c1, w1[v]);
+        })
+        SP_FWD_ROWS(m0 & ~m1, {
+            S(fc3_vec) c0 = FC3_BCAST(x[r * ldx + i]);
+            for (int v = 0; v < NV; v++) VMADD(t[v], c0, w0[v]);
+        })
+        SP_FWD_ROWS(m1 & ~m0, {
+            S(fc3_vec) c1 = FC3_BCAST(x[r * ldx + i + 1]);
+            for (int v = 0; v < NV; v++) VMADD(t[v], c1, w1[v]);
+        })
+    }
+    if (i < i1 && mask[i - i0]) {
+        for (int v = 0; v < NV; v++) w0[v] = FC3_LOAD(w + i * O + col[v]);
+        SP_FWD_ROWS(mask[i - i0], {
+            S(fc3_vec) c0 = FC3_BCAST(x[r * ldx + i]);
+            for (int v = 0; v < NV; v++) VMADD(t[v], c0, w0[v]);
+        })
+    }
+#undef SP_FWD_ROWS
 }
 
 /* acc[i, col[v] ...] += alpha sum over the rows r of i's mask (ascending) of x[r, i] dz[r, col[v] ...]. */
