@@ -31,7 +31,9 @@ void nn3_set_fc_small(int rows, double macs) {
  * inputs is nonzero (measured, network [784,100,10], one thread, seconds per epoch, dense products
  * against the sparse kernels: MNIST, 19% nonzero: 0.57 against 0.45 at mini-batch 10 float64, 0.26
  * against 0.20 at 100 float32, 0.59 against 0.42 at 1000 float64; Fashion-MNIST, 50% nonzero: 0.57
- * against 0.71 and 0.25 against 0.33). */
+ * against 0.71 and 0.25 against 0.33).  40%, not 30%: MNIST's central slices are 29% nonzero on
+ * average, and at 30% a third of them went dense; 0.94x to 1.00x the time at mini-batch 10, 0.94x to
+ * 0.99x at 100 and 1000 (alternated processes, medians of three). */
 double nn3_sparse_density = NN3_SPARSE_DENSITY;
 
 void nn3_set_sparse(double density) { nn3_sparse_density = density; }

@@ -117,7 +117,7 @@ int nn_sparse_update(int dtype, const void *x, nn_size ldx, const void *dz, void
                      nn_size O, nn_size lo, nn_size hi, double density);
 /* The density they take from the first layer (dense3.c says why this much); tests set it (0: never,
  * 1: always) with nn3_set_sparse. */
-#define NN3_SPARSE_DENSITY 0.3
+#define NN3_SPARSE_DENSITY 0.4
 extern double nn3_sparse_density;
 void nn3_set_sparse(double density);
 /* A layer takes them (else BLAS) at mini-batches of at most nn3_fc_small_rows rows (at most 64) when

@@ -29,7 +29,7 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 if [ $# -eq 0 ]; then
     set -- tests/test_kernels_dense.py tests/test_kernels_conv.py tests/test_network.py tests/test_network2.py \
            tests/test_network3.py tests/test_fuzz.py tests/test_reliability.py tests/test_batch_sizes.py \
-           tests/test_net3_fused.py tests/test_net3_fc_blocks.py tests/test_conv_lowering.py
+           tests/test_net3_fused.py tests/test_net3_fc_blocks.py tests/test_conv_lowering.py tests/test_kernels_sparse.py
 fi
 args=()
 for a in "$@"; do [ -e "$a" ] || [[ "$a" == -* ]] || [[ "$a" == *::* ]] && args+=("$a"); done
