@@ -1,7 +1,7 @@
 /* The first fully connected layer on its nonzero inputs: MNIST's pixels are 81% zero (Fashion-MNIST's
  * 50%), and a zero input adds nothing to z = x w nor to dw = x^T dz.  Included by dense_fc3.h in each of
  * its instantiations (baseline, AVX2, AVX-512: its FC3_* vectors), reached through dense.c's
- * dispatchers nn_sparse_*, taken by dense3.c for the first layer (net3.c says when).
+ * dispatchers nn_sparse_*, taken by dense3.c for the first layer's slices (nn3_sparse_density says when).
  *
  * Shapes as in dense3.c: x (nb, I) rows ldx apart, w (I, O), z, dz (nb, O); [lo, hi) a slice of the
  * inputs (of w's rows).
@@ -197,33 +197,29 @@ static void S(sparse_band)(int upd, const real *x, nn_size ldx, nn_size nb, nn_s
     }
 }
 
-/* The bands of nb rows: as even as can be, at most NN_SP_BAND each. */
-static inline nn_size S(sparse_band_lo)(nn_size nb, nn_size b) {
+/* sparse_band over the bands of nb rows (as even as can be, at most NN_SP_BAND each), after the density
+ * test: 0, nothing written, when x[:, lo:hi] is too dense. */
+static int S(sparse_bands)(int upd, const real *x, nn_size ldx, nn_size nb, nn_size lo, nn_size hi, const real *m_,
+                           real alpha, real *out, nn_size O, double density) {
+    if (!S(sparse_enough)(x, ldx, nb, lo, hi, density)) return 0;
+    if (!upd) memset(out, 0, (size_t)(nb * O) * sizeof(real));
     const nn_size bands = (nb + NN_SP_BAND - 1) / NN_SP_BAND;
-    return nb * b / bands;
+    for (nn_size b = 0; b < bands; b++) {
+        const nn_size r0 = nb * b / bands, r1 = nb * (b + 1) / bands;
+        S(sparse_band)(upd, x + r0 * ldx, ldx, r1 - r0, lo, hi, upd ? m_ + r0 * O : m_, alpha,
+                       upd ? out : out + r0 * O, O);
+    }
+    return 1;
 }
 
 /* z[r, :] = sum over i in [lo, hi) with x[r, i] != 0 of x[r, i] w[i, :], rows r < nb; 0 when too dense. */
 static int S(sparse_forward)(const real *x, nn_size ldx, const real *w, real *z, nn_size nb, nn_size O, nn_size lo,
                              nn_size hi, double density) {
-    if (!S(sparse_enough)(x, ldx, nb, lo, hi, density)) return 0;
-    memset(z, 0, (size_t)(nb * O) * sizeof(real));
-    const nn_size bands = (nb + NN_SP_BAND - 1) / NN_SP_BAND;
-    for (nn_size b = 0; b < bands; b++) {
-        const nn_size r0 = S(sparse_band_lo)(nb, b), r1 = S(sparse_band_lo)(nb, b + 1);
-        S(sparse_band)(0, x + r0 * ldx, ldx, r1 - r0, lo, hi, w, 1, z + r0 * O, O);
-    }
-    return 1;
+    return S(sparse_bands)(0, x, ldx, nb, lo, hi, w, 1, z, O, density);
 }
 
 /* acc[i, :] += alpha x[:, i]^T dz band by band, for i in [lo, hi); 0 when too dense. */
 static int S(sparse_update)(const real *x, nn_size ldx, const real *dz, real *acc, real alpha, nn_size nb, nn_size O,
                             nn_size lo, nn_size hi, double density) {
-    if (!S(sparse_enough)(x, ldx, nb, lo, hi, density)) return 0;
-    const nn_size bands = (nb + NN_SP_BAND - 1) / NN_SP_BAND;
-    for (nn_size b = 0; b < bands; b++) {
-        const nn_size r0 = S(sparse_band_lo)(nb, b), r1 = S(sparse_band_lo)(nb, b + 1);
-        S(sparse_band)(1, x + r0 * ldx, ldx, r1 - r0, lo, hi, dz + r0 * O, alpha, acc, O);
-    }
-    return 1;
+    return S(sparse_bands)(1, x, ldx, nb, lo, hi, dz, alpha, acc, O, density);
 }
