@@ -37,6 +37,7 @@ typedef S(nn_vec) S(fc3_vec);
 #define FC3_STORE(p, v) S(vstore)(p, v)
 #define FC3_ZERO() S(vzero)()
 #define FC3_BCAST(x) S(vbcast)(x)
+#define FC3_SPLAT(x) S(vsplat)(x)
 #define FC3_IN_REGISTER(v) NN_IN_REGISTER(v)
 #else
 typedef real S(fc3_vec) __attribute__((vector_size(64), aligned(sizeof(real)), may_alias));
@@ -45,6 +46,7 @@ typedef real S(fc3_vec) __attribute__((vector_size(64), aligned(sizeof(real)), m
 #define FC3_STORE(p, v) (*(S(fc3_vec) *)(p) = (v))
 #define FC3_ZERO() ((S(fc3_vec)){0})
 #define FC3_BCAST(x) (FC3_ZERO() + (x))   /* 0 + x, as vbcast */
+#define FC3_SPLAT(x) ((x) - FC3_ZERO())   /* x, as vsplat */
 #define FC3_IN_REGISTER(v) ((void)0)
 #endif
 
@@ -173,6 +175,7 @@ static void S(fc3_forward)(const real *x, nn_size ldx, const real *w, real *z, r
 #undef FC3_STORE
 #undef FC3_ZERO
 #undef FC3_BCAST
+#undef FC3_SPLAT
 #undef FC3_IN_REGISTER
 
 #ifndef NN_FC3_WIDE   /* the AVX-512 instantiation holds the forward product alone */

@@ -34,6 +34,7 @@ static inline VEC S(vload)(const real *p) { VEC r; memcpy(r.v, p, sizeof(r.v)); 
 static inline void S(vstore)(real *p, VEC a) { memcpy(p, a.v, sizeof(a.v)); }
 static inline VEC S(vzero)(void) { VEC r; for (int i = 0; i < VL; i++) r.v[i] = 0; return r; }
 static inline VEC S(vbcast)(real x) { VEC r; for (int i = 0; i < VL; i++) r.v[i] = (real)0 + x; return r; }
+static inline VEC S(vsplat)(real x) { VEC r; for (int i = 0; i < VL; i++) r.v[i] = x; return r; }
 static inline VEC S(vadd)(VEC a, VEC b) { for (int i = 0; i < VL; i++) a.v[i] += b.v[i]; return a; }
 static inline VEC S(vsub)(VEC a, VEC b) { for (int i = 0; i < VL; i++) a.v[i] -= b.v[i]; return a; }
 static inline VEC S(vscale)(real c, VEC a) { for (int i = 0; i < VL; i++) a.v[i] = c * a.v[i]; return a; }
@@ -58,6 +59,8 @@ static inline VEC S(vload)(const real *p) { return *(const VEC *)p; }
 static inline void S(vstore)(real *p, VEC v) { *(VEC *)p = v; }
 static inline VEC S(vzero)(void) { VEC v = {0}; return v; }
 static inline VEC S(vbcast)(real x) { VEC v = {0}; return v + x; }
+/* x in every lane, -0 included (x - 0 is x: the compiler makes it one broadcast, from memory where x is) */
+static inline VEC S(vsplat)(real x) { VEC v = {0}; return x - v; }
 #ifndef NN_VEC_OPS
 #define NN_VEC_OPS
 #define VADD(a, b) ((a) + (b))
