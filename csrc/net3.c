@@ -155,6 +155,12 @@ static uint64_t S(nn3_train_body)(void *ctx, nn_gov *gov, int t, int nth, nn_siz
     (void)nth;
     for (nn_size i = i0; i < end && !gov->flag; i++) {
         const nn_size nb = c->n - i * B < B ? c->n - i * B : B;   /* the last mini-batch may be short */
+        /* the gather: at mini-batch 10 of [784,30,10] a fifth to a third of the epoch, at the speed of a bare
+         * copy of random rows (measured in C: 0.045 s per 60,000 float64 rows, 0.022 s float32).  Tried and
+         * not kept (alternated processes, medians of four): the next mini-batch's rows prefetched while
+         * these are copied, 0.98x to 1.03x the time; on two threads, each thread copying the slices of
+         * the rows its parts of the first layer read (no row read from the other core's cache), 1.02x to
+         * 1.07x. */
 #ifdef NNFAST_OPENMP
 #pragma omp for schedule(static) nowait
 #endif
