@@ -232,8 +232,8 @@ static inline NN_FORCE_INLINE void S(sparse_upd_inputs)(const int G, const int N
  * which overlap when FC3_VL does not divide O, share a group; the update takes all nv at once. */
 static void S(sparse_small)(int upd, const real *x, nn_size ldx, nn_size nb, const nn_size *idx, nn_size n,
                             const real *m_, real alpha, real *out, nn_size O, nn_size nv) {
-    nn_size col[NN_SP_SMALL_V];
-    for (nn_size v = 0; v < nv; v++) col[v] = v * FC3_VL + FC3_VL <= O ? v * FC3_VL : O - FC3_VL;
+    nn_size col[SP_MAXV];   /* nv <= NN_SP_SMALL_V <= SP_MAXV: one group of all the vectors */
+    S(sparse_group)(O, nv, 1, 0, col);
     if (upd) {
         nn_size k = 0;
 #define SP_UCASE(NV)                                                                                      \
